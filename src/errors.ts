@@ -1,0 +1,60 @@
+/**
+ * Error codes shared by every layer, in Kafka's own numbering.
+ *
+ * Kafka's error codes are the lingua franca of the broker: the storage layer
+ * raises them, the Kafka door writes the number on the wire, and the HTTP and
+ * WebSocket doors translate the name. One table, with the `retriable` flag a
+ * client needs to decide whether to try again.
+ */
+
+export const ERROR_CODES = {
+  UNKNOWN_SERVER_ERROR: { code: -1, retriable: false },
+  NONE: { code: 0, retriable: false },
+  OFFSET_OUT_OF_RANGE: { code: 1, retriable: false },
+  CORRUPT_MESSAGE: { code: 2, retriable: true },
+  UNKNOWN_TOPIC_OR_PARTITION: { code: 3, retriable: true },
+  INVALID_FETCH_SIZE: { code: 4, retriable: false },
+  LEADER_NOT_AVAILABLE: { code: 5, retriable: true },
+  NOT_LEADER_OR_FOLLOWER: { code: 6, retriable: true },
+  REQUEST_TIMED_OUT: { code: 7, retriable: true },
+  MESSAGE_TOO_LARGE: { code: 10, retriable: false },
+  INVALID_TOPIC_EXCEPTION: { code: 17, retriable: false },
+  RECORD_LIST_TOO_LARGE: { code: 18, retriable: false },
+  NOT_ENOUGH_REPLICAS: { code: 19, retriable: true },
+  INVALID_REQUIRED_ACKS: { code: 21, retriable: false },
+  INVALID_TIMESTAMP: { code: 32, retriable: false },
+  UNSUPPORTED_VERSION: { code: 35, retriable: false },
+  INVALID_CONFIG: { code: 40, retriable: false },
+  UNSUPPORTED_FOR_MESSAGE_FORMAT: { code: 43, retriable: false },
+  OUT_OF_ORDER_SEQUENCE_NUMBER: { code: 45, retriable: false },
+  INVALID_PRODUCER_EPOCH: { code: 47, retriable: false },
+  KAFKA_STORAGE_ERROR: { code: 56, retriable: true },
+  UNSUPPORTED_COMPRESSION_TYPE: { code: 76, retriable: false },
+  INVALID_RECORD: { code: 87, retriable: false },
+} as const;
+
+export type ErrorName = keyof typeof ERROR_CODES;
+
+/** Bad input or an unmet request, carrying the protocol's error code. */
+export class FerryError extends Error {
+  readonly errorName: ErrorName;
+
+  constructor(errorName: ErrorName, message: string) {
+    super(message);
+    this.name = 'FerryError';
+    this.errorName = errorName;
+  }
+
+  get errorCode(): number {
+    return ERROR_CODES[this.errorName].code;
+  }
+
+  get retriable(): boolean {
+    return ERROR_CODES[this.errorName].retriable;
+  }
+}
+
+/** A broken internal invariant: a bug, never bad input. Fails loudly. */
+export function assert(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new Error(`assertion failed: ${message}`);
+}
