@@ -1,0 +1,249 @@
+/**
+ * Log compaction (cleanup.policy=compact): keep the latest record for each
+ * key, drop tombstones older than delete.retention.ms, never touch the active
+ * segment, never change an offset (gaps are legal).
+ *
+ * Three steps, the middle one in the storage pool so the event loop never
+ * waits on it:
+ *   plan   (caller's thread)  which inactive segments, how many records
+ *   clean  (pool worker)      pass 1 maps key -> latest offset in the WASM key
+ *                             map; pass 2 writes each segment anew into
+ *                             `<dir>/.cleaning/`, batches that keep every record
+ *                             copied byte for byte, the others rebuilt with the
+ *                             survivors (same baseOffset, compression, producer
+ *                             fields and lastOffsetDelta)
+ *   swap   (caller's thread)  old index files removed, cleaned files renamed in
+ *
+ * Crash safety of the swap: a restart deletes `.cleaning/`; a segment caught
+ * between its log rename and its index renames has no index files and gets
+ * them rebuilt on open. Either way every segment holds either its old or its
+ * cleaned bytes, both complete and fdatasync'ed.
+ *
+ * Keys are identified by a 128-bit hash (two xxHash64 seeds) in the key map,
+ * as Kafka's cleaner identifies them by an MD5 digest. If the records outnumber
+ * the map, only a prefix of segments is cleaned this round (records after that
+ * prefix are not yet known, so nothing in it may be dropped for them).
+ */
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { syncDirectory } from './file-io.js';
+import type { LogConfig } from './log-config.js';
+import { LogSegment, type SegmentSettings } from './log-segment.js';
+import { CONTROL_FLAG_MASK, COMPRESSION_CODEC_MASK, ATTRIBUTES_OFFSET, type CompressionCodec } from './record-batch.js';
+import { buildBatch } from './batch-builder.js';
+import { decodeBatch, recordsRegion } from './records.js';
+import { scanBatches, type BatchHeader } from './segment-scan.js';
+import { segmentPaths } from './segment-files.js';
+import { KEYMAP_DECISION, wasmCore } from './wasm-core.js';
+
+export const CLEANING_DIR_NAME = '.cleaning';
+/** Most keys one compaction round maps: 4 Mi keys is about 128 MiB of table. */
+export const COMPACTION_KEYS_MAX = 4 * 1024 * 1024;
+
+export interface CompactionPlan {
+  dir: string;
+  /** Inactive segments to clean, ascending. */
+  baseOffsets: number[];
+  nowMs: number;
+  deleteRetentionMs: number;
+  settings: SegmentSettings;
+}
+
+export interface CompactionStats {
+  segmentsCleaned: number;
+  bytesRead: number;
+  bytesWritten: number;
+  recordsRead: number;
+  recordsKept: number;
+  tombstonesDropped: number;
+  durationMs: number;
+}
+
+export interface CleanedSegment {
+  baseOffset: number;
+  sizeBytes: number;
+}
+
+export interface CompactionOutcome {
+  cleaned: CleanedSegment[];
+  stats: CompactionStats;
+}
+
+export function planCompaction(dir: string, inactive: readonly LogSegment[], config: LogConfig, settings: SegmentSettings, nowMs: number): CompactionPlan {
+  return { dir, baseOffsets: inactive.map((segment) => segment.baseOffset), nowMs, deleteRetentionMs: config.deleteRetentionMs, settings };
+}
+
+/** The work done in the pool: both passes, cleaned segments left in `.cleaning/`. */
+export function compactSegments(plan: CompactionPlan): CompactionOutcome {
+  const startedMs = Date.now();
+  const cleaningDir = path.join(plan.dir, CLEANING_DIR_NAME);
+  fs.rmSync(cleaningDir, { recursive: true, force: true });
+  fs.mkdirSync(cleaningDir);
+  const stats: CompactionStats = { segmentsCleaned: 0, bytesRead: 0, bytesWritten: 0, recordsRead: 0, recordsKept: 0, tombstonesDropped: 0, durationMs: 0 };
+
+  const baseOffsets = segmentsThatFit(plan);
+  wasmCore.keymapInit(Math.max(1024, Math.min(COMPACTION_KEYS_MAX, countRecords(plan, baseOffsets))));
+  for (const base of baseOffsets) {
+    forEachBatch(plan, base, (header, bytes, at) => {
+      if (isControl(bytes, at)) return;
+      wasmCore.keymapIndexRecords(recordsRegion(bytes, at), header.recordCount, BigInt(header.baseOffset));
+    });
+  }
+
+  const cleaned: CleanedSegment[] = [];
+  for (const base of baseOffsets) {
+    const output = LogSegment.create(cleaningDir, base, plan.settings);
+    forEachBatch(plan, base, (header, bytes, at) => {
+      stats.bytesRead += header.sizeBytes;
+      const kept = cleanBatch(bytes, at, header, plan, stats);
+      if (kept) output.append(kept.bytes, kept.start, kept.end);
+    });
+    output.closeTimeIndexEntry();
+    fs.fdatasyncSync(output.fd);
+    fs.fdatasyncSync(output.offsetIndex.fileDescriptor);
+    fs.fdatasyncSync(output.timeIndex.fileDescriptor);
+    cleaned.push({ baseOffset: base, sizeBytes: output.sizeBytes });
+    stats.bytesWritten += output.sizeBytes;
+    stats.segmentsCleaned++;
+    output.close();
+  }
+  syncDirectory(cleaningDir);
+  stats.durationMs = Date.now() - startedMs;
+  return { cleaned, stats };
+}
+
+interface KeptBatch {
+  bytes: Buffer;
+  start: number;
+  end: number;
+}
+
+/** The batch as it should be after cleaning: itself, a rebuilt subset, or null when nothing survives. */
+function cleanBatch(bytes: Buffer, at: number, header: BatchHeader, plan: CompactionPlan, stats: CompactionStats): KeptBatch | null {
+  stats.recordsRead += header.recordCount;
+  if (isControl(bytes, at)) {
+    stats.recordsKept += header.recordCount;
+    return { bytes, start: at, end: at + header.sizeBytes };
+  }
+  const decisions = wasmCore.keymapSelectLatest(recordsRegion(bytes, at), header.recordCount, BigInt(header.baseOffset));
+  if (decisions.every((decision) => decision === KEYMAP_DECISION.KEEP)) {
+    stats.recordsKept += header.recordCount;
+    return { bytes, start: at, end: at + header.sizeBytes };
+  }
+  const batch = decodeBatch(bytes, at);
+  const tombstoneHorizonMs = plan.nowMs - plan.deleteRetentionMs;
+  const survivors = batch.records.filter((record, i) => {
+    const decision = decisions[i];
+    if (decision === KEYMAP_DECISION.KEEP) return true;
+    if (decision === KEYMAP_DECISION.KEEP_TOMBSTONE) {
+      if (Number(record.timestamp) >= tombstoneHorizonMs) return true;
+      stats.tombstonesDropped++;
+    }
+    return false;
+  });
+  stats.recordsKept += survivors.length;
+  if (survivors.length === header.recordCount) return { bytes, start: at, end: at + header.sizeBytes };
+  if (survivors.length === 0) return null;
+  const rebuilt = buildBatch(
+    survivors.map((record) => ({ key: record.key, value: record.value, headers: record.headers, timestamp: record.timestamp, offsetDelta: Number(record.offset - batch.baseOffset) })),
+    {
+      baseOffset: batch.baseOffset,
+      compression: (bytes.readInt16BE(at + ATTRIBUTES_OFFSET) & COMPRESSION_CODEC_MASK) as CompressionCodec,
+      partitionLeaderEpoch: batch.partitionLeaderEpoch,
+      producerId: batch.producerId,
+      producerEpoch: batch.producerEpoch,
+      baseSequence: batch.baseSequence,
+      isTransactional: batch.isTransactional,
+      timestampType: batch.timestampType,
+      logAppendTime: batch.maxTimestamp,
+      lastOffsetDelta: Number(batch.lastOffset - batch.baseOffset),
+    },
+  );
+  return { bytes: rebuilt, start: 0, end: rebuilt.length };
+}
+
+function isControl(bytes: Buffer, at: number): boolean {
+  return (bytes.readInt16BE(at + ATTRIBUTES_OFFSET) & CONTROL_FLAG_MASK) !== 0;
+}
+
+/** Walks every batch of a segment, each whole in memory and its CRC checked: compaction never copies a corrupt batch. */
+function forEachBatch(plan: CompactionPlan, baseOffset: number, visit: (header: BatchHeader, bytes: Buffer, at: number) => void): void {
+  const fd = fs.openSync(segmentPaths(plan.dir, baseOffset).log, 'r');
+  try {
+    const endPosition = fs.fstatSync(fd).size;
+    const result = scanBatches({ fd, fromPosition: 0, endPosition, verify: true, batchBytesMax: plan.settings.batchBytesMax }, (header, bytes, at) => {
+      visit(header, bytes, at);
+      return true;
+    });
+    if (result.stop !== 'end') throw new Error(`compaction of segment ${baseOffset} in ${plan.dir} stopped: ${result.reason}`);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function countRecords(plan: CompactionPlan, baseOffsets: readonly number[]): number {
+  let total = 0;
+  for (const base of baseOffsets) total += recordsIn(plan, base);
+  return total;
+}
+
+function recordsIn(plan: CompactionPlan, baseOffset: number): number {
+  const fd = fs.openSync(segmentPaths(plan.dir, baseOffset).log, 'r');
+  try {
+    let count = 0;
+    scanBatches({ fd, fromPosition: 0, endPosition: fs.fstatSync(fd).size, verify: false, batchBytesMax: plan.settings.batchBytesMax }, (header) => {
+      count += header.recordCount;
+      return true;
+    });
+    return count;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** The longest prefix of the planned segments whose records fit the key map. */
+function segmentsThatFit(plan: CompactionPlan): number[] {
+  const chosen: number[] = [];
+  let records = 0;
+  for (const base of plan.baseOffsets) {
+    records += recordsIn(plan, base);
+    if (records > COMPACTION_KEYS_MAX && chosen.length > 0) break;
+    chosen.push(base);
+  }
+  return chosen;
+}
+
+/**
+ * Replaces each cleaned segment's files and reopens it. A segment left empty
+ * is deleted outright. Returns the new segment list.
+ */
+export function swapInCleanedSegments(dir: string, segments: readonly LogSegment[], outcome: CompactionOutcome, settings: SegmentSettings): LogSegment[] {
+  const cleaningDir = path.join(dir, CLEANING_DIR_NAME);
+  const byBase = new Map(outcome.cleaned.map((segment) => [segment.baseOffset, segment]));
+  const result: LogSegment[] = [];
+  for (const segment of segments) {
+    const cleaned = byBase.get(segment.baseOffset);
+    if (!cleaned) {
+      result.push(segment);
+      continue;
+    }
+    segment.close();
+    const from = segmentPaths(cleaningDir, segment.baseOffset);
+    const to = segment.paths;
+    fs.rmSync(to.offsetIndex, { force: true });
+    fs.rmSync(to.timeIndex, { force: true });
+    if (cleaned.sizeBytes === 0) {
+      fs.rmSync(to.log, { force: true });
+      continue;
+    }
+    fs.renameSync(from.log, to.log);
+    fs.renameSync(from.offsetIndex, to.offsetIndex);
+    fs.renameSync(from.timeIndex, to.timeIndex);
+    result.push(LogSegment.open(dir, segment.baseOffset, settings));
+  }
+  syncDirectory(dir);
+  fs.rmSync(cleaningDir, { recursive: true, force: true });
+  return result;
+}
+

@@ -1,0 +1,114 @@
+/**
+ * Per-partition log settings, named after Kafka's topic configs.
+ *
+ * `logConfigFromTopicConfigs` reads Kafka's property names and string values
+ * (as CreateTopics, AlterConfigs and the REST API carry them) into typed
+ * settings with units in their names. Defaults are Kafka's.
+ */
+
+import { FerryError } from '../errors.js';
+
+export type TimestampType = 'CreateTime' | 'LogAppendTime';
+
+export interface LogConfig {
+  /** segment.bytes: roll the active segment before it would exceed this. */
+  segmentBytes: number;
+  /** segment.ms: roll a non-empty active segment this long after it was created. */
+  segmentMs: number;
+  /** segment.index.bytes: roll when the offset index reaches this size. */
+  segmentIndexBytes: number;
+  /** index.interval.bytes: log bytes between two sparse index entries. */
+  indexIntervalBytes: number;
+  /** retention.ms: delete segments whose newest record is older; -1 keeps forever. */
+  retentionMs: number;
+  /** retention.bytes: delete oldest segments while the log is larger; -1 = no limit. */
+  retentionBytes: number;
+  /** cleanup.policy contains "delete". */
+  cleanupDelete: boolean;
+  /** cleanup.policy contains "compact". */
+  cleanupCompact: boolean;
+  /** delete.retention.ms: how long a tombstone survives compaction. */
+  deleteRetentionMs: number;
+  /** max.message.bytes: largest record batch accepted, log overhead included. */
+  maxMessageBytes: number;
+  /** message.timestamp.type */
+  timestampType: TimestampType;
+  /** flush.messages: fsync once this many records are unflushed; 1 = fsync before every acknowledgement. */
+  flushMessages: number;
+  /** flush.ms: fsync at least this often while data is unflushed. */
+  flushMs: number;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({
+  segmentBytes: 1024 * 1024 * 1024,
+  segmentMs: 7 * DAY_MS,
+  segmentIndexBytes: 10 * 1024 * 1024,
+  indexIntervalBytes: 4096,
+  retentionMs: 7 * DAY_MS,
+  retentionBytes: -1,
+  cleanupDelete: true,
+  cleanupCompact: false,
+  deleteRetentionMs: DAY_MS,
+  maxMessageBytes: 1024 * 1024 + 12,
+  timestampType: 'CreateTime',
+  flushMessages: Number.POSITIVE_INFINITY,
+  flushMs: Number.POSITIVE_INFINITY,
+});
+
+/** Smallest segment we accept: one maximal batch header must fit. */
+const SEGMENT_BYTES_MIN = 14;
+
+type Parser = (config: LogConfig, value: string, name: string) => void;
+
+function integer(value: string, name: string, min: number): number {
+  if (!/^-?\d+$/.test(value.trim())) throw new FerryError('INVALID_CONFIG', `${name}=${value} is not an integer`);
+  const parsed = Number(value);
+  if (parsed < min) throw new FerryError('INVALID_CONFIG', `${name}=${value} is below the minimum ${min}`);
+  // Kafka uses Long.MAX_VALUE for "never"; anything beyond 2^53 means the same here.
+  return Number.isSafeInteger(parsed) ? parsed : Number.POSITIVE_INFINITY;
+}
+
+const PARSERS: Record<string, Parser> = {
+  'segment.bytes': (c, v, n) => { c.segmentBytes = integer(v, n, SEGMENT_BYTES_MIN); },
+  'segment.ms': (c, v, n) => { c.segmentMs = integer(v, n, 1); },
+  'segment.index.bytes': (c, v, n) => { c.segmentIndexBytes = integer(v, n, 8); },
+  'index.interval.bytes': (c, v, n) => { c.indexIntervalBytes = integer(v, n, 0); },
+  'retention.ms': (c, v, n) => { c.retentionMs = integer(v, n, -1); },
+  'retention.bytes': (c, v, n) => { c.retentionBytes = integer(v, n, -1); },
+  'delete.retention.ms': (c, v, n) => { c.deleteRetentionMs = integer(v, n, 0); },
+  'max.message.bytes': (c, v, n) => { c.maxMessageBytes = integer(v, n, 0); },
+  'flush.messages': (c, v, n) => { c.flushMessages = integer(v, n, 1); },
+  'flush.ms': (c, v, n) => { c.flushMs = integer(v, n, 0); },
+  'message.timestamp.type': (c, v, n) => {
+    if (v !== 'CreateTime' && v !== 'LogAppendTime') {
+      throw new FerryError('INVALID_CONFIG', `${n}=${v} must be CreateTime or LogAppendTime`);
+    }
+    c.timestampType = v;
+  },
+  'cleanup.policy': (c, v, n) => {
+    const policies = v.split(',').map((p) => p.trim()).filter((p) => p.length > 0);
+    if (policies.length === 0 || policies.some((p) => p !== 'delete' && p !== 'compact')) {
+      throw new FerryError('INVALID_CONFIG', `${n}=${v} must be delete, compact or compact,delete`);
+    }
+    c.cleanupDelete = policies.includes('delete');
+    c.cleanupCompact = policies.includes('compact');
+  },
+};
+
+export const SUPPORTED_LOG_CONFIG_NAMES: readonly string[] = Object.keys(PARSERS);
+
+/** Kafka topic configs (name -> string value) over the defaults. Unknown names are an error. */
+export function logConfigFromTopicConfigs(
+  configs: Readonly<Record<string, string>>,
+  base: Readonly<LogConfig> = DEFAULT_LOG_CONFIG,
+): LogConfig {
+  const config: LogConfig = { ...base };
+  for (const [name, value] of Object.entries(configs)) {
+    const parse = PARSERS[name];
+    if (!parse) throw new FerryError('INVALID_CONFIG', `unknown topic config ${name}`);
+    parse(config, value, name);
+  }
+  return config;
+}

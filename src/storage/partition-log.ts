@@ -1,0 +1,514 @@
+/**
+ * A partition's log: an ordered list of segments in one directory, the last
+ * of them active. This is the storage engine's public face:
+ *
+ *   append   validate batches, assign offsets in place, write, honour flush policy
+ *   read     whole batches from an offset, bytes as stored (the zero-copy path)
+ *   offsets  log start, log end, offset for a timestamp
+ *   upkeep   segment roll, retention, DeleteRecords, compaction (in the pool)
+ *   restart  checkpoint, recovery after an unclean stop
+ *
+ * All appends run synchronously up to the write, so two appends never
+ * interleave; only waiting for an fdatasync is asynchronous. One fdatasync
+ * serves every append waiting on it (group commit).
+ */
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { FerryError, assert } from '../errors.js';
+import { validateBatches } from './batch-validator.js';
+import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
+import { crc32c } from './crc32c.js';
+import type { LogConfig } from './log-config.js';
+import { LogSegment, type SegmentSettings } from './log-segment.js';
+import {
+  ATTRIBUTES_OFFSET,
+  BASE_OFFSET_OFFSET,
+  CRC_OFFSET,
+  LAST_OFFSET_DELTA_OFFSET,
+  LENGTH_OFFSET,
+  LOG_OVERHEAD,
+  MAX_TIMESTAMP_OFFSET,
+  PARTITION_LEADER_EPOCH_OFFSET,
+  TIMESTAMP_TYPE_MASK,
+} from './record-batch.js';
+import { decodeBatch, type DecodedRecord } from './records.js';
+import { CLEANING_DIR_NAME, type CompactionOutcome, type CompactionStats, planCompaction, swapInCleanedSegments } from './compaction.js';
+import { scanBatches } from './segment-scan.js';
+import { segmentBaseOffsets } from './segment-files.js';
+import { sharedStoragePool, type StorageTasks } from './storage-pool.js';
+
+export interface PartitionLogOptions {
+  dir: string;
+  config: LogConfig;
+  /** Where recovery scans and compaction run; the process-wide piscina pool by default. */
+  tasks?: StorageTasks;
+  /** Wall clock in milliseconds; tests move it. */
+  clock?: () => number;
+  /** Stamped into every appended batch's partitionLeaderEpoch. */
+  leaderEpoch?: number;
+}
+
+export interface AppendResult {
+  firstOffset: number;
+  lastOffset: number;
+  /** The broker's timestamp for LogAppendTime topics, -1 for CreateTime. */
+  logAppendTimeMs: number;
+  logStartOffset: number;
+  recordCount: number;
+}
+
+export interface ReadOptions {
+  /** Serve nothing at or after this offset (the high watermark); the log end by default. */
+  maxOffset?: number;
+  /** Return the first batch even if it is larger than maxBytes (Kafka's KIP-74 rule); default true. */
+  minOneBatch?: boolean;
+}
+
+export interface ReadResult {
+  /** Whole record batches exactly as stored; may start before `fromOffset` (the batch holding it). */
+  bytes: Buffer;
+  /** Where the next read should start. */
+  nextOffset: number;
+  logStartOffset: number;
+  logEndOffset: number;
+}
+
+export interface RetentionResult {
+  deletedSegments: number;
+  deletedBytes: number;
+}
+
+export interface RecoveryReport {
+  segmentsScanned: number;
+  truncatedBytes: number;
+  segmentsDeleted: number;
+  reasons: string[];
+}
+
+export type AppendListener = (log: PartitionLog) => void;
+
+/** Offsets are JS numbers: exact to 2^53, which no log reaches. */
+const OFFSET_MAX = Number.MAX_SAFE_INTEGER;
+
+export class PartitionLog {
+  private segments: LogSegment[] = [];
+  private logStart = 0;
+  private recoveryPoint = 0;
+  private unflushedRecords = 0;
+  private flushInFlight: Promise<void> | null = null;
+  private flushQueued: Promise<void> | null = null;
+  private flushTimer: NodeJS.Timeout | null = null;
+  private compaction: Promise<CompactionStats> | null = null;
+  private closed = false;
+  private readonly listeners = new Set<AppendListener>();
+  private readonly tasks: StorageTasks;
+  private readonly clock: () => number;
+  private readonly leaderEpoch: number;
+  config: LogConfig;
+
+  private constructor(readonly dir: string, options: PartitionLogOptions) {
+    this.config = options.config;
+    this.tasks = options.tasks ?? sharedStoragePool();
+    this.clock = options.clock ?? Date.now;
+    this.leaderEpoch = options.leaderEpoch ?? 0;
+  }
+
+  /** Opens (creating if needed) the log in `options.dir`, recovering it first if it was not closed cleanly. */
+  static async open(options: PartitionLogOptions): Promise<PartitionLog> {
+    const log = new PartitionLog(options.dir, options);
+    await log.load();
+    return log;
+  }
+
+  /** What the last open found and repaired. */
+  recovery: RecoveryReport = { segmentsScanned: 0, truncatedBytes: 0, segmentsDeleted: 0, reasons: [] };
+
+  private get segmentSettings(): SegmentSettings {
+    return { indexIntervalBytes: this.config.indexIntervalBytes, batchBytesMax: Math.max(this.config.maxMessageBytes, this.config.segmentBytes) };
+  }
+
+  private async load(): Promise<void> {
+    fs.mkdirSync(this.dir, { recursive: true });
+    fs.rmSync(path.join(this.dir, CLEANING_DIR_NAME), { recursive: true, force: true });
+    const checkpoint = readCheckpoint(this.dir);
+    let baseOffsets = segmentBaseOffsets(fs.readdirSync(this.dir));
+    if (!checkpoint.cleanShutdown && baseOffsets.length > 0) baseOffsets = await this.recover(baseOffsets, checkpoint.recoveryPoint);
+    this.segments = baseOffsets.map((base) => LogSegment.open(this.dir, base, this.segmentSettings));
+    if (this.segments.length === 0) this.segments.push(LogSegment.create(this.dir, checkpoint.logStartOffset, this.segmentSettings));
+    this.logStart = Math.max(checkpoint.logStartOffset, this.segments[0]!.baseOffset);
+    this.logStart = Math.min(this.logStart, this.logEndOffset);
+    this.recoveryPoint = this.logEndOffset;
+    this.saveCheckpoint(false);
+  }
+
+  /**
+   * Validates every segment that may hold unflushed data (those reaching past
+   * the recovery point), in the pool. The first torn or corrupt batch ends the
+   * log: its segment is cut there and every later segment is deleted.
+   * Returns the base offsets of the segments that remain.
+   */
+  private async recover(baseOffsets: number[], recoveryPoint: number): Promise<number[]> {
+    const firstUnflushed = Math.max(0, baseOffsets.findLastIndex((base) => base <= recoveryPoint));
+    for (let i = firstUnflushed; i < baseOffsets.length; i++) {
+      const outcome = await this.tasks.recoverSegment(this.dir, baseOffsets[i]!, this.segmentSettings);
+      this.recovery.segmentsScanned++;
+      this.recovery.truncatedBytes += outcome.truncatedBytes;
+      if (outcome.reason === null) continue;
+      this.recovery.reasons.push(`segment ${outcome.baseOffset}: ${outcome.reason}; cut at byte ${outcome.validBytes}`);
+      for (const later of baseOffsets.slice(i + 1)) {
+        LogSegment.deleteFiles(this.dir, later);
+        this.recovery.segmentsDeleted++;
+      }
+      return baseOffsets.slice(0, i + 1);
+    }
+    return baseOffsets;
+  }
+
+  get logStartOffset(): number {
+    return this.logStart;
+  }
+
+  /** Offset the next appended record gets. */
+  get logEndOffset(): number {
+    return this.activeSegment.nextOffset;
+  }
+
+  get segmentCount(): number {
+    return this.segments.length;
+  }
+
+  get sizeBytes(): number {
+    let total = 0;
+    for (const segment of this.segments) total += segment.sizeBytes;
+    return total;
+  }
+
+  /** Every offset below this one has been fdatasync'ed. */
+  get flushedOffset(): number {
+    return this.recoveryPoint;
+  }
+
+  segmentBaseOffsets(): number[] {
+    return this.segments.map((segment) => segment.baseOffset);
+  }
+
+  private get activeSegment(): LogSegment {
+    return this.segments[this.segments.length - 1]!;
+  }
+
+  onAppend(listener: AppendListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Appends a produce request's record batches. They are validated whole
+   * first; on any error nothing is written. Offsets are assigned by rewriting
+   * each batch's baseOffset in `bytes` itself, so the caller's buffer is what
+   * reaches the page cache. Resolves once the flush policy is satisfied.
+   */
+  async append(bytes: Buffer): Promise<AppendResult> {
+    this.assertOpen();
+    const validated = validateBatches(bytes, { maxMessageBytes: this.config.maxMessageBytes, requireKeys: this.config.cleanupCompact });
+    const firstOffset = this.logEndOffset;
+    const lastOffset = firstOffset + validated.offsetCount - 1;
+    if (lastOffset > OFFSET_MAX) throw new FerryError('KAFKA_STORAGE_ERROR', `offset ${lastOffset} exceeds ${OFFSET_MAX}`);
+    const nowMs = this.clock();
+    const logAppendTimeMs = this.config.timestampType === 'LogAppendTime' ? nowMs : -1;
+    this.stampBatches(bytes, firstOffset, logAppendTimeMs);
+    this.writeBatches(bytes, nowMs);
+    this.unflushedRecords += validated.recordCount;
+    for (const listener of this.listeners) listener(this);
+    if (this.unflushedRecords >= this.config.flushMessages) await this.flush();
+    else this.armFlushTimer();
+    return { firstOffset, lastOffset, logAppendTimeMs, logStartOffset: this.logStart, recordCount: validated.recordCount };
+  }
+
+  /** Rewrites baseOffset and leader epoch (outside the CRC), and for LogAppendTime the timestamp (inside it: re-CRC). */
+  private stampBatches(bytes: Buffer, firstOffset: number, logAppendTimeMs: number): void {
+    let at = 0;
+    let offset = firstOffset;
+    while (at < bytes.length) {
+      bytes.writeBigInt64BE(BigInt(offset), at + BASE_OFFSET_OFFSET);
+      bytes.writeInt32BE(this.leaderEpoch, at + PARTITION_LEADER_EPOCH_OFFSET);
+      const size = bytes.readInt32BE(at + LENGTH_OFFSET) + LOG_OVERHEAD;
+      if (logAppendTimeMs >= 0) {
+        bytes.writeInt16BE(bytes.readInt16BE(at + ATTRIBUTES_OFFSET) | TIMESTAMP_TYPE_MASK, at + ATTRIBUTES_OFFSET);
+        bytes.writeBigInt64BE(BigInt(logAppendTimeMs), at + MAX_TIMESTAMP_OFFSET);
+        bytes.writeUInt32BE(crc32c(bytes, at + ATTRIBUTES_OFFSET, at + size), at + CRC_OFFSET);
+      }
+      offset += bytes.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET) + 1;
+      at += size;
+    }
+  }
+
+  /** Writes batches to the active segment, rolling first where a batch would not fit. */
+  private writeBatches(bytes: Buffer, nowMs: number): void {
+    let runStart = 0;
+    let at = 0;
+    while (at < bytes.length) {
+      const size = bytes.readInt32BE(at + LENGTH_OFFSET) + LOG_OVERHEAD;
+      const lastOffset = Number(bytes.readBigInt64BE(at)) + bytes.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET);
+      const active = this.activeSegment;
+      const pendingBytes = at - runStart;
+      if (this.shouldRoll(active, pendingBytes + size, lastOffset, nowMs)) {
+        if (pendingBytes > 0) active.append(bytes, runStart, at);
+        this.roll();
+        runStart = at;
+      }
+      at += size;
+    }
+    if (at > runStart) this.writeRun(bytes, runStart, at);
+  }
+
+  private writeRun(bytes: Buffer, start: number, end: number): void {
+    const active = this.activeSegment;
+    const sizeBefore = active.sizeBytes;
+    try {
+      active.append(bytes, start, end);
+    } catch (error) {
+      // A failed write (ENOSPC, EIO) must leave no partial batch behind.
+      active.truncateTo(sizeBefore);
+      throw new FerryError('KAFKA_STORAGE_ERROR', `write to ${active.paths.log} failed: ${(error as Error).message}`);
+    }
+  }
+
+  private shouldRoll(active: LogSegment, incomingBytes: number, lastOffset: number, nowMs: number): boolean {
+    if (active.isEmpty) return false;
+    if (active.sizeBytes + incomingBytes > this.config.segmentBytes) return true;
+    if (active.rollTimestampMs >= 0 && nowMs - active.rollTimestampMs > this.config.segmentMs) return true;
+    return !active.canHold(lastOffset, this.config.segmentIndexBytes);
+  }
+
+  /** Starts a new active segment at the log end. The old one's data is flushed in the background. */
+  roll(): void {
+    const old = this.activeSegment;
+    if (old.isEmpty) return;
+    old.closeTimeIndexEntry();
+    this.segments.push(LogSegment.create(this.dir, old.nextOffset, this.segmentSettings));
+    void old.flush(true).catch(() => undefined);
+  }
+
+  /**
+   * Whole batches from the one holding `fromOffset`, up to `maxBytes`.
+   * Throws OFFSET_OUT_OF_RANGE outside [logStartOffset, logEndOffset].
+   */
+  read(fromOffset: number, maxBytes: number, options: ReadOptions = {}): ReadResult {
+    this.assertOpen();
+    const logEnd = this.logEndOffset;
+    if (fromOffset < this.logStart || fromOffset > logEnd) {
+      throw new FerryError('OFFSET_OUT_OF_RANGE', `offset ${fromOffset} is outside the log [${this.logStart}, ${logEnd}] of ${this.dir}`);
+    }
+    const maxOffset = Math.min(options.maxOffset ?? logEnd, logEnd);
+    const minOneBatch = options.minOneBatch ?? true;
+    const empty = { bytes: Buffer.alloc(0), nextOffset: fromOffset, logStartOffset: this.logStart, logEndOffset: logEnd };
+    if (fromOffset >= maxOffset || maxBytes <= 0 && !minOneBatch) return empty;
+    for (let i = this.segmentIndexFor(fromOffset); i < this.segments.length; i++) {
+      const read = this.segments[i]!.read(fromOffset, maxBytes, maxOffset, minOneBatch);
+      if (read === null) continue; // everything at or after fromOffset in this segment was compacted away
+      return { bytes: read.bytes, nextOffset: Math.max(read.nextOffset, fromOffset), logStartOffset: this.logStart, logEndOffset: logEnd };
+    }
+    return empty;
+  }
+
+  /** Decoded records from `fromOffset` (records before it in the first batch skipped), for the JSON doors. */
+  readRecords(fromOffset: number, maxBytes: number, options: ReadOptions = {}): { records: DecodedRecord[]; nextOffset: number } {
+    const result = this.read(fromOffset, maxBytes, options);
+    const records: DecodedRecord[] = [];
+    const maxOffset = BigInt(options.maxOffset ?? result.logEndOffset);
+    let at = 0;
+    while (at < result.bytes.length) {
+      const batch = decodeBatch(result.bytes, at);
+      if (!batch.isControl) {
+        for (const record of batch.records) if (record.offset >= BigInt(fromOffset) && record.offset < maxOffset) records.push(record);
+      }
+      at += result.bytes.readInt32BE(at + LENGTH_OFFSET) + LOG_OVERHEAD;
+    }
+    return { records, nextOffset: result.nextOffset };
+  }
+
+  /** Index of the segment whose range holds `offset` (binary search on base offsets). */
+  private segmentIndexFor(offset: number): number {
+    let low = 0;
+    let high = this.segments.length - 1;
+    let found = 0;
+    while (low <= high) {
+      const mid = (low + high) >>> 1;
+      if (this.segments[mid]!.baseOffset <= offset) {
+        found = mid;
+        low = mid + 1;
+      } else {
+        high = mid - 1;
+      }
+    }
+    return found;
+  }
+
+  /**
+   * The first record with timestamp >= `timestampMs` (ListOffsets), or null
+   * when every record is older. Segments are skipped by their newest
+   * timestamp, the time index narrows the scan, and only the one batch that
+   * holds the answer is decoded.
+   */
+  offsetForTimestamp(timestampMs: number): { offset: number; timestamp: number } | null {
+    this.assertOpen();
+    for (const segment of this.segments) {
+      if (segment.maxTimestamp < timestampMs) continue;
+      const from = Math.max(segment.timeIndex.scanStartFor(timestampMs), this.logStart);
+      const start = segment.findBatchStart(from);
+      if (!start) continue;
+      let answer: { offset: number; timestamp: number } | null = null;
+      scanBatches({ fd: segment.fd, fromPosition: start.position, endPosition: segment.sizeBytes, verify: false, batchBytesMax: Number.MAX_SAFE_INTEGER }, (header, bytes, at) => {
+        if (header.maxTimestamp < timestampMs) return true;
+        const whole = header.sizeBytes <= bytes.length - at ? bytes : segment.readBatchAt(header.position, header.sizeBytes);
+        const batch = decodeBatch(whole, whole === bytes ? at : 0);
+        const record = batch.records.find((r) => Number(r.timestamp) >= timestampMs && Number(r.offset) >= this.logStart);
+        if (record) answer = { offset: Number(record.offset), timestamp: Number(record.timestamp) };
+        return answer === null;
+      });
+      if (answer) return answer;
+    }
+    return null;
+  }
+
+  /**
+   * DeleteRecords: every offset below `offset` becomes unreadable at once,
+   * durably; the segments wholly below it go with the next retention pass.
+   */
+  deleteRecordsBefore(offset: number): number {
+    this.assertOpen();
+    if (offset > this.logEndOffset || offset < 0) {
+      throw new FerryError('OFFSET_OUT_OF_RANGE', `cannot delete records before ${offset}: log is [${this.logStart}, ${this.logEndOffset}]`);
+    }
+    if (offset > this.logStart) {
+      this.logStart = offset;
+      this.saveCheckpoint(false);
+    }
+    return this.logStart;
+  }
+
+  /**
+   * Deletes whole segments: those wholly below the log start offset, and with
+   * cleanup.policy=delete those older than retention.ms or beyond retention.bytes.
+   * An expired active segment is rolled first so it can go too, as Kafka does.
+   */
+  enforceRetention(): RetentionResult {
+    this.assertOpen();
+    const result: RetentionResult = { deletedSegments: 0, deletedBytes: 0 };
+    if (this.compaction !== null) return result; // compaction owns the inactive segments until it swaps them
+    const nowMs = this.clock();
+    const { retentionMs, retentionBytes, cleanupDelete } = this.config;
+    const expired = (segment: LogSegment): boolean => cleanupDelete && retentionMs >= 0 && segment.maxTimestamp >= 0 && nowMs - segment.maxTimestamp > retentionMs;
+    if (!this.activeSegment.isEmpty && expired(this.activeSegment)) this.roll();
+    let excessBytes = cleanupDelete && retentionBytes >= 0 ? this.sizeBytes - retentionBytes : 0;
+    while (this.segments.length > 1) {
+      const oldest = this.segments[0]!;
+      const next = this.segments[1]!;
+      const belowStart = next.baseOffset <= this.logStart;
+      const overSize = excessBytes >= oldest.sizeBytes;
+      if (!belowStart && !overSize && !expired(oldest)) break;
+      this.segments.shift();
+      oldest.delete();
+      excessBytes -= oldest.sizeBytes;
+      result.deletedSegments++;
+      result.deletedBytes += oldest.sizeBytes;
+    }
+    if (this.segments[0]!.baseOffset > this.logStart) {
+      this.logStart = this.segments[0]!.baseOffset;
+      this.saveCheckpoint(false);
+    }
+    return result;
+  }
+
+  /**
+   * Compacts the inactive segments in the storage pool (cleanup.policy=compact):
+   * the latest record per key stays, tombstones go after delete.retention.ms,
+   * offsets never change. The active segment is never touched.
+   */
+  async compact(): Promise<CompactionStats | null> {
+    this.assertOpen();
+    if (!this.config.cleanupCompact || this.compaction !== null || this.segments.length < 2) return null;
+    this.compaction = this.runCompaction().finally(() => {
+      this.compaction = null;
+    });
+    return this.compaction;
+  }
+
+  private async runCompaction(): Promise<CompactionStats> {
+    const plan = planCompaction(this.dir, this.segments.slice(0, -1), this.config, this.segmentSettings, this.clock());
+    const outcome: CompactionOutcome = await this.tasks.compact(plan);
+    this.segments = swapInCleanedSegments(this.dir, this.segments, outcome, this.segmentSettings);
+    return outcome.stats;
+  }
+
+  /**
+   * fdatasync of everything appended so far. Group commit: while one sync runs,
+   * every caller waits for the next one, which covers all of them.
+   */
+  flush(): Promise<void> {
+    if (this.flushInFlight === null) {
+      this.flushInFlight = this.runFlush().finally(() => {
+        this.flushInFlight = null;
+      });
+      return this.flushInFlight;
+    }
+    this.flushQueued ??= this.flushInFlight.then(() => {
+      this.flushQueued = null;
+      return this.flush();
+    });
+    return this.flushQueued;
+  }
+
+  /** fdatasync rounds run so far (a metric; group commit keeps it far below the append count). */
+  flushCount = 0;
+
+  private async runFlush(): Promise<void> {
+    this.flushCount++;
+    this.disarmFlushTimer();
+    const target = this.logEndOffset;
+    const records = this.unflushedRecords;
+    const active = this.activeSegment;
+    const dirty = this.segments.filter((segment) => segment.unflushedBytes > 0 || segment === active);
+    await Promise.all(dirty.map((segment) => segment.flush(segment !== active)));
+    this.unflushedRecords -= records;
+    this.recoveryPoint = Math.max(this.recoveryPoint, target);
+  }
+
+  private armFlushTimer(): void {
+    if (this.flushTimer !== null || !Number.isFinite(this.config.flushMs)) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = null;
+      if (!this.closed) void this.flush().catch(() => undefined);
+    }, this.config.flushMs);
+    this.flushTimer.unref();
+  }
+
+  private disarmFlushTimer(): void {
+    if (this.flushTimer === null) return;
+    clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+  }
+
+  /** Persists the recovery point and log start (periodically, and on close with the clean flag). */
+  saveCheckpoint(cleanShutdown: boolean): void {
+    writeCheckpoint(this.dir, { logStartOffset: this.logStart, recoveryPoint: this.recoveryPoint, cleanShutdown });
+  }
+
+  /** Flushes everything, marks the shutdown clean and closes the files. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.compaction?.catch(() => undefined);
+    this.activeSegment.closeTimeIndexEntry();
+    await this.flush();
+    await this.activeSegment.flush(true);
+    this.closed = true;
+    this.disarmFlushTimer();
+    this.saveCheckpoint(true);
+    for (const segment of this.segments) segment.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new FerryError('KAFKA_STORAGE_ERROR', `log ${this.dir} is closed`);
+  }
+}

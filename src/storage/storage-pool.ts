@@ -1,0 +1,66 @@
+/**
+ * The piscina pool that runs CPU-heavy storage work off the networking
+ * thread: recovery scans (CRC over whole segments) and compaction.
+ *
+ * The worker is `workers/storage-worker` beside this file: `.js` after the
+ * build, `.ts` when running from source (tests), loaded then through tsx.
+ */
+
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import type { SegmentRecovery, SegmentSettings } from './log-segment.js';
+import type { CompactionPlan, CompactionOutcome } from './compaction.js';
+
+export interface StorageTasks {
+  recoverSegment(dir: string, baseOffset: number, settings: SegmentSettings): Promise<SegmentRecovery>;
+  compact(plan: CompactionPlan): Promise<CompactionOutcome>;
+}
+
+/** Threads in the pool: the machine has few cores and the event loop needs one. */
+export const STORAGE_POOL_THREADS_MAX = Math.max(1, Math.min(4, os.availableParallelism() - 1));
+
+const here = fileURLToPath(import.meta.url);
+const runningFromSource = here.endsWith('.ts');
+const WORKER_FILE = path.join(path.dirname(here), 'workers', `storage-worker.${runningFromSource ? 'ts' : 'js'}`);
+
+export class StoragePool implements StorageTasks {
+  private readonly piscina: Piscina;
+
+  constructor(threadsMax = STORAGE_POOL_THREADS_MAX) {
+    this.piscina = new Piscina({
+      filename: WORKER_FILE,
+      minThreads: 0,
+      maxThreads: threadsMax,
+      idleTimeout: 30_000,
+      execArgv: runningFromSource ? ['--import', 'tsx'] : [],
+    });
+  }
+
+  recoverSegment(dir: string, baseOffset: number, settings: SegmentSettings): Promise<SegmentRecovery> {
+    return this.piscina.run({ dir, baseOffset, settings }, { name: 'recoverSegment' });
+  }
+
+  compact(plan: CompactionPlan): Promise<CompactionOutcome> {
+    return this.piscina.run(plan, { name: 'compact' });
+  }
+
+  async destroy(): Promise<void> {
+    await this.piscina.destroy();
+  }
+}
+
+let shared: StoragePool | null = null;
+
+/** One pool per process, made on first use. */
+export function sharedStoragePool(): StoragePool {
+  shared ??= new StoragePool();
+  return shared;
+}
+
+export async function closeSharedStoragePool(): Promise<void> {
+  const pool = shared;
+  shared = null;
+  await pool?.destroy();
+}

@@ -1,0 +1,273 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FerryError } from '../../src/errors.js';
+import { PartitionLog } from '../../src/storage/partition-log.js';
+import { decodeBatches } from '../../src/storage/records.js';
+import { crc32cReference } from '../../src/storage/crc32c-reference.js';
+import { closeSharedStoragePool } from '../../src/storage/storage-pool.js';
+import { CompressionCodec, ATTRIBUTES_OFFSET, CRC_OFFSET } from '../../src/storage/record-batch.js';
+import { config, decodeAll, readAll, tempDir, valuesBatch } from './helpers.js';
+
+afterAll(closeSharedStoragePool);
+
+async function openLog(overrides: Parameters<typeof config>[0] = {}, dir = tempDir(), clock?: () => number): Promise<PartitionLog> {
+  return PartitionLog.open({ dir, config: config(overrides), ...(clock ? { clock } : {}) });
+}
+
+function expectFerryError(fn: () => unknown, errorName: string): void {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(FerryError);
+    expect((error as FerryError).errorName).toBe(errorName);
+    return;
+  }
+  throw new Error(`expected ${errorName}`);
+}
+
+async function expectRejects(promise: Promise<unknown>, errorName: string): Promise<void> {
+  await expect(promise).rejects.toSatisfy((error: unknown) => error instanceof FerryError && error.errorName === errorName);
+}
+
+describe('append and read', () => {
+  it('assigns consecutive offsets by rewriting base offsets, and reads whole batches back byte for byte', async () => {
+    const log = await openLog();
+    const first = await log.append(valuesBatch('a', 3));
+    const second = await log.append(valuesBatch('b', 2));
+    expect(first).toMatchObject({ firstOffset: 0, lastOffset: 2, recordCount: 3, logAppendTimeMs: -1 });
+    expect(second).toMatchObject({ firstOffset: 3, lastOffset: 4 });
+    expect(log.logEndOffset).toBe(5);
+
+    const read = log.read(0, 1 << 20);
+    const batches = decodeBatches(read.bytes);
+    expect(batches.map((b) => Number(b.baseOffset))).toEqual([0, 3]);
+    expect(read.nextOffset).toBe(5);
+    expect(decodeAll(read.bytes).map((r) => [Number(r.offset), r.value?.toString()])).toEqual([
+      [0, 'a-0'], [1, 'a-1'], [2, 'a-2'], [3, 'b-0'], [4, 'b-1'],
+    ]);
+    await log.close();
+  });
+
+  it('starts at the batch that holds the offset and stops at maxBytes on a batch boundary, always returning one batch', async () => {
+    const log = await openLog({ indexIntervalBytes: 100 });
+    for (let i = 0; i < 50; i++) await log.append(valuesBatch(`v${i}`, 4, { valueBytes: 50 }));
+    const batchBytes = log.read(0, 1).bytes.length;
+    const read = log.read(41, batchBytes * 3 + 10);
+    const batches = decodeBatches(read.bytes);
+    expect(batches.map((b) => Number(b.baseOffset))).toEqual([40, 44, 48]);
+    expect(read.bytes.length).toBe(batchBytes * 3);
+    expect(read.nextOffset).toBe(52);
+    expect(log.read(0, 1).bytes.length).toBe(batchBytes); // smaller maxBytes still returns the first batch whole
+    expect(log.read(0, 1, { minOneBatch: false }).bytes.length).toBe(0);
+    expect(decodeBatches(log.read(0, 1 << 20, { maxOffset: 8 }).bytes).map((b) => Number(b.baseOffset))).toEqual([0, 4]);
+    expect(log.read(200, 100).bytes.length).toBe(0);
+    expectFerryError(() => log.read(201, 100), 'OFFSET_OUT_OF_RANGE');
+    await log.close();
+  });
+
+  it('rejects a corrupt, oversized or malformed batch whole, and writes nothing of it', async () => {
+    const log = await openLog({ maxMessageBytes: 2000 });
+    await log.append(valuesBatch('ok', 2));
+    const sizeBefore = log.sizeBytes;
+
+    const flipped = valuesBatch('x', 3);
+    flipped[flipped.length - 5]! ^= 0x10;
+    await expectRejects(log.append(flipped), 'CORRUPT_MESSAGE');
+
+    const good = valuesBatch('y', 2);
+    const pair = Buffer.concat([good, flipped]); // the first batch is fine, the second is not: neither is written
+    await expectRejects(log.append(pair), 'CORRUPT_MESSAGE');
+
+    await expectRejects(log.append(valuesBatch('big', 10, { valueBytes: 300 })), 'MESSAGE_TOO_LARGE');
+    await expectRejects(log.append(valuesBatch('short', 2).subarray(0, 40)), 'CORRUPT_MESSAGE');
+    await expectRejects(log.append(Buffer.concat([valuesBatch('t', 1), Buffer.alloc(10)])), 'CORRUPT_MESSAGE');
+
+    const skewed = valuesBatch('z', 2);
+    skewed.writeInt32BE(5, 23); // lastOffsetDelta no longer matches the two records
+    skewed.writeUInt32BE(crc32cReference(skewed, ATTRIBUTES_OFFSET), CRC_OFFSET);
+    await expectRejects(log.append(skewed), 'INVALID_RECORD');
+
+    const oldMagic = valuesBatch('m', 1);
+    oldMagic.writeInt8(1, 16);
+    await expectRejects(log.append(oldMagic), 'UNSUPPORTED_FOR_MESSAGE_FORMAT');
+
+    expect(log.sizeBytes).toBe(sizeBefore);
+    expect(log.logEndOffset).toBe(2);
+    await log.close();
+  });
+
+  it('requires keys on a compacted topic, also inside compressed batches', async () => {
+    const log = await openLog({ cleanupCompact: true });
+    const { buildBatch } = await import('../../src/storage/batch-builder.js');
+    await expectRejects(log.append(buildBatch([{ key: null, value: Buffer.from('v') }])), 'INVALID_RECORD');
+    await expectRejects(log.append(buildBatch([{ key: Buffer.from('k'), value: null }, { key: null, value: Buffer.from('v') }], { compression: CompressionCodec.Gzip })), 'INVALID_RECORD');
+    await log.append(buildBatch([{ key: Buffer.from('k'), value: Buffer.from('v') }], { compression: CompressionCodec.Gzip }));
+    expect(log.logEndOffset).toBe(1);
+    await log.close();
+  });
+
+  it('stamps LogAppendTime and keeps the CRC valid', async () => {
+    const log = await openLog({ timestampType: 'LogAppendTime' }, tempDir(), () => 1_700_000_000_123);
+    const result = await log.append(valuesBatch('t', 3, { timestamp: 5n }));
+    expect(result.logAppendTimeMs).toBe(1_700_000_000_123);
+    const [batch] = decodeBatches(log.read(0, 1 << 20).bytes);
+    expect(batch!.timestampType).toBe('LogAppendTime');
+    expect(batch!.records.map((r) => Number(r.timestamp))).toEqual([1_700_000_000_123, 1_700_000_000_123, 1_700_000_000_123]);
+    const bytes = log.read(0, 1 << 20).bytes;
+    expect(bytes.readUInt32BE(CRC_OFFSET)).toBe(crc32cReference(bytes, ATTRIBUTES_OFFSET));
+    await log.close();
+  });
+
+  it('keeps compressed batches as sent and decodes them in the record view', async () => {
+    const log = await openLog();
+    for (const compression of [CompressionCodec.Gzip, CompressionCodec.Snappy, CompressionCodec.Lz4, CompressionCodec.Zstd]) {
+      const batch = valuesBatch(`c${compression}`, 5, { compression });
+      const copy = Buffer.from(batch);
+      const { firstOffset } = await log.append(batch);
+      const stored = log.read(firstOffset, 1, { maxOffset: firstOffset + 5 }).bytes;
+      expect(stored.subarray(16).equals(copy.subarray(16))).toBe(true); // identical but for base offset and leader epoch
+      expect(log.readRecords(firstOffset + 2, 1 << 20).records.map((r) => r.value?.toString())[0]).toBe(`c${compression}-2`);
+    }
+    await log.close();
+  });
+});
+
+describe('offsets by time', () => {
+  it('finds the first record at or after a timestamp, across segments', async () => {
+    const log = await openLog({ segmentBytes: 400, indexIntervalBytes: 64 });
+    for (let i = 0; i < 40; i++) await log.append(valuesBatch(`t${i}`, 2, { timestamp: BigInt(1000 + i * 10) }));
+    expect(log.segmentCount).toBeGreaterThan(3);
+    expect(log.offsetForTimestamp(0)).toEqual({ offset: 0, timestamp: 1000 });
+    expect(log.offsetForTimestamp(1105)).toEqual({ offset: 22, timestamp: 1110 });
+    expect(log.offsetForTimestamp(1390)).toEqual({ offset: 78, timestamp: 1390 });
+    expect(log.offsetForTimestamp(1391)).toBeNull();
+    await log.close();
+  });
+});
+
+describe('segments, retention and restart', () => {
+  it('rolls by segment.bytes and by segment.ms, naming segments by base offset', async () => {
+    let now = 1_000_000;
+    const dir = tempDir();
+    const log = await openLog({ segmentBytes: 1000, segmentMs: 60_000 }, dir, () => now);
+    for (let i = 0; i < 10; i++) await log.append(valuesBatch(`r${i}`, 3, { valueBytes: 40, timestamp: BigInt(now) }));
+    const byBytes = log.segmentBaseOffsets();
+    expect(byBytes.length).toBeGreaterThan(1);
+    for (const base of byBytes) expect(fs.existsSync(path.join(dir, `${String(base).padStart(20, '0')}.log`))).toBe(true);
+    now += 61_000;
+    await log.append(valuesBatch('late', 1, { timestamp: BigInt(now) }));
+    expect(log.segmentBaseOffsets().at(-1)).toBe(30);
+    await log.close();
+  });
+
+  it('deletes segments by retention.ms and retention.bytes, never the data it keeps', async () => {
+    let now = 10_000_000;
+    const log = await openLog({ segmentBytes: 600, retentionMs: 5_000 }, tempDir(), () => now);
+    for (let i = 0; i < 12; i++) await log.append(valuesBatch(`old${i}`, 2, { valueBytes: 60, timestamp: BigInt(now) }));
+    now += 10_000;
+    for (let i = 0; i < 3; i++) await log.append(valuesBatch(`new${i}`, 2, { valueBytes: 60, timestamp: BigInt(now) }));
+    const result = log.enforceRetention();
+    expect(result.deletedSegments).toBeGreaterThan(0);
+    expect(log.logStartOffset).toBe(24);
+    expect(readAll(log).map((r) => r.value?.toString().slice(0, 4))).toEqual(['new0', 'new0', 'new1', 'new1', 'new2', 'new2']);
+    expectFerryError(() => log.read(0, 100), 'OFFSET_OUT_OF_RANGE');
+
+    log.config = { ...log.config, retentionMs: -1, retentionBytes: 0 };
+    for (let i = 0; i < 10; i++) await log.append(valuesBatch(`s${i}`, 2, { valueBytes: 60, timestamp: BigInt(now) }));
+    log.config = { ...log.config, retentionBytes: 700 };
+    log.enforceRetention();
+    expect(log.sizeBytes).toBeLessThanOrEqual(700 + 600);
+    expect(log.segmentCount).toBeGreaterThanOrEqual(1);
+    expect(readAll(log).at(-1)?.value?.toString().slice(0, 2)).toBe('s9');
+    await log.close();
+  });
+
+  it('advances the log start offset with deleteRecordsBefore, durably', async () => {
+    const dir = tempDir();
+    const log = await openLog({ segmentBytes: 500 }, dir);
+    for (let i = 0; i < 20; i++) await log.append(valuesBatch(`d${i}`, 2, { valueBytes: 40 }));
+    expect(log.deleteRecordsBefore(15)).toBe(15);
+    expectFerryError(() => log.read(14, 100), 'OFFSET_OUT_OF_RANGE');
+    expect(log.readRecords(15, 1 << 20).records[0]!.offset).toBe(15n);
+    const segmentsBefore = log.segmentCount;
+    log.enforceRetention();
+    expect(log.segmentCount).toBeLessThan(segmentsBefore);
+    expect(log.logStartOffset).toBe(15);
+    expectFerryError(() => log.deleteRecordsBefore(41), 'OFFSET_OUT_OF_RANGE');
+    await log.close();
+    const reopened = await openLog({ segmentBytes: 500 }, dir);
+    expect(reopened.logStartOffset).toBe(15);
+    expect(reopened.logEndOffset).toBe(40);
+    await reopened.close();
+  });
+
+  it('reopens a cleanly closed log where it left off, without a recovery scan', async () => {
+    const dir = tempDir();
+    const log = await openLog({ segmentBytes: 800 }, dir);
+    for (let i = 0; i < 30; i++) await log.append(valuesBatch(`p${i}`, 3));
+    const before = readAll(log).map((r) => r.value?.toString());
+    await log.close();
+    const reopened = await openLog({ segmentBytes: 800 }, dir);
+    expect(reopened.recovery.segmentsScanned).toBe(0);
+    expect(reopened.logEndOffset).toBe(90);
+    expect(readAll(reopened).map((r) => r.value?.toString())).toEqual(before);
+    const next = await reopened.append(valuesBatch('after', 1));
+    expect(next.firstOffset).toBe(90);
+    await reopened.close();
+  });
+
+  it('rebuilds a deleted or damaged index and still finds every offset', async () => {
+    const dir = tempDir();
+    const log = await openLog({ segmentBytes: 1 << 20, indexIntervalBytes: 128 }, dir);
+    for (let i = 0; i < 100; i++) await log.append(valuesBatch(`i${i}`, 2, { valueBytes: 30 }));
+    await log.close();
+    const indexPath = path.join(dir, '00000000000000000000.index');
+    const entriesBefore = fs.statSync(indexPath).size / 8;
+    expect(entriesBefore).toBeGreaterThan(10);
+
+    fs.rmSync(indexPath);
+    const rebuilt = await openLog({ segmentBytes: 1 << 20, indexIntervalBytes: 128 }, dir);
+    expect(fs.statSync(indexPath).size / 8).toBe(entriesBefore);
+    for (const offset of [0, 1, 57, 120, 199]) expect(rebuilt.readRecords(offset, 1).records.find((r) => Number(r.offset) === offset)).toBeDefined();
+    await rebuilt.close();
+
+    const damaged = fs.readFileSync(indexPath);
+    damaged.writeInt32BE(0x7fff0000, damaged.length - 4); // a position beyond the log
+    fs.writeFileSync(indexPath, damaged);
+    const repaired = await openLog({ segmentBytes: 1 << 20, indexIntervalBytes: 128 }, dir);
+    expect(fs.statSync(indexPath).size / 8).toBe(entriesBefore);
+    expect(repaired.readRecords(199, 1).records.at(-1)!.offset).toBe(199n);
+    await repaired.close();
+  });
+});
+
+describe('flush policy', () => {
+  it('with flush.messages=1, acknowledges only after fdatasync, one sync serving every waiting append', async () => {
+    const log = await openLog({ flushMessages: 1 });
+    const appends = Array.from({ length: 100 }, (_, i) => log.append(valuesBatch(`f${i}`, 1)));
+    const results = await Promise.all(appends);
+    expect(results.at(-1)!.lastOffset).toBe(99);
+    expect(log.flushedOffset).toBe(100);
+    // The first append starts a sync; the 99 issued while it runs all wait for the next one.
+    expect(log.flushCount).toBe(2);
+    await log.close();
+  });
+
+  it('with flush.messages=N, syncs once N records are unflushed', async () => {
+    const log = await openLog({ flushMessages: 10 });
+    for (let i = 0; i < 9; i++) await log.append(valuesBatch(`n${i}`, 1));
+    expect(log.flushedOffset).toBe(0);
+    await log.append(valuesBatch('n9', 1));
+    expect(log.flushedOffset).toBe(10);
+    await log.close();
+  });
+
+  it('with flush.ms, syncs in the background', async () => {
+    const log = await openLog({ flushMs: 20 });
+    await log.append(valuesBatch('m', 3));
+    expect(log.flushedOffset).toBe(0);
+    await expect.poll(() => log.flushedOffset, { timeout: 5000 }).toBe(3);
+    await log.close();
+  });
+});
