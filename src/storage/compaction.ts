@@ -27,6 +27,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
+import { threadId } from 'node:worker_threads';
 import { syncDirectory } from './file-io.js';
 import type { LogConfig } from './log-config.js';
 import { LogSegment, type SegmentSettings } from './log-segment.js';
@@ -58,6 +59,8 @@ export interface CompactionStats {
   recordsKept: number;
   tombstonesDropped: number;
   durationMs: number;
+  /** worker_threads id of the thread that cleaned: never the caller's. */
+  threadId: number;
 }
 
 export interface CleanedSegment {
@@ -80,7 +83,7 @@ export function compactSegments(plan: CompactionPlan): CompactionOutcome {
   const cleaningDir = path.join(plan.dir, CLEANING_DIR_NAME);
   fs.rmSync(cleaningDir, { recursive: true, force: true });
   fs.mkdirSync(cleaningDir);
-  const stats: CompactionStats = { segmentsCleaned: 0, bytesRead: 0, bytesWritten: 0, recordsRead: 0, recordsKept: 0, tombstonesDropped: 0, durationMs: 0 };
+  const stats: CompactionStats = { segmentsCleaned: 0, bytesRead: 0, bytesWritten: 0, recordsRead: 0, recordsKept: 0, tombstonesDropped: 0, durationMs: 0, threadId };
 
   const baseOffsets = segmentsThatFit(plan);
   wasmCore.keymapInit(Math.max(1024, Math.min(COMPACTION_KEYS_MAX, countRecords(plan, baseOffsets))));

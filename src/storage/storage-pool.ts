@@ -2,8 +2,9 @@
  * The piscina pool that runs CPU-heavy storage work off the networking
  * thread: recovery scans (CRC over whole segments) and compaction.
  *
- * The worker is `workers/storage-worker` beside this file: `.js` after the
- * build, `.ts` when running from source (tests), loaded then through tsx.
+ * The worker is `workers/storage-worker.js` after the build; when running
+ * from source (tests, benchmarks) `workers/from-source.mjs` loads the `.ts`
+ * through tsx.
  */
 
 import os from 'node:os';
@@ -23,7 +24,7 @@ export const STORAGE_POOL_THREADS_MAX = Math.max(1, Math.min(4, os.availablePara
 
 const here = fileURLToPath(import.meta.url);
 const runningFromSource = here.endsWith('.ts');
-const WORKER_FILE = path.join(path.dirname(here), 'workers', `storage-worker.${runningFromSource ? 'ts' : 'js'}`);
+const WORKER_FILE = path.join(path.dirname(here), 'workers', runningFromSource ? 'from-source.mjs' : 'storage-worker.js');
 
 export class StoragePool implements StorageTasks {
   private readonly piscina: Piscina;
@@ -34,7 +35,6 @@ export class StoragePool implements StorageTasks {
       minThreads: 0,
       maxThreads: threadsMax,
       idleTimeout: 30_000,
-      execArgv: runningFromSource ? ['--import', 'tsx'] : [],
     });
   }
 

@@ -1,0 +1,105 @@
+import { threadId } from 'node:worker_threads';
+import { afterAll, describe, expect, it } from 'vitest';
+import { PartitionLog } from '../../src/storage/partition-log.js';
+import { CompressionCodec } from '../../src/storage/record-batch.js';
+import { closeSharedStoragePool } from '../../src/storage/storage-pool.js';
+import { config, keyedBatch, readAll, tempDir } from './helpers.js';
+
+afterAll(closeSharedStoragePool);
+
+function prng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+interface Written {
+  offset: number;
+  key: string;
+  value: string | null;
+  timestamp: number;
+}
+
+const NOW_MS = 1_800_000_000_000;
+const DELETE_RETENTION_MS = 60_000;
+const CODECS = [CompressionCodec.None, CompressionCodec.None, CompressionCodec.Gzip, CompressionCodec.Snappy, CompressionCodec.Lz4, CompressionCodec.Zstd];
+
+describe('compaction against a model', () => {
+  it('keeps exactly the latest record per key, drops old tombstones, keeps offsets, and never touches the active segment', async () => {
+    const random = prng(7);
+    const dir = tempDir('ferry-compact-');
+    const log = await PartitionLog.open({
+      dir,
+      config: config({ cleanupCompact: true, cleanupDelete: false, segmentBytes: 3000, deleteRetentionMs: DELETE_RETENTION_MS }),
+      clock: () => NOW_MS,
+    });
+    const written: Written[] = [];
+    for (let round = 0; round < 400; round++) {
+      const size = 1 + Math.floor(random() * 5);
+      const entries = Array.from({ length: size }, () => {
+        const key = `key-${Math.floor(random() * 300)}`;
+        const value = random() < 0.15 ? null : `v${round}-${Math.floor(random() * 1e6)}`;
+        // Old records (beyond delete.retention.ms) first, recent ones at the end.
+        const timestamp = round < 370 ? NOW_MS - 10 * DELETE_RETENTION_MS + round : NOW_MS - 1000;
+        return { key, value, timestamp: BigInt(timestamp) };
+      });
+      const codec = CODECS[round % CODECS.length]!;
+      const { firstOffset } = await log.append(keyedBatch(entries, { compression: codec }));
+      entries.forEach((entry, i) => written.push({ offset: firstOffset + i, key: entry.key, value: entry.value, timestamp: Number(entry.timestamp) }));
+    }
+    const activeBase = log.segmentBaseOffsets().at(-1)!;
+    expect(log.segmentCount).toBeGreaterThan(10);
+
+    // The model: among records below the active segment, the latest per key survives,
+    // unless it is a tombstone older than delete.retention.ms. Everything in the active segment stays.
+    const latestBelowActive = new Map<string, Written>();
+    for (const record of written) if (record.offset < activeBase) latestBelowActive.set(record.key, record);
+    const expected = written.filter((record) => {
+      if (record.offset >= activeBase) return true;
+      if (latestBelowActive.get(record.key) !== record) return false;
+      return record.value !== null || record.timestamp >= NOW_MS - DELETE_RETENTION_MS;
+    });
+
+    const stats = await log.compact();
+    expect(stats).not.toBeNull();
+    expect(stats!.threadId).not.toBe(threadId);
+    expect(stats!.tombstonesDropped).toBeGreaterThan(0);
+    expect(stats!.recordsKept).toBeLessThan(stats!.recordsRead);
+
+    const summarize = (records: ReturnType<typeof readAll>): Array<[number, string, string | null]> =>
+      records.map((r) => [Number(r.offset), r.key!.toString(), r.value === null ? null : r.value.toString()]);
+    const model = expected.map((r): [number, string, string | null] => [r.offset, r.key, r.value]);
+    expect(summarize(readAll(log))).toEqual(model);
+    expect(log.logEndOffset).toBe(written.length);
+
+    // What a consumer replaying the compacted log ends up with equals the model's final state per key.
+    const replayed = new Map<string, string | null>();
+    for (const [, key, value] of summarize(readAll(log))) replayed.set(key, value);
+    const finalState = new Map<string, string | null>();
+    for (const record of expected) finalState.set(record.key, record.value);
+    expect(replayed).toEqual(finalState);
+
+    // Compacting again changes nothing; neither does a restart.
+    await log.compact();
+    expect(summarize(readAll(log))).toEqual(model);
+    await log.close();
+    const reopened = await PartitionLog.open({ dir, config: config({ cleanupCompact: true, cleanupDelete: false, segmentBytes: 3000 }), clock: () => NOW_MS });
+    expect(summarize(readAll(reopened))).toEqual(model);
+    const next = await reopened.append(keyedBatch([{ key: 'after', value: 'x' }]));
+    expect(next.firstOffset).toBe(written.length);
+    await reopened.close();
+  });
+
+  it('does nothing on a topic without cleanup.policy=compact', async () => {
+    const log = await PartitionLog.open({ dir: tempDir(), config: config({ segmentBytes: 200 }) });
+    for (let i = 0; i < 10; i++) await log.append(keyedBatch([{ key: 'same', value: `v${i}` }]));
+    expect(await log.compact()).toBeNull();
+    expect(readAll(log)).toHaveLength(10);
+    await log.close();
+  });
+});
