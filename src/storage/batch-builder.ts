@@ -46,12 +46,8 @@ import {
 } from './record-batch.js';
 import { compress } from './compression.js';
 import type { RecordHeader } from './records.js';
-import { crc32cReference } from './crc32c-reference.js';
+import { crc32c } from './crc32c.js';
 import { FerryError, assert } from '../errors.js';
-
-// The one line to change when src/storage/crc32c.ts (native/WASM/reference
-// chosen at load) is ready: `import { crc32c } from './crc32c.js'`.
-const crc32c = crc32cReference;
 
 export interface RecordInput {
   key?: Buffer | null;
@@ -92,6 +88,7 @@ const INT32_MAX = 0x7fffffff;
 /** Deltas below this in magnitude zigzag-encode exactly in a double. */
 const VARLONG_NUMBER_LIMIT = 2 ** 51;
 const VARLONG_NUMBER_LIMIT_BIG = 2n ** 51n;
+const VARLONG_NUMBER_FLOOR_BIG = -VARLONG_NUMBER_LIMIT_BIG;
 
 const defaultNow = (): bigint => BigInt(Date.now());
 
@@ -182,10 +179,10 @@ function planRecords(records: readonly RecordInput[], now: () => bigint): Record
   for (let i = 0; i < count; i++) {
     const record = records[i]!;
     const offsetDelta = record.offsetDelta ?? i;
-    assert(
-      Number.isInteger(offsetDelta) && offsetDelta > previousOffsetDelta && offsetDelta <= INT32_MAX,
-      `record ${i}: offsetDelta ${offsetDelta} must be an int32 above the previous ${previousOffsetDelta}`,
-    );
+    if (!(Number.isInteger(offsetDelta) && offsetDelta > previousOffsetDelta && offsetDelta <= INT32_MAX)) {
+      // (the message is built only on failure: this loop is the produce path)
+      assert(false, `record ${i}: offsetDelta ${offsetDelta} must be an int32 above the previous ${previousOffsetDelta}`);
+    }
     previousOffsetDelta = offsetDelta;
     const timestamp = record.timestamp ?? now();
     if (i === 0) {
@@ -222,7 +219,7 @@ function writeRecords(buf: Buffer, start: number, records: readonly RecordInput[
     pos = writeNullableBytes(buf, pos, record.key ?? null);
     pos = writeNullableBytes(buf, pos, record.value);
     pos = writeHeaders(buf, pos, record.headers);
-    assert(pos - recordStart === plan.sizes[i], `record ${i} wrote ${pos - recordStart} bytes, planned ${plan.sizes[i]}`);
+    if (pos - recordStart !== plan.sizes[i]) assert(false, `record ${i} wrote ${pos - recordStart} bytes, planned ${plan.sizes[i]}`);
   }
   assert(pos === buf.length, `records end at ${pos}, buffer is ${buf.length} bytes`);
 }
@@ -277,7 +274,7 @@ function timestampDeltaOf(timestamp: bigint, base: bigint, baseNumber: number): 
     if (delta > -VARLONG_NUMBER_LIMIT && delta < VARLONG_NUMBER_LIMIT) return delta;
   }
   const delta = BigInt.asIntN(64, timestamp - base);
-  return delta > -VARLONG_NUMBER_LIMIT_BIG && delta < VARLONG_NUMBER_LIMIT_BIG ? Number(delta) : delta;
+  return VARLONG_NUMBER_FLOOR_BIG < delta && delta < VARLONG_NUMBER_LIMIT_BIG ? Number(delta) : delta;
 }
 
 function sizeOfUnsigned(value: number): number {

@@ -106,7 +106,7 @@ export function decompress(
     default:
       throw unsupportedCodec(codec);
   }
-  if (out.length > decompressedBytesMax) throw tooLarge(codec, out.length, decompressedBytesMax);
+  if (out.length > decompressedBytesMax) throw tooLarge(codec, `${out.length} bytes`, decompressedBytesMax);
   return out;
 }
 
@@ -120,10 +120,10 @@ function corrupt(codec: CompressionCodec, detail: string): FerryError {
 
 // Kafka has no "decompressed too large" code; a batch that claims to expand
 // past the bound is treated as a malformed batch, which is what a bomb is.
-function tooLarge(codec: CompressionCodec, bytes: number, decompressedBytesMax: number): FerryError {
+function tooLarge(codec: CompressionCodec, why: string, decompressedBytesMax: number): FerryError {
   return new FerryError(
     'CORRUPT_MESSAGE',
-    `${compressionCodecName(codec)} records decompress to ${bytes} bytes or more, over the limit of ${decompressedBytesMax}`,
+    `${compressionCodecName(codec)} records exceed the decompressed limit of ${decompressedBytesMax} bytes: ${why}`,
   );
 }
 
@@ -140,7 +140,7 @@ function gzipDecompress(bytes: Buffer, decompressedBytesMax: number): Buffer {
     return unzipSync(bytes, { maxOutputLength: Math.max(1, decompressedBytesMax) });
   } catch (error) {
     if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
-      throw tooLarge(CompressionCodec.Gzip, decompressedBytesMax + 1, decompressedBytesMax);
+      throw tooLarge(CompressionCodec.Gzip, 'inflating stopped at the limit', decompressedBytesMax);
     }
     throw corrupt(CompressionCodec.Gzip, errorText(error));
   }
@@ -151,12 +151,13 @@ function gzipDecompress(bytes: Buffer, decompressedBytesMax: number): Buffer {
 /*
  * Why write xerial framing: Kafka's Java producer and the broker itself
  * (whenever it recompresses) write through xerial's SnappyOutputStream
- * (SnappyFactory.wrapForOutput), so that is what every Kafka consumer expects.
- * Java's SnappyInputStream also reads a raw block (no magic -> "compressed by
- * Snappy.compress", whole-buffer uncompress), and librdkafka reads both, but
- * a client that only knows xerial (kafka-python before raw support, Go's
- * eapache/go-xerial-snappy in strict mode) would not read raw. Xerial is the
- * format all of them read.
+ * (org.apache.kafka.common.compress.SnappyFactory.wrapForOutput), so it is
+ * the one format every Kafka client must read. Java's SnappyInputStream does
+ * also read a raw block (readHeader: no magic -> "compressed by
+ * Snappy.compress", whole-buffer uncompress), which is how librdkafka's raw
+ * output works with Java consumers, but third-party clients have shipped
+ * xerial-only readers, and a raw-writing crate (kafka-protocol-rs#143) was
+ * changed to xerial to match Java. Reading detects the magic.
  */
 const SNAPPY_XERIAL_MAGIC = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00]);
 const SNAPPY_XERIAL_VERSION = 1;
@@ -237,7 +238,7 @@ function snappyRawBlock(block: Buffer, position: number, decompressedBytesMax: n
   if (length > block.length * SNAPPY_EXPANSION_MAX) {
     throw corrupt(CompressionCodec.Snappy, `block at byte ${position} declares ${length} bytes, more than ${block.length} bytes can encode`);
   }
-  if (length > decompressedBytesMax) throw tooLarge(CompressionCodec.Snappy, length, decompressedBytesMax);
+  if (length > decompressedBytesMax) throw tooLarge(CompressionCodec.Snappy, `block at byte ${position} declares ${length} bytes`, decompressedBytesMax);
   try {
     return snappyUncompressRaw(block, { asBuffer: true }) as Buffer;
   } catch (error) {
@@ -387,7 +388,8 @@ function lz4Decompress(bytes: Buffer, decompressedBytesMax: number): Buffer {
   do {
     const walk = lz4WalkFrame(bytes, at);
     if (total + walk.decompressedBytesBound > decompressedBytesMax) {
-      throw tooLarge(CompressionCodec.Lz4, total + walk.decompressedBytesBound, decompressedBytesMax);
+      const why = `frame at byte ${at} may hold ${walk.decompressedBytesBound} bytes (bound from its block sizes) after ${total}`;
+      throw tooLarge(CompressionCodec.Lz4, why, decompressedBytesMax);
     }
     if (walk.independent) {
       for (const block of walk.blocks) {
@@ -486,7 +488,7 @@ function zstdDecompress(bytes: Buffer, decompressedBytesMax: number): Buffer {
     throw corrupt(CompressionCodec.Zstd, errorText(error));
   }
   if (declaredBytes !== null && declaredBytes > decompressedBytesMax) {
-    throw tooLarge(CompressionCodec.Zstd, declaredBytes, decompressedBytesMax);
+    throw tooLarge(CompressionCodec.Zstd, `frame declares ${declaredBytes} bytes`, decompressedBytesMax);
   }
   const capacityMax = decompressedBytesMax + 1;
   const trustedBytesMax = Math.max(ZSTD_INITIAL_OUTPUT_BYTES_MIN, bytes.length * ZSTD_TRUSTED_EXPANSION_MAX);
@@ -504,7 +506,7 @@ function zstdDecompress(bytes: Buffer, decompressedBytesMax: number): Buffer {
       consumed += used;
       if (pendingHint === 0 && consumed === bytes.length) break;
       if (written === out.length) {
-        if (out.length >= capacityMax) throw tooLarge(CompressionCodec.Zstd, written, decompressedBytesMax);
+        if (out.length >= capacityMax) throw tooLarge(CompressionCodec.Zstd, 'output reached the limit with more to come', decompressedBytesMax);
         const grown = Buffer.allocUnsafe(Math.min(capacityMax, Math.max(ZSTD_INITIAL_OUTPUT_BYTES_MIN, out.length * 2)));
         out.copy(grown, 0, 0, written);
         out = grown;

@@ -168,7 +168,7 @@ class RecordCursor {
   /** A length-prefixed byte field; -1 is null, other negatives are corrupt. */
   nullableBytes(what: string): Buffer | null {
     const lengthAt = this.pos;
-    const length = this.varint(`${what} length`);
+    const length = this.varint(what); // `what` is a constant: no string built per record
     if (length === NULL_LENGTH) return null;
     return this.take(length, what, lengthAt);
   }
