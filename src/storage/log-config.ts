@@ -37,6 +37,8 @@ export interface LogConfig {
   flushMessages: number;
   /** flush.ms: fsync at least this often while data is unflushed. */
   flushMs: number;
+  /** preallocate: reserve segment.bytes of disk when a segment is created (released again on roll). */
+  preallocate: boolean;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -55,6 +57,7 @@ export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({
   timestampType: 'CreateTime',
   flushMessages: Number.POSITIVE_INFINITY,
   flushMs: Number.POSITIVE_INFINITY,
+  preallocate: false,
 });
 
 /** Smallest segment we accept: one maximal batch header must fit. */
@@ -81,6 +84,10 @@ const PARSERS: Record<string, Parser> = {
   'max.message.bytes': (c, v, n) => { c.maxMessageBytes = integer(v, n, 0); },
   'flush.messages': (c, v, n) => { c.flushMessages = integer(v, n, 1); },
   'flush.ms': (c, v, n) => { c.flushMs = integer(v, n, 0); },
+  preallocate: (c, v, n) => {
+    if (v !== 'true' && v !== 'false') throw new FerryError('INVALID_CONFIG', `${n}=${v} must be true or false`);
+    c.preallocate = v === 'true';
+  },
   'message.timestamp.type': (c, v, n) => {
     if (v !== 'CreateTime' && v !== 'LogAppendTime') {
       throw new FerryError('INVALID_CONFIG', `${n}=${v} must be CreateTime or LogAppendTime`);

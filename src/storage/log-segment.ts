@@ -10,7 +10,7 @@
 
 import fs from 'node:fs';
 import { assert } from '../errors.js';
-import { fdatasync, readAt, writeAt } from './file-io.js';
+import { fdatasync, preallocate, readAt, writeAt } from './file-io.js';
 import { OffsetIndex, OFFSET_INDEX_ENTRY_BYTES } from './offset-index.js';
 import { LOG_OVERHEAD, LENGTH_OFFSET, MAX_TIMESTAMP_OFFSET, batchBaseOffset, batchLastOffsetDelta } from './record-batch.js';
 import { LOOKUP_CHUNK_BYTES, scanBatches, wholeBatchesIn, type BatchHeader } from './segment-scan.js';
@@ -19,6 +19,8 @@ import { TimeIndex } from './time-index.js';
 
 export interface SegmentSettings {
   indexIntervalBytes: number;
+  /** Disk to reserve for a new segment's log file (0: none). */
+  preallocateBytes?: number;
   /** Largest batch a scan treats as sane. */
   batchBytesMax: number;
 }
@@ -74,6 +76,8 @@ export class LogSegment {
   static create(dir: string, baseOffset: number, settings: SegmentSettings): LogSegment {
     const paths = segmentPaths(dir, baseOffset);
     const fd = fs.openSync(paths.log, 'wx+');
+    // Reserved with FALLOC_FL_KEEP_SIZE: the file's size stays its data, so recovery never meets a zero tail.
+    if (settings.preallocateBytes) preallocate(fd, 0, settings.preallocateBytes);
     fs.rmSync(paths.offsetIndex, { force: true });
     fs.rmSync(paths.timeIndex, { force: true });
     return new LogSegment(dir, baseOffset, fd, OffsetIndex.open(paths.offsetIndex, baseOffset), TimeIndex.open(paths.timeIndex, baseOffset), settings);
@@ -226,6 +230,12 @@ export class LogSegment {
       this.maxTimestamp = timestamp;
       this.offsetOfMaxTimestamp = offset;
     }
+  }
+
+  /** The segment stops being active: keep its newest timestamp in the time index, give back reserved disk. */
+  seal(): void {
+    this.closeTimeIndexEntry();
+    if (this.settings.preallocateBytes) fs.ftruncateSync(this.fd, this.sizeBytes);
   }
 
   /** Records the newest timestamp in the time index, so it survives the segment becoming inactive. */

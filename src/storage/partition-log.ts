@@ -125,7 +125,11 @@ export class PartitionLog {
   recovery: RecoveryReport = { segmentsScanned: 0, truncatedBytes: 0, segmentsDeleted: 0, reasons: [] };
 
   private get segmentSettings(): SegmentSettings {
-    return { indexIntervalBytes: this.config.indexIntervalBytes, batchBytesMax: Math.max(this.config.maxMessageBytes, this.config.segmentBytes) };
+    return {
+      indexIntervalBytes: this.config.indexIntervalBytes,
+      batchBytesMax: Math.max(this.config.maxMessageBytes, this.config.segmentBytes),
+      preallocateBytes: this.config.preallocate ? this.config.segmentBytes : 0,
+    };
   }
 
   private async load(): Promise<void> {
@@ -285,7 +289,7 @@ export class PartitionLog {
   roll(): void {
     const old = this.activeSegment;
     if (old.isEmpty) return;
-    old.closeTimeIndexEntry();
+    old.seal();
     this.segments.push(LogSegment.create(this.dir, old.nextOffset, this.segmentSettings));
     void old.flush(true).catch(() => undefined);
   }
@@ -499,7 +503,7 @@ export class PartitionLog {
   async close(): Promise<void> {
     if (this.closed) return;
     await this.compaction?.catch(() => undefined);
-    this.activeSegment.closeTimeIndexEntry();
+    this.activeSegment.seal();
     await this.flush();
     await this.activeSegment.flush(true);
     this.closed = true;

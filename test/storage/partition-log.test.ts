@@ -271,3 +271,17 @@ describe('flush policy', () => {
     await log.close();
   });
 });
+
+describe('preallocation', () => {
+  it('reserves segment.bytes of disk for the active segment without growing the file, and gives it back on roll', async () => {
+    const dir = tempDir();
+    const log = await openLog({ preallocate: true, segmentBytes: 8 * 1024 * 1024 }, dir);
+    await log.append(valuesBatch('a', 2));
+    const first = path.join(dir, '00000000000000000000.log');
+    expect(fs.statSync(first).size).toBe(log.sizeBytes);
+    expect(fs.statSync(first).blocks * 512).toBeGreaterThanOrEqual(8 * 1024 * 1024);
+    log.roll();
+    expect(fs.statSync(first).blocks * 512).toBeLessThan(1024 * 1024);
+    await log.close();
+  });
+});
