@@ -12,6 +12,7 @@ import {
   batchCrc,
   batchSize,
 } from '../../src/storage/record-batch.js';
+import { prng } from './helpers.js';
 
 const require = createRequire(import.meta.url);
 
@@ -135,18 +136,6 @@ function hexRecords(records: DecodedRecord[]): unknown[] {
     value: hex(record.value),
     headers: record.headers.map((header) => ({ key: header.key, value: hex(header.value) })),
   }));
-}
-
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const HEADER_KEYS = ['trace-id', 'ключ', '🚢 ferry', 'ä', '', 'x'.repeat(200), '日本語のキー', 'content-type'];

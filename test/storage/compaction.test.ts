@@ -3,20 +3,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { PartitionLog } from '../../src/storage/partition-log.js';
 import { CompressionCodec } from '../../src/storage/record-batch.js';
 import { closeSharedStoragePool } from '../../src/storage/storage-pool.js';
-import { config, keyedBatch, readAll, tempDir } from './helpers.js';
+import { config, keyedBatch, prng, readAll, tempDir } from './helpers.js';
 
 afterAll(closeSharedStoragePool);
-
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 interface Written {
   offset: number;

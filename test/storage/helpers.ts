@@ -50,3 +50,15 @@ export function readAll(log: PartitionLog): DecodedRecord[] {
 export function decodeAll(bytes: Buffer): DecodedRecord[] {
   return decodeBatches(bytes).flatMap((batch) => batch.records);
 }
+
+/** A deterministic PRNG (mulberry32) so a failing case can be replayed from its seed. */
+export function prng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}

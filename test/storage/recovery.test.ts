@@ -7,23 +7,11 @@ import { PartitionLog } from '../../src/storage/partition-log.js';
 import { crc32cReference } from '../../src/storage/crc32c-reference.js';
 import { ATTRIBUTES_OFFSET, CRC_OFFSET, LENGTH_OFFSET, LOG_OVERHEAD } from '../../src/storage/record-batch.js';
 import { closeSharedStoragePool } from '../../src/storage/storage-pool.js';
-import { config, readAll, tempDir, valuesBatch } from './helpers.js';
+import { config, prng, readAll, tempDir, valuesBatch } from './helpers.js';
 
 afterAll(closeSharedStoragePool);
 
 const SEGMENT_BYTES = 6000;
-
-/** A deterministic PRNG so a failing case can be replayed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /** Every batch in `bytes` has a valid CRC32C. */
 function expectAllBatchesValid(bytes: Buffer): void {

@@ -28,19 +28,9 @@ import {
   batchErrorName,
   wasmCore,
 } from '../../src/storage/wasm-core.js';
+import { prng } from './helpers.js';
 
 // ---- deterministic randomness ------------------------------------------------
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomInt(random: () => number, below: number): number {
   return Math.floor(random() * below);
@@ -88,7 +78,7 @@ interface TestRecord {
 
 /** Records with keys and values sometimes null, from a pool of `keyPool` keys. */
 function makeRecords(count: number, seed: number, keyPool = 1 << 30, valueBytes = 40): TestRecord[] {
-  const random = mulberry32(seed);
+  const random = prng(seed);
   return Array.from({ length: count }, (_, i) => {
     const keyed = i % 7 !== 3;
     const key = keyed ? Buffer.from(`key-${randomInt(random, keyPool)}`) : null;
@@ -217,7 +207,7 @@ describe('crc32c', () => {
   });
 
   it('equals crc32cReference for random sizes and offsets', () => {
-    const random = mulberry32(1);
+    const random = prng(1);
     const buffer = randomBytes(random, 70_000);
     for (let i = 0; i < 300; i++) {
       const start = randomInt(random, 64);
@@ -227,12 +217,12 @@ describe('crc32c', () => {
   });
 
   it('crosses the staging chunk size', () => {
-    const buffer = randomBytes(mulberry32(2), CRC_STAGING_BYTES_MAX * 2 + 123);
+    const buffer = randomBytes(prng(2), CRC_STAGING_BYTES_MAX * 2 + 123);
     expect(wasmCore.crc32c(buffer)).toBe(crc32cReference(buffer));
   });
 
   it('continues from a previous sum', () => {
-    const buffer = randomBytes(mulberry32(3), 5000);
+    const buffer = randomBytes(prng(3), 5000);
     const whole = crc32cReference(buffer);
     for (const split of [0, 1, 15, 16, 17, 2500, 4999, 5000]) {
       const first = wasmCore.crc32c(buffer, 0, split);
@@ -241,7 +231,7 @@ describe('crc32c', () => {
   });
 
   it('reads unaligned pointers through raw', () => {
-    const buffer = randomBytes(mulberry32(4), 1000);
+    const buffer = randomBytes(prng(4), 1000);
     const { raw } = wasmCore;
     const mark = raw.arenaMark();
     const ptr = raw.alloc(buffer.length) >>> 0;
@@ -288,7 +278,7 @@ describe('validateBatch on kafkajs-built batches', () => {
   // caught by the magic check or the CRC, which detects all single-bit errors.
   it('rejects each of 200 random single-bit flips from batchLength onwards', async () => {
     const batch = await kafkajsBatch(makeRecords(10, 7));
-    const random = mulberry32(8);
+    const random = prng(8);
     for (let i = 0; i < 200; i++) {
       let at: number;
       do at = LENGTH_OFFSET + randomInt(random, batch.length - LENGTH_OFFSET);
@@ -436,7 +426,7 @@ describe('xxhash64', () => {
   });
 
   it('matches a BigInt reference for every length up to 100 and two seeds', () => {
-    const bytes = randomBytes(mulberry32(12), 100);
+    const bytes = randomBytes(prng(12), 100);
     for (const seed of [0n, 0x9e3779b97f4a7c15n]) {
       for (let len = 0; len <= 100; len++) {
         expect(wasmCore.xxhash64(bytes.subarray(0, len), seed)).toBe(xxh64Reference(bytes.subarray(0, len), seed));
@@ -447,7 +437,7 @@ describe('xxhash64', () => {
 
 describe('keymap', () => {
   it('agrees with a Map model over 10,000 random keys', () => {
-    const random = mulberry32(13);
+    const random = prng(13);
     const keys = Array.from({ length: 10_000 }, () => randomBytes(random, randomInt(random, 48)));
     const model = new Map<string, bigint>();
     const granted = wasmCore.keymapInit(10_000);
@@ -575,7 +565,7 @@ describe('index search', () => {
   }
 
   it('indexFloor agrees with a linear scan', () => {
-    const random = mulberry32(16);
+    const random = prng(16);
     for (let round = 0; round < 200; round++) {
       const keys: number[] = [];
       let key = randomInt(random, 100) - 50;
@@ -590,7 +580,7 @@ describe('index search', () => {
   });
 
   it('indexFloorI64 agrees with a linear scan, duplicates included', () => {
-    const random = mulberry32(17);
+    const random = prng(17);
     for (let round = 0; round < 200; round++) {
       const keys: bigint[] = [];
       let key = 1_700_000_000_000n * BigInt(randomInt(random, 3) - 1);
