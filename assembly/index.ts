@@ -9,7 +9,7 @@
 export { alloc, reset, arenaMark, arenaRewind } from './memory';
 export { crc32c } from './crc32c';
 export { validateBatch, batchHasNullKey, CHECK_HEADER } from './batch';
-export { validateRecords, recordsHaveNullKey, CHECK_PRODUCED, CHECK_STORED } from './records';
+export { validateRecords, recordsHaveNullKey, lastValidatedMaxTimestampDelta, lastValidatedNullKeys, CHECK_PRODUCED, CHECK_STORED } from './records';
 export {
   keymapInit,
   keymapCapacity,

@@ -101,12 +101,27 @@ export function endOfRecords(): i32 {
   return nextRecord() == OK ? BAD_RECORD_COUNT : BAD_RECORD;
 }
 
+/** What the last validateRecords walk saw: the largest timestampDelta (i64.MIN_VALUE with no records). */
+let validatedMaxTimestampDelta: i64 = i64.MIN_VALUE;
+/** What the last validateRecords walk saw: how many records had a null key. */
+let validatedNullKeys: i32 = 0;
+
+export function lastValidatedMaxTimestampDelta(): i64 {
+  return validatedMaxTimestampDelta;
+}
+
+export function lastValidatedNullKeys(): i32 {
+  return validatedNullKeys;
+}
+
 /**
  * Walks `count` records in [ptr, ptr + len) and checks structure and offset
  * deltas under `mode` (CHECK_PRODUCED, or CHECK_STORED for rewritten batches).
  * Returns a status code.
  */
 export function validateRecords(ptr: usize, len: i32, count: i32, lastOffsetDelta: i32, mode: i32): i32 {
+  validatedMaxTimestampDelta = i64.MIN_VALUE;
+  validatedNullKeys = 0;
   if (count < 0 || len < 0) return BAD_RECORD_COUNT;
   let strict = mode != CHECK_STORED;
   recordsFrom(ptr, len);
@@ -114,6 +129,8 @@ export function validateRecords(ptr: usize, len: i32, count: i32, lastOffsetDelt
   for (let i = 0; i < count; i++) {
     let status = nextRecord();
     if (status != OK) return status;
+    if (recordTimestampDelta > validatedMaxTimestampDelta) validatedMaxTimestampDelta = recordTimestampDelta;
+    if (recordKeyLength == -1) validatedNullKeys++;
     let delta = recordOffsetDelta;
     if (strict ? delta != i : delta <= previousDelta || delta > lastOffsetDelta) return BAD_OFFSET_DELTA;
     previousDelta = delta;

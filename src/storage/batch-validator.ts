@@ -6,19 +6,26 @@
  *
  *   header shorter than 61 bytes, length past the end      CORRUPT_MESSAGE
  *   magic 0 or 1 (pre-0.11 message sets)                   UNSUPPORTED_FOR_MESSAGE_FORMAT
- *   other magic, CRC32C mismatch, malformed record         CORRUPT_MESSAGE
+ *   other magic, CRC32C mismatch, malformed record,
+ *   undecompressable payload                               CORRUPT_MESSAGE
  *   batch larger than max.message.bytes                    MESSAGE_TOO_LARGE
  *   no records, offset deltas or count inconsistent,
  *   control batch from a client, null key when compacted   INVALID_RECORD
  *
- * The CRC runs on the caller's bytes (native SSE4.2 when built); the record
- * walk of uncompressed batches runs in the WASM core.
+ * As Kafka's LogValidator does, every record is walked (in the WASM core),
+ * compressed batches after decompression, and the batch's maxTimestamp is
+ * computed from the records rather than trusted: the caller writes it back.
+ * The CRC runs on the caller's bytes (native SSE4.2 when built).
+ *
+ * Large compressed batches are validated in the storage pool (see
+ * `needsPoolValidation`): decompressing them would stall the event loop.
  */
 
 import { FerryError } from '../errors.js';
 import { crc32c } from './crc32c.js';
 import {
   ATTRIBUTES_OFFSET,
+  BASE_TIMESTAMP_OFFSET,
   BATCH_HEADER_BYTES,
   COMPRESSION_CODEC_MASK,
   CONTROL_FLAG_MASK,
@@ -28,10 +35,11 @@ import {
   LENGTH_OFFSET,
   LOG_OVERHEAD,
   MAGIC_OFFSET,
-  MAX_TIMESTAMP_OFFSET,
   RECORDS_COUNT_OFFSET,
+  RECORDS_OFFSET,
 } from './record-batch.js';
-import { checkRecordStructure } from './record-check.js';
+import { recordsRegion } from './records.js';
+import { WASM_BATCH_ERRORS, WASM_CHECK, batchErrorName, wasmCore } from './wasm-core.js';
 
 export interface ValidationRules {
   maxMessageBytes: number;
@@ -44,26 +52,41 @@ export interface ValidatedBatches {
   recordCount: number;
   /** Offsets the batches take: the sum of lastOffsetDelta + 1. */
   offsetCount: number;
+  /** Each batch's largest record timestamp, computed from its records. */
+  maxTimestamps: number[];
+}
+
+/** A compressed batch larger than this is decompressed in the pool, not on the caller's thread. */
+export const INLINE_DECOMPRESSION_BYTES_MAX = 64 * 1024;
+
+/** Whether validating `bytes` means decompressing a large batch (so it belongs in the pool). */
+export function needsPoolValidation(bytes: Buffer): boolean {
+  let at = 0;
+  while (at + BATCH_HEADER_BYTES <= bytes.length) {
+    const size = bytes.readInt32BE(at + LENGTH_OFFSET) + LOG_OVERHEAD;
+    if (size > INLINE_DECOMPRESSION_BYTES_MAX && (bytes.readInt16BE(at + ATTRIBUTES_OFFSET) & COMPRESSION_CODEC_MASK) !== 0) return true;
+    if (size < BATCH_HEADER_BYTES) return false;
+    at += size;
+  }
+  return false;
 }
 
 export function validateBatches(bytes: Buffer, rules: ValidationRules): ValidatedBatches {
   if (bytes.length === 0) throw new FerryError('CORRUPT_MESSAGE', 'empty record set');
+  const validated: ValidatedBatches = { batchCount: 0, recordCount: 0, offsetCount: 0, maxTimestamps: [] };
   let at = 0;
-  let batchCount = 0;
-  let recordCount = 0;
-  let offsetCount = 0;
   while (at < bytes.length) {
-    const size = validateOne(bytes, at, rules);
-    batchCount++;
-    recordCount += bytes.readInt32BE(at + RECORDS_COUNT_OFFSET);
-    offsetCount += bytes.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET) + 1;
+    const size = validateOne(bytes, at, rules, validated);
+    validated.batchCount++;
+    validated.recordCount += bytes.readInt32BE(at + RECORDS_COUNT_OFFSET);
+    validated.offsetCount += bytes.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET) + 1;
     at += size;
   }
-  return { batchCount, recordCount, offsetCount };
+  return validated;
 }
 
 /** Validates the batch at `at`; returns its size in bytes. */
-function validateOne(bytes: Buffer, at: number, rules: ValidationRules): number {
+function validateOne(bytes: Buffer, at: number, rules: ValidationRules, validated: ValidatedBatches): number {
   const remaining = bytes.length - at;
   if (remaining < BATCH_HEADER_BYTES) {
     throw new FerryError('CORRUPT_MESSAGE', `record batch at byte ${at} has ${remaining} bytes, fewer than the ${BATCH_HEADER_BYTES}-byte header`);
@@ -94,9 +117,26 @@ function validateOne(bytes: Buffer, at: number, rules: ValidationRules): number 
   if (lastOffsetDelta !== count - 1) {
     throw new FerryError('INVALID_RECORD', `record batch at byte ${at}: lastOffsetDelta ${lastOffsetDelta} does not match ${count} records`);
   }
-  if (bytes.readBigInt64BE(at + MAX_TIMESTAMP_OFFSET) < -1n) throw new FerryError('INVALID_TIMESTAMP', `record batch at byte ${at} has a negative max timestamp`);
-  checkRecordStructure(bytes, at, size, (attributes & COMPRESSION_CODEC_MASK) !== 0, rules.requireKeys);
+  const compressed = (attributes & COMPRESSION_CODEC_MASK) !== 0;
+  const region = compressed ? recordsRegion(bytes, at) : bytes.subarray(at + RECORDS_OFFSET, at + size);
+  const inspection = wasmCore.inspectRecords(region, count, lastOffsetDelta, WASM_CHECK.PRODUCED);
+  if (inspection.status !== WASM_BATCH_ERRORS.OK) {
+    const name = batchErrorName(inspection.status);
+    throw new FerryError(name === 'BAD_RECORD' ? 'CORRUPT_MESSAGE' : 'INVALID_RECORD', `record batch at byte ${at}: ${describe(name)}`);
+  }
+  if (rules.requireKeys && inspection.nullKeys > 0) throw new FerryError('INVALID_RECORD', 'a compacted topic needs a key on every record');
+  const baseTimestamp = bytes.readBigInt64BE(at + BASE_TIMESTAMP_OFFSET);
+  validated.maxTimestamps.push(Number(baseTimestamp + (inspection.maxTimestampDelta ?? 0n)));
   return size;
+}
+
+function describe(name: string): string {
+  switch (name) {
+    case 'BAD_RECORD': return 'a record is malformed (a length or varint runs past its bounds)';
+    case 'BAD_RECORD_COUNT': return 'the number of records does not match the header';
+    case 'BAD_OFFSET_DELTA': return 'record offset deltas are not 0, 1, 2, ...';
+    default: return name;
+  }
 }
 
 function hex(value: number): string {

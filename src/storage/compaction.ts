@@ -19,6 +19,15 @@
  * them rebuilt on open. Either way every segment holds either its old or its
  * cleaned bytes, both complete and fdatasync'ed.
  *
+ * Tombstones: a tombstone that is the latest for its key is kept until the
+ * segment holding it was last written more than delete.retention.ms ago (the
+ * segment file's mtime, carried over to the cleaned file), so a consumer
+ * reading within that window after the delete sees it, whatever timestamp
+ * the producer put on it.
+ *
+ * A segment emptied by cleaning is deleted, except the log's first: its base
+ * offset is what keeps the log start offset where it is.
+ *
  * Keys are identified by a 128-bit hash (two xxHash64 seeds) in the key map,
  * as Kafka's cleaner identifies them by an MD5 digest. If the records outnumber
  * the map, only a prefix of segments is cleaned this round (records after that
@@ -96,13 +105,17 @@ export function compactSegments(plan: CompactionPlan): CompactionOutcome {
 
   const cleaned: CleanedSegment[] = [];
   for (const base of baseOffsets) {
+    const source = segmentPaths(plan.dir, base).log;
+    const writtenAt = fs.statSync(source).mtime;
+    const tombstonesExpired = writtenAt.getTime() < plan.nowMs - plan.deleteRetentionMs;
     const output = LogSegment.create(cleaningDir, base, plan.settings);
     forEachBatch(plan, base, (header, bytes, at) => {
       stats.bytesRead += header.sizeBytes;
-      const kept = cleanBatch(bytes, at, header, plan, stats);
+      const kept = cleanBatch(bytes, at, header, tombstonesExpired, stats);
       if (kept) output.append(kept.bytes, kept.start, kept.end);
     });
     output.closeTimeIndexEntry();
+    fs.utimesSync(output.paths.log, writtenAt, writtenAt);
     fs.fdatasyncSync(output.fd);
     fs.fdatasyncSync(output.offsetIndex.fileDescriptor);
     fs.fdatasyncSync(output.timeIndex.fileDescriptor);
@@ -123,7 +136,7 @@ interface KeptBatch {
 }
 
 /** The batch as it should be after cleaning: itself, a rebuilt subset, or null when nothing survives. */
-function cleanBatch(bytes: Buffer, at: number, header: BatchHeader, plan: CompactionPlan, stats: CompactionStats): KeptBatch | null {
+function cleanBatch(bytes: Buffer, at: number, header: BatchHeader, tombstonesExpired: boolean, stats: CompactionStats): KeptBatch | null {
   stats.recordsRead += header.recordCount;
   if (isControl(bytes, at)) {
     stats.recordsKept += header.recordCount;
@@ -134,13 +147,16 @@ function cleanBatch(bytes: Buffer, at: number, header: BatchHeader, plan: Compac
     stats.recordsKept += header.recordCount;
     return { bytes, start: at, end: at + header.sizeBytes };
   }
+  if (!tombstonesExpired && decisions.every((decision) => decision !== KEYMAP_DECISION.DROP)) {
+    stats.recordsKept += header.recordCount;
+    return { bytes, start: at, end: at + header.sizeBytes };
+  }
   const batch = decodeBatch(bytes, at);
-  const tombstoneHorizonMs = plan.nowMs - plan.deleteRetentionMs;
-  const survivors = batch.records.filter((record, i) => {
+  const survivors = batch.records.filter((_, i) => {
     const decision = decisions[i];
     if (decision === KEYMAP_DECISION.KEEP) return true;
     if (decision === KEYMAP_DECISION.KEEP_TOMBSTONE) {
-      if (Number(record.timestamp) >= tombstoneHorizonMs) return true;
+      if (!tombstonesExpired) return true;
       stats.tombstonesDropped++;
     }
     return false;
@@ -236,7 +252,7 @@ export function swapInCleanedSegments(dir: string, segments: readonly LogSegment
     const to = segment.paths;
     fs.rmSync(to.offsetIndex, { force: true });
     fs.rmSync(to.timeIndex, { force: true });
-    if (cleaned.sizeBytes === 0) {
+    if (cleaned.sizeBytes === 0 && result.length > 0) {
       fs.rmSync(to.log, { force: true });
       continue;
     }

@@ -66,3 +66,13 @@ export function syncDirectory(dir: string): void {
     fs.closeSync(fd);
   }
 }
+
+/** syncDirectory off the event loop (the sync itself waits on the disk). */
+export async function syncDirectoryAsync(dir: string): Promise<void> {
+  const handle = await fs.promises.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

@@ -60,28 +60,31 @@ export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({
   preallocate: false,
 });
 
-/** Smallest segment we accept: one maximal batch header must fit. */
+/** Smallest segment we accept, as Kafka. */
 const SEGMENT_BYTES_MIN = 14;
+/** Index entries hold positions as int32: a segment cannot be larger. */
+const INT32_MAX = 0x7fffffff;
 
 type Parser = (config: LogConfig, value: string, name: string) => void;
 
-function integer(value: string, name: string, min: number): number {
+function integer(value: string, name: string, min: number, max = Number.POSITIVE_INFINITY): number {
   if (!/^-?\d+$/.test(value.trim())) throw new FerryError('INVALID_CONFIG', `${name}=${value} is not an integer`);
   const parsed = Number(value);
   if (parsed < min) throw new FerryError('INVALID_CONFIG', `${name}=${value} is below the minimum ${min}`);
+  if (parsed > max) throw new FerryError('INVALID_CONFIG', `${name}=${value} is above the maximum ${max}`);
   // Kafka uses Long.MAX_VALUE for "never"; anything beyond 2^53 means the same here.
   return Number.isSafeInteger(parsed) ? parsed : Number.POSITIVE_INFINITY;
 }
 
 const PARSERS: Record<string, Parser> = {
-  'segment.bytes': (c, v, n) => { c.segmentBytes = integer(v, n, SEGMENT_BYTES_MIN); },
+  'segment.bytes': (c, v, n) => { c.segmentBytes = integer(v, n, SEGMENT_BYTES_MIN, INT32_MAX); },
   'segment.ms': (c, v, n) => { c.segmentMs = integer(v, n, 1); },
-  'segment.index.bytes': (c, v, n) => { c.segmentIndexBytes = integer(v, n, 8); },
   'index.interval.bytes': (c, v, n) => { c.indexIntervalBytes = integer(v, n, 0); },
   'retention.ms': (c, v, n) => { c.retentionMs = integer(v, n, -1); },
   'retention.bytes': (c, v, n) => { c.retentionBytes = integer(v, n, -1); },
   'delete.retention.ms': (c, v, n) => { c.deleteRetentionMs = integer(v, n, 0); },
-  'max.message.bytes': (c, v, n) => { c.maxMessageBytes = integer(v, n, 0); },
+  'max.message.bytes': (c, v, n) => { c.maxMessageBytes = integer(v, n, 0, INT32_MAX); },
+  'segment.index.bytes': (c, v, n) => { c.segmentIndexBytes = integer(v, n, 8, INT32_MAX); },
   'flush.messages': (c, v, n) => { c.flushMessages = integer(v, n, 1); },
   'flush.ms': (c, v, n) => { c.flushMs = integer(v, n, 0); },
   preallocate: (c, v, n) => {

@@ -12,7 +12,15 @@ import fs from 'node:fs';
 import { assert } from '../errors.js';
 import { fdatasync, preallocate, readAt, writeAt } from './file-io.js';
 import { OffsetIndex, OFFSET_INDEX_ENTRY_BYTES } from './offset-index.js';
-import { LOG_OVERHEAD, LENGTH_OFFSET, MAX_TIMESTAMP_OFFSET, batchBaseOffset, batchLastOffsetDelta } from './record-batch.js';
+import {
+  BASE_OFFSET_OFFSET,
+  BATCH_HEADER_BYTES,
+  LAST_OFFSET_DELTA_OFFSET,
+  LENGTH_OFFSET,
+  LOG_OVERHEAD,
+  MAX_TIMESTAMP_OFFSET,
+  readInt64AsNumber,
+} from './record-batch.js';
 import { LOOKUP_CHUNK_BYTES, scanBatches, wholeBatchesIn, type BatchHeader } from './segment-scan.js';
 import { segmentPaths, type SegmentPaths } from './segment-files.js';
 import { TimeIndex } from './time-index.js';
@@ -32,6 +40,18 @@ export interface SegmentRecovery {
   nextOffset: number;
   /** Why the scan stopped before the end of the file, if it did. */
   reason: string | null;
+}
+
+export interface SegmentMark {
+  sizeBytes: number;
+  nextOffset: number;
+  maxTimestamp: number;
+  offsetOfMaxTimestamp: number;
+  bytesSinceIndexEntry: number;
+  rollTimestampMs: number;
+  unflushedBytes: number;
+  offsetIndexEntries: number;
+  timeIndexEntries: number;
 }
 
 export interface SegmentRead {
@@ -73,14 +93,26 @@ export class LogSegment {
     this.sizeBytes = fs.fstatSync(fd).size;
   }
 
+  /** A new, empty segment. On failure nothing of it is left behind, so the roll can be tried again. */
   static create(dir: string, baseOffset: number, settings: SegmentSettings): LogSegment {
     const paths = segmentPaths(dir, baseOffset);
-    const fd = fs.openSync(paths.log, 'wx+');
-    // Reserved with FALLOC_FL_KEEP_SIZE: the file's size stays its data, so recovery never meets a zero tail.
-    if (settings.preallocateBytes) preallocate(fd, 0, settings.preallocateBytes);
-    fs.rmSync(paths.offsetIndex, { force: true });
-    fs.rmSync(paths.timeIndex, { force: true });
-    return new LogSegment(dir, baseOffset, fd, OffsetIndex.open(paths.offsetIndex, baseOffset), TimeIndex.open(paths.timeIndex, baseOffset), settings);
+    const opened: Array<{ close(): void }> = [];
+    try {
+      const fd = fs.openSync(paths.log, 'wx+');
+      opened.push({ close: () => fs.closeSync(fd) });
+      // Reserved with FALLOC_FL_KEEP_SIZE: the file's size stays its data, so recovery never meets a zero tail.
+      if (settings.preallocateBytes) preallocate(fd, 0, settings.preallocateBytes);
+      fs.rmSync(paths.offsetIndex, { force: true });
+      fs.rmSync(paths.timeIndex, { force: true });
+      const offsetIndex = OffsetIndex.open(paths.offsetIndex, baseOffset);
+      opened.push(offsetIndex);
+      const timeIndex = TimeIndex.open(paths.timeIndex, baseOffset);
+      return new LogSegment(dir, baseOffset, fd, offsetIndex, timeIndex, settings);
+    } catch (error) {
+      for (const file of opened) file.close();
+      LogSegment.deleteFiles(dir, baseOffset);
+      throw error;
+    }
   }
 
   /**
@@ -128,10 +160,9 @@ export class LogSegment {
         return true;
       });
       segment.closeTimeIndexEntry();
-      if (result.endPosition < originalBytes) {
-        fs.ftruncateSync(segment.fd, result.endPosition);
-        fs.fdatasyncSync(segment.fd);
-      }
+      if (result.endPosition < originalBytes) fs.ftruncateSync(segment.fd, result.endPosition);
+      // The log becomes the recovery point's new base: what it holds must be on disk, not just in the page cache.
+      fs.fdatasyncSync(segment.fd);
       fs.fdatasyncSync(segment.offsetIndex.fileDescriptor);
       fs.fdatasyncSync(segment.timeIndex.fileDescriptor);
       return {
@@ -203,9 +234,9 @@ export class LogSegment {
     let at = start;
     while (at < end) {
       const size = bytes.readInt32BE(at + LENGTH_OFFSET) + LOG_OVERHEAD;
-      const baseOffset = Number(batchBaseOffset(bytes, at));
-      const lastOffset = baseOffset + batchLastOffsetDelta(bytes, at);
-      const maxTimestamp = Number(bytes.readBigInt64BE(at + MAX_TIMESTAMP_OFFSET));
+      const baseOffset = readInt64AsNumber(bytes, at + BASE_OFFSET_OFFSET);
+      const lastOffset = baseOffset + bytes.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET);
+      const maxTimestamp = readInt64AsNumber(bytes, at + MAX_TIMESTAMP_OFFSET);
       if (this.rollTimestampMs < 0) this.rollTimestampMs = maxTimestamp;
       this.indexBatch(baseOffset, position + (at - start), size, maxTimestamp, lastOffset);
       this.nextOffset = lastOffset + 1;
@@ -250,16 +281,47 @@ export class LogSegment {
    * Returns null when this segment holds nothing at or after `fromOffset`.
    */
   read(fromOffset: number, maxBytes: number, maxOffset: number, minOneBatch: boolean): SegmentRead | null {
-    const first = this.findBatchStart(fromOffset);
+    const indexPosition = this.offsetIndex.lookup(fromOffset);
+    if (indexPosition >= this.sizeBytes) return null;
+    // One read from the index position covers the short walk to the wanted batch and the answer itself.
+    const want = Math.min(this.sizeBytes - indexPosition, maxBytes + this.settings.indexIntervalBytes + LOOKUP_CHUNK_BYTES);
+    const bytes = this.readExactly(indexPosition, want);
+    let start = 0;
+    while (start + BATCH_HEADER_BYTES <= want) {
+      const lastOffset = readInt64AsNumber(bytes, start + BASE_OFFSET_OFFSET) + bytes.readInt32BE(start + LAST_OFFSET_DELTA_OFFSET);
+      if (lastOffset >= fromOffset) break;
+      start += bytes.readInt32BE(start + LENGTH_OFFSET) + LOG_OVERHEAD;
+    }
+    if (start + BATCH_HEADER_BYTES > want) {
+      if (indexPosition + start >= this.sizeBytes) return null; // nothing at or after fromOffset here (compacted away)
+      return this.readFrom(this.findBatchStart(fromOffset), fromOffset, maxBytes, maxOffset, minOneBatch);
+    }
+    const firstSize = bytes.readInt32BE(start + LENGTH_OFFSET) + LOG_OVERHEAD;
+    const limit = minOneBatch ? Math.max(maxBytes, firstSize) : maxBytes;
+    if (start + firstSize > want) {
+      return this.readFrom({ position: indexPosition + start, sizeBytes: firstSize }, fromOffset, limit, maxOffset, minOneBatch);
+    }
+    const end = Math.min(want, start + limit);
+    const window = bytes.subarray(start, end);
+    const kept = wholeBatchesIn(window, window.length, maxOffset, fromOffset);
+    return { bytes: window.subarray(0, kept.end), nextOffset: kept.nextOffset };
+  }
+
+  /** The slow path of `read`: a known batch start, read afresh (a batch too large for the first read, or a long walk). */
+  private readFrom(first: { position: number; sizeBytes: number } | null, fromOffset: number, maxBytes: number, maxOffset: number, minOneBatch: boolean): SegmentRead | null {
     if (first === null) return null;
-    if (first.baseOffset >= maxOffset) return { bytes: Buffer.alloc(0), nextOffset: first.baseOffset };
-    const available = this.sizeBytes - first.position;
-    const want = Math.min(available, minOneBatch ? Math.max(maxBytes, first.sizeBytes) : maxBytes);
-    const bytes = Buffer.allocUnsafe(want);
-    const read = readAt(this.fd, bytes, 0, want, first.position);
-    assert(read === want, `short read of ${this.paths.log}: ${read} of ${want} bytes at ${first.position}`);
-    const kept = wholeBatchesIn(bytes, want, maxOffset, first.baseOffset);
+    const limit = minOneBatch ? Math.max(maxBytes, first.sizeBytes) : maxBytes;
+    const want = Math.min(this.sizeBytes - first.position, limit);
+    const bytes = this.readExactly(first.position, want);
+    const kept = wholeBatchesIn(bytes, want, maxOffset, fromOffset);
     return { bytes: bytes.subarray(0, kept.end), nextOffset: kept.nextOffset };
+  }
+
+  private readExactly(position: number, length: number): Buffer {
+    const bytes = Buffer.allocUnsafe(length);
+    const read = readAt(this.fd, bytes, 0, length, position);
+    assert(read === length, `short read of ${this.paths.log}: ${read} of ${length} bytes at ${position}`);
+    return bytes;
   }
 
   /** The first batch whose last offset is >= `offset`, found through the index then a short header walk. */
@@ -278,10 +340,7 @@ export class LogSegment {
 
   /** One whole batch at a known position (its header already walked). */
   readBatchAt(position: number, sizeBytes: number): Buffer {
-    const bytes = Buffer.allocUnsafe(sizeBytes);
-    const read = readAt(this.fd, bytes, 0, sizeBytes, position);
-    assert(read === sizeBytes, `short read of ${this.paths.log}: ${read} of ${sizeBytes} bytes at ${position}`);
-    return bytes;
+    return this.readExactly(position, sizeBytes);
   }
 
   /** Removes a segment's files without opening them (recovery drops segments after a corrupt one). */
@@ -290,17 +349,39 @@ export class LogSegment {
     for (const file of [paths.log, paths.offsetIndex, paths.timeIndex]) fs.rmSync(file, { force: true });
   }
 
-  /** Cuts the log at `position` (a batch boundary) and drops index entries past it. */
-  truncateTo(position: number): void {
-    fs.ftruncateSync(this.fd, position);
-    this.sizeBytes = position;
-    this.offsetIndex.truncateToPosition(position);
-    this.rebuildIndexes();
+  /** Where the segment stands now, so that a failed append can be undone exactly. */
+  mark(): SegmentMark {
+    return {
+      sizeBytes: this.sizeBytes,
+      nextOffset: this.nextOffset,
+      maxTimestamp: this.maxTimestamp,
+      offsetOfMaxTimestamp: this.offsetOfMaxTimestamp,
+      bytesSinceIndexEntry: this.bytesSinceIndexEntry,
+      rollTimestampMs: this.rollTimestampMs,
+      unflushedBytes: this.unflushedBytes,
+      offsetIndexEntries: this.offsetIndex.entryCount,
+      timeIndexEntries: this.timeIndex.entryCount,
+    };
+  }
+
+  /** Cuts the log and its indexes back to `mark`, forgetting everything appended since. */
+  rollBackTo(mark: SegmentMark): void {
+    fs.ftruncateSync(this.fd, mark.sizeBytes);
+    this.offsetIndex.truncateToEntries(mark.offsetIndexEntries);
+    this.timeIndex.truncateToEntries(mark.timeIndexEntries);
+    this.sizeBytes = mark.sizeBytes;
+    this.nextOffset = mark.nextOffset;
+    this.maxTimestamp = mark.maxTimestamp;
+    this.offsetOfMaxTimestamp = mark.offsetOfMaxTimestamp;
+    this.bytesSinceIndexEntry = mark.bytesSinceIndexEntry;
+    this.rollTimestampMs = mark.rollTimestampMs;
+    this.unflushedBytes = mark.unflushedBytes;
   }
 
   /** fdatasync of the log, and of the indexes too when `withIndexes` (an inactive segment's last flush). */
   async flush(withIndexes: boolean): Promise<void> {
-    if (this.closed) return;
+    // A closed segment's descriptors may already belong to other files: never report it flushed.
+    if (this.closed) throw new Error(`segment ${this.paths.log} is closed`);
     const flushedBytes = this.unflushedBytes;
     this.flushesInFlight++;
     try {

@@ -151,12 +151,10 @@ export class OffsetIndex {
     fs.ftruncateSync(this.fd, 0);
   }
 
-  /** Drop entries at or beyond `position` (after the log is truncated there). */
-  truncateToPosition(position: number): void {
-    let keep = this.count;
-    while (keep > 0 && this.entries[2 * (keep - 1) + 1]! >= position) keep--;
-    this.count = keep;
-    fs.ftruncateSync(this.fd, keep * OFFSET_INDEX_ENTRY_BYTES);
+  /** Keep only the first `count` entries (an append rolled back). */
+  truncateToEntries(count: number): void {
+    this.count = Math.min(this.count, count);
+    fs.ftruncateSync(this.fd, this.count * OFFSET_INDEX_ENTRY_BYTES);
   }
 
   get fileDescriptor(): number {

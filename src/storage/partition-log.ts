@@ -16,7 +16,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { FerryError, assert } from '../errors.js';
-import { validateBatches } from './batch-validator.js';
+import { needsPoolValidation, validateBatches, type ValidatedBatches, type ValidationRules } from './batch-validator.js';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { crc32c } from './crc32c.js';
 import type { LogConfig } from './log-config.js';
@@ -31,12 +31,15 @@ import {
   MAX_TIMESTAMP_OFFSET,
   PARTITION_LEADER_EPOCH_OFFSET,
   TIMESTAMP_TYPE_MASK,
+  readInt64AsNumber,
+  writeInt64FromNumber,
 } from './record-batch.js';
+import { syncDirectoryAsync } from './file-io.js';
 import { decodeBatch, type DecodedRecord } from './records.js';
 import { CLEANING_DIR_NAME, type CompactionOutcome, type CompactionStats, planCompaction, swapInCleanedSegments } from './compaction.js';
 import { scanBatches } from './segment-scan.js';
 import { segmentBaseOffsets } from './segment-files.js';
-import { sharedStoragePool, type StorageTasks } from './storage-pool.js';
+import { sharedStoragePool, unwrapValidation, type StorageTasks } from './storage-pool.js';
 
 export interface PartitionLogOptions {
   dir: string;
@@ -88,8 +91,16 @@ export interface RecoveryReport {
 
 export type AppendListener = (log: PartitionLog) => void;
 
+interface WrittenAppend {
+  result: AppendResult;
+  /** The flush policy wants an fdatasync before this append is acknowledged. */
+  mustFlush: boolean;
+}
+
 /** Offsets are JS numbers: exact to 2^53, which no log reaches. */
 const OFFSET_MAX = Number.MAX_SAFE_INTEGER;
+/** Most bytes one read returns (beyond a first batch larger than that): bounds a fetch's memory. */
+export const READ_BYTES_MAX = 64 * 1024 * 1024;
 
 export class PartitionLog {
   private segments: LogSegment[] = [];
@@ -100,7 +111,14 @@ export class PartitionLog {
   private flushQueued: Promise<void> | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
   private compaction: Promise<CompactionStats> | null = null;
+  /** Set when close() starts: from then on no append, read or compaction is accepted. */
   private closed = false;
+  private closing: Promise<void> | null = null;
+  /** A segment file was created or deleted since the directory was last fsync'ed. */
+  private directoryDirty = false;
+  /** Appends queued behind a pool validation, and the end of that queue. */
+  private appendsWaiting = 0;
+  private appendTail: Promise<void> = Promise.resolve();
   private readonly listeners = new Set<AppendListener>();
   private readonly tasks: StorageTasks;
   private readonly clock: () => number;
@@ -210,36 +228,76 @@ export class PartitionLog {
    * Appends a produce request's record batches. They are validated whole
    * first; on any error nothing is written. Offsets are assigned by rewriting
    * each batch's baseOffset in `bytes` itself, so the caller's buffer is what
-   * reaches the page cache. Resolves once the flush policy is satisfied.
+   * reaches the page cache: it must not change until the promise settles.
+   * Resolves once the flush policy is satisfied.
+   *
+   * Appends are written in call order. Most are validated and written
+   * synchronously; a large compressed batch is validated in the pool, and the
+   * appends behind it wait their turn.
    */
   async append(bytes: Buffer): Promise<AppendResult> {
     this.assertOpen();
-    const validated = validateBatches(bytes, { maxMessageBytes: this.config.maxMessageBytes, requireKeys: this.config.cleanupCompact });
+    const rules = this.validationRules;
+    const inPool = needsPoolValidation(bytes);
+    let written: WrittenAppend;
+    if (this.appendsWaiting === 0 && !inPool) {
+      written = this.writeValidated(bytes, validateBatches(bytes, rules));
+    } else {
+      const validation = inPool ? this.tasks.validate(bytes, rules) : null;
+      this.appendsWaiting++;
+      const turn = this.appendTail.then(async () => this.writeValidated(bytes, validation ? unwrapValidation(await validation) : validateBatches(bytes, rules)));
+      this.appendTail = turn.then(
+        () => undefined,
+        () => undefined,
+      );
+      try {
+        written = await turn;
+      } finally {
+        this.appendsWaiting--;
+      }
+    }
+    if (written.mustFlush) await this.flush();
+    return written.result;
+  }
+
+  private get validationRules(): ValidationRules {
+    return { maxMessageBytes: this.config.maxMessageBytes, requireKeys: this.config.cleanupCompact };
+  }
+
+  /** The synchronous half of an append: stamp, write, account. */
+  private writeValidated(bytes: Buffer, validated: ValidatedBatches): WrittenAppend {
+    this.assertOpen();
     const firstOffset = this.logEndOffset;
     const lastOffset = firstOffset + validated.offsetCount - 1;
     if (lastOffset > OFFSET_MAX) throw new FerryError('KAFKA_STORAGE_ERROR', `offset ${lastOffset} exceeds ${OFFSET_MAX}`);
-    const nowMs = this.clock();
-    const logAppendTimeMs = this.config.timestampType === 'LogAppendTime' ? nowMs : -1;
-    this.stampBatches(bytes, firstOffset, logAppendTimeMs);
-    this.writeBatches(bytes, nowMs);
+    const logAppendTimeMs = this.config.timestampType === 'LogAppendTime' ? this.clock() : -1;
+    this.stampBatches(bytes, firstOffset, validated, logAppendTimeMs);
+    this.writeBatches(bytes, validated);
     this.unflushedRecords += validated.recordCount;
     for (const listener of this.listeners) listener(this);
-    if (this.unflushedRecords >= this.config.flushMessages) await this.flush();
-    else this.armFlushTimer();
-    return { firstOffset, lastOffset, logAppendTimeMs, logStartOffset: this.logStart, recordCount: validated.recordCount };
+    const mustFlush = this.unflushedRecords >= this.config.flushMessages;
+    if (!mustFlush) this.armFlushTimer();
+    return { result: { firstOffset, lastOffset, logAppendTimeMs, logStartOffset: this.logStart, recordCount: validated.recordCount }, mustFlush };
   }
 
-  /** Rewrites baseOffset and leader epoch (outside the CRC), and for LogAppendTime the timestamp (inside it: re-CRC). */
-  private stampBatches(bytes: Buffer, firstOffset: number, logAppendTimeMs: number): void {
+  /**
+   * Rewrites baseOffset and leader epoch (outside the CRC); and, as Kafka
+   * does, the timestamp type and maxTimestamp the topic dictates (inside the
+   * CRC: recomputed, only when they change).
+   */
+  private stampBatches(bytes: Buffer, firstOffset: number, validated: ValidatedBatches, logAppendTimeMs: number): void {
     let at = 0;
     let offset = firstOffset;
-    while (at < bytes.length) {
-      bytes.writeBigInt64BE(BigInt(offset), at + BASE_OFFSET_OFFSET);
+    for (let i = 0; at < bytes.length; i++) {
+      writeInt64FromNumber(bytes, offset, at + BASE_OFFSET_OFFSET);
       bytes.writeInt32BE(this.leaderEpoch, at + PARTITION_LEADER_EPOCH_OFFSET);
       const size = bytes.readInt32BE(at + LENGTH_OFFSET) + LOG_OVERHEAD;
-      if (logAppendTimeMs >= 0) {
-        bytes.writeInt16BE(bytes.readInt16BE(at + ATTRIBUTES_OFFSET) | TIMESTAMP_TYPE_MASK, at + ATTRIBUTES_OFFSET);
-        bytes.writeBigInt64BE(BigInt(logAppendTimeMs), at + MAX_TIMESTAMP_OFFSET);
+      const attributes = bytes.readInt16BE(at + ATTRIBUTES_OFFSET);
+      const wantAttributes = logAppendTimeMs >= 0 ? attributes | TIMESTAMP_TYPE_MASK : attributes & ~TIMESTAMP_TYPE_MASK;
+      const wantMaxTimestamp = logAppendTimeMs >= 0 ? logAppendTimeMs : validated.maxTimestamps[i]!;
+      if (wantAttributes !== attributes || readInt64AsNumber(bytes, at + MAX_TIMESTAMP_OFFSET) !== wantMaxTimestamp) {
+        bytes.writeInt16BE(wantAttributes, at + ATTRIBUTES_OFFSET);
+        writeInt64FromNumber(bytes, wantMaxTimestamp, at + MAX_TIMESTAMP_OFFSET);
         bytes.writeUInt32BE(crc32c(bytes, at + ATTRIBUTES_OFFSET, at + size), at + CRC_OFFSET);
       }
       offset += bytes.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET) + 1;
@@ -247,41 +305,41 @@ export class PartitionLog {
     }
   }
 
-  /** Writes batches to the active segment, rolling first where a batch would not fit. */
-  private writeBatches(bytes: Buffer, nowMs: number): void {
-    let runStart = 0;
-    let at = 0;
-    while (at < bytes.length) {
-      const size = bytes.readInt32BE(at + LENGTH_OFFSET) + LOG_OVERHEAD;
-      const lastOffset = Number(bytes.readBigInt64BE(at)) + bytes.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET);
-      const active = this.activeSegment;
-      const pendingBytes = at - runStart;
-      if (this.shouldRoll(active, pendingBytes + size, lastOffset, nowMs)) {
-        if (pendingBytes > 0) active.append(bytes, runStart, at);
-        this.roll();
-        runStart = at;
-      }
-      at += size;
-    }
-    if (at > runStart) this.writeRun(bytes, runStart, at);
-  }
-
-  private writeRun(bytes: Buffer, start: number, end: number): void {
-    const active = this.activeSegment;
-    const sizeBefore = active.sizeBytes;
+  /**
+   * Writes batches to the active segment, rolling first where a batch would
+   * not fit. All or nothing: a failed write or roll rolls the log back to
+   * where it was before this request.
+   */
+  private writeBatches(bytes: Buffer, validated: ValidatedBatches): void {
+    const segmentsBefore = this.segments.length;
+    const mark = this.activeSegment.mark();
     try {
-      active.append(bytes, start, end);
+      let runStart = 0;
+      let at = 0;
+      for (let i = 0; at < bytes.length; i++) {
+        const size = bytes.readInt32BE(at + LENGTH_OFFSET) + LOG_OVERHEAD;
+        const lastOffset = readInt64AsNumber(bytes, at + BASE_OFFSET_OFFSET) + bytes.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET);
+        const maxTimestamp = readInt64AsNumber(bytes, at + MAX_TIMESTAMP_OFFSET);
+        if (this.shouldRoll(this.activeSegment, at - runStart + size, lastOffset, maxTimestamp)) {
+          if (at > runStart) this.activeSegment.append(bytes, runStart, at);
+          this.roll();
+          runStart = at;
+        }
+        at += size;
+      }
+      this.activeSegment.append(bytes, runStart, at);
     } catch (error) {
-      // A failed write (ENOSPC, EIO) must leave no partial batch behind.
-      active.truncateTo(sizeBefore);
-      throw new FerryError('KAFKA_STORAGE_ERROR', `write to ${active.paths.log} failed: ${(error as Error).message}`);
+      while (this.segments.length > segmentsBefore) this.segments.pop()!.delete();
+      this.activeSegment.rollBackTo(mark);
+      throw new FerryError('KAFKA_STORAGE_ERROR', `append to ${this.dir} failed, nothing of it kept: ${(error as Error).message}`);
     }
   }
 
-  private shouldRoll(active: LogSegment, incomingBytes: number, lastOffset: number, nowMs: number): boolean {
+  /** Kafka's roll rules: size, segment.ms measured in record time from the first batch, index room. */
+  private shouldRoll(active: LogSegment, incomingBytes: number, lastOffset: number, incomingMaxTimestamp: number): boolean {
     if (active.isEmpty) return false;
     if (active.sizeBytes + incomingBytes > this.config.segmentBytes) return true;
-    if (active.rollTimestampMs >= 0 && nowMs - active.rollTimestampMs > this.config.segmentMs) return true;
+    if (active.rollTimestampMs >= 0 && incomingMaxTimestamp - active.rollTimestampMs > this.config.segmentMs) return true;
     return !active.canHold(lastOffset, this.config.segmentIndexBytes);
   }
 
@@ -289,9 +347,10 @@ export class PartitionLog {
   roll(): void {
     const old = this.activeSegment;
     if (old.isEmpty) return;
-    old.seal();
     this.segments.push(LogSegment.create(this.dir, old.nextOffset, this.segmentSettings));
-    void old.flush(true).catch(() => undefined);
+    this.directoryDirty = true;
+    old.seal();
+    void old.flush(true).catch(() => undefined); // a failure leaves unflushedBytes set: the next flush retries it
   }
 
   /**
@@ -306,6 +365,7 @@ export class PartitionLog {
     }
     const maxOffset = Math.min(options.maxOffset ?? logEnd, logEnd);
     const minOneBatch = options.minOneBatch ?? true;
+    maxBytes = Math.min(maxBytes, READ_BYTES_MAX);
     const empty = { bytes: Buffer.alloc(0), nextOffset: fromOffset, logStartOffset: this.logStart, logEndOffset: logEnd };
     if (fromOffset >= maxOffset || maxBytes <= 0 && !minOneBatch) return empty;
     for (let i = this.segmentIndexFor(fromOffset); i < this.segments.length; i++) {
@@ -410,10 +470,11 @@ export class PartitionLog {
       const oldest = this.segments[0]!;
       const next = this.segments[1]!;
       const belowStart = next.baseOffset <= this.logStart;
-      const overSize = excessBytes >= oldest.sizeBytes;
+      const overSize = excessBytes > 0 && excessBytes >= oldest.sizeBytes;
       if (!belowStart && !overSize && !expired(oldest)) break;
       this.segments.shift();
       oldest.delete();
+      this.directoryDirty = true;
       excessBytes -= oldest.sizeBytes;
       result.deletedSegments++;
       result.deletedBytes += oldest.sizeBytes;
@@ -448,7 +509,7 @@ export class PartitionLog {
 
   /**
    * fdatasync of everything appended so far. Group commit: while one sync runs,
-   * every caller waits for the next one, which covers all of them.
+   * every caller waits for the next one, which starts after all their writes.
    */
   flush(): Promise<void> {
     if (this.flushInFlight === null) {
@@ -457,10 +518,12 @@ export class PartitionLog {
       });
       return this.flushInFlight;
     }
-    this.flushQueued ??= this.flushInFlight.then(() => {
-      this.flushQueued = null;
-      return this.flush();
-    });
+    this.flushQueued ??= this.flushInFlight
+      .catch(() => undefined)
+      .then(() => {
+        this.flushQueued = null;
+        return this.flush();
+      });
     return this.flushQueued;
   }
 
@@ -473,8 +536,17 @@ export class PartitionLog {
     const target = this.logEndOffset;
     const records = this.unflushedRecords;
     const active = this.activeSegment;
+    const syncDirectory = this.directoryDirty;
+    this.directoryDirty = false;
     const dirty = this.segments.filter((segment) => segment.unflushedBytes > 0 || segment === active);
-    await Promise.all(dirty.map((segment) => segment.flush(segment !== active)));
+    try {
+      await Promise.all(dirty.map((segment) => segment.flush(segment !== active)));
+      // New segment files exist durably only once their directory entry does.
+      if (syncDirectory) await syncDirectoryAsync(this.dir);
+    } catch (error) {
+      this.directoryDirty ||= syncDirectory;
+      throw new FerryError('KAFKA_STORAGE_ERROR', `fdatasync in ${this.dir} failed: ${(error as Error).message}`);
+    }
     this.unflushedRecords -= records;
     this.recoveryPoint = Math.max(this.recoveryPoint, target);
   }
@@ -499,15 +571,23 @@ export class PartitionLog {
     writeCheckpoint(this.dir, { logStartOffset: this.logStart, recoveryPoint: this.recoveryPoint, cleanShutdown });
   }
 
-  /** Flushes everything, marks the shutdown clean and closes the files. */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /**
+   * Refuses new work, waits for appends and compaction under way, flushes
+   * everything, marks the shutdown clean and closes the files.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.closeNow();
+    return this.closing;
+  }
+
+  private async closeNow(): Promise<void> {
+    this.closed = true;
+    await this.appendTail;
     await this.compaction?.catch(() => undefined);
+    this.disarmFlushTimer();
     this.activeSegment.seal();
     await this.flush();
     await this.activeSegment.flush(true);
-    this.closed = true;
-    this.disarmFlushTimer();
     this.saveCheckpoint(true);
     for (const segment of this.segments) segment.close();
   }

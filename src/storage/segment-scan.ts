@@ -13,10 +13,11 @@ import {
   LENGTH_OFFSET,
   LOG_OVERHEAD,
   MAGIC_OFFSET,
-  batchBaseOffset,
-  batchLastOffsetDelta,
-  batchMaxTimestamp,
-  batchRecordCount,
+  BASE_OFFSET_OFFSET,
+  LAST_OFFSET_DELTA_OFFSET,
+  MAX_TIMESTAMP_OFFSET,
+  RECORDS_COUNT_OFFSET,
+  readInt64AsNumber,
 } from './record-batch.js';
 import { readAt } from './file-io.js';
 import { crc32c } from './crc32c.js';
@@ -92,14 +93,14 @@ export function scanBatches(options: ScanOptions, visit: (header: BatchHeader, b
       const problem = verifyBatch(chunk, at, sizeBytes);
       if (problem) return { endPosition: position, stop: 'corrupt', reason: `${problem} at position ${position}` };
     }
-    const baseOffset = Number(batchBaseOffset(chunk, at));
+    const baseOffset = readInt64AsNumber(chunk, at + BASE_OFFSET_OFFSET);
     const header: BatchHeader = {
       position,
       sizeBytes,
       baseOffset,
-      lastOffset: baseOffset + batchLastOffsetDelta(chunk, at),
-      maxTimestamp: Number(batchMaxTimestamp(chunk, at)),
-      recordCount: batchRecordCount(chunk, at),
+      lastOffset: baseOffset + chunk.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET),
+      maxTimestamp: readInt64AsNumber(chunk, at + MAX_TIMESTAMP_OFFSET),
+      recordCount: chunk.readInt32BE(at + RECORDS_COUNT_OFFSET),
     };
     if (!visit(header, chunk, at)) return { endPosition: position, stop: 'visitor' };
     position += sizeBytes;
@@ -113,7 +114,7 @@ function verifyBatch(bytes: Buffer, at: number, sizeBytes: number): string | nul
   const stored = bytes.readUInt32BE(at + CRC_OFFSET);
   const computed = crc32c(bytes, at + ATTRIBUTES_OFFSET, at + sizeBytes);
   if (stored !== computed) return `CRC32C ${computed.toString(16)} != stored ${stored.toString(16)}`;
-  if (batchLastOffsetDelta(bytes, at) < 0) return 'negative lastOffsetDelta';
+  if (bytes.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET) < 0) return 'negative lastOffsetDelta';
   return null;
 }
 
@@ -126,7 +127,8 @@ export interface WholeBatches {
 
 /**
  * Walks batches laid end to end in memory and keeps the longest prefix of whole
- * batches whose base offsets are below `maxOffset`. A trailing partial batch is dropped.
+ * batches lying entirely below `maxOffset` (the high watermark never splits a
+ * batch a reader sees). A trailing partial batch is dropped.
  */
 export function wholeBatchesIn(bytes: Buffer, length: number, maxOffset: number, fallbackNextOffset: number): WholeBatches {
   let at = 0;
@@ -134,9 +136,9 @@ export function wholeBatchesIn(bytes: Buffer, length: number, maxOffset: number,
   while (at + BATCH_HEADER_BYTES <= length) {
     const size = bytes.readInt32BE(at + LENGTH_OFFSET) + LOG_OVERHEAD;
     if (at + size > length) break;
-    const baseOffset = Number(batchBaseOffset(bytes, at));
-    if (baseOffset >= maxOffset) break;
-    nextOffset = baseOffset + batchLastOffsetDelta(bytes, at) + 1;
+    const lastOffset = readInt64AsNumber(bytes, at + BASE_OFFSET_OFFSET) + bytes.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET);
+    if (lastOffset >= maxOffset) break;
+    nextOffset = lastOffset + 1;
     at += size;
   }
   return { end: at, nextOffset };

@@ -13,10 +13,25 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { SegmentRecovery, SegmentSettings } from './log-segment.js';
 import type { CompactionPlan, CompactionOutcome } from './compaction.js';
+import type { ValidatedBatches, ValidationRules } from './batch-validator.js';
+import { FerryError, type ErrorName } from '../errors.js';
+
+/**
+ * A validation's answer from a worker. Errors travel as data: a thrown
+ * FerryError would lose its Kafka error name crossing the thread boundary.
+ */
+export type PoolValidation = { ok: ValidatedBatches } | { errorName: ErrorName; message: string };
+
+export function unwrapValidation(answer: PoolValidation): ValidatedBatches {
+  if ('ok' in answer) return answer.ok;
+  throw new FerryError(answer.errorName, answer.message);
+}
 
 export interface StorageTasks {
   recoverSegment(dir: string, baseOffset: number, settings: SegmentSettings): Promise<SegmentRecovery>;
   compact(plan: CompactionPlan): Promise<CompactionOutcome>;
+  /** Produce validation of batches whose decompression is too heavy for the caller's thread. */
+  validate(bytes: Buffer, rules: ValidationRules): Promise<PoolValidation>;
 }
 
 /** Threads in the pool: the machine has few cores and the event loop needs one. */
@@ -44,6 +59,10 @@ export class StoragePool implements StorageTasks {
 
   compact(plan: CompactionPlan): Promise<CompactionOutcome> {
     return this.piscina.run(plan, { name: 'compact' });
+  }
+
+  validate(bytes: Buffer, rules: ValidationRules): Promise<PoolValidation> {
+    return this.piscina.run({ bytes, rules }, { name: 'validate' });
   }
 
   async destroy(): Promise<void> {

@@ -130,12 +130,10 @@ export class TimeIndex {
     fs.ftruncateSync(this.fd, 0);
   }
 
-  /** Drop entries that point at or beyond `offset`. */
-  truncateToOffset(offset: number): void {
-    let keep = this.count;
-    while (keep > 0 && this.baseOffset + this.relativeOffsets[keep - 1]! >= offset) keep--;
-    this.count = keep;
-    fs.ftruncateSync(this.fd, keep * TIME_INDEX_ENTRY_BYTES);
+  /** Keep only the first `count` entries (an append rolled back). */
+  truncateToEntries(count: number): void {
+    this.count = Math.min(this.count, count);
+    fs.ftruncateSync(this.fd, this.count * TIME_INDEX_ENTRY_BYTES);
   }
 
   get fileDescriptor(): number {

@@ -74,6 +74,15 @@ export function batchErrorName(code: number): WasmBatchErrorName | `UNKNOWN(${nu
   return ERROR_NAMES.get(Math.abs(code)) ?? `UNKNOWN(${code})`;
 }
 
+export interface RecordsInspection {
+  status: WasmBatchError;
+  /** Largest timestampDelta among the records; null when there are none. */
+  maxTimestampDelta: bigint | null;
+  nullKeys: number;
+}
+
+const INT64_MIN = -(2n ** 63n);
+
 /** Bytes copied into linear memory per crc32c call: keeps memory small for large inputs. */
 export const CRC_STAGING_BYTES_MAX = 256 * 1024;
 
@@ -99,6 +108,8 @@ export interface WasmCoreExports {
   batchHasNullKey(ptr: number, len: number): number;
   validateRecords(ptr: number, len: number, count: number, lastOffsetDelta: number, mode: number): number;
   recordsHaveNullKey(ptr: number, len: number, count: number): number;
+  lastValidatedMaxTimestampDelta(): bigint;
+  lastValidatedNullKeys(): number;
   keymapInit(capacityEntries: number): number;
   keymapCapacity(): number;
   keymapSize(): number;
@@ -252,6 +263,17 @@ export const wasmCore = {
     } finally {
       core.arenaRewind(mark);
     }
+  },
+
+  /**
+   * validateRecords, plus what the walk saw: the largest timestampDelta
+   * (null with no records) and how many records have a null key. One pass
+   * serves produce validation, the max-timestamp rewrite and the compacted-topic key rule.
+   */
+  inspectRecords(records: Uint8Array, recordCount: number, lastOffsetDelta: number, mode: WasmCheckMode = WASM_CHECK.PRODUCED): RecordsInspection {
+    const status = this.validateRecords(records, recordCount, lastOffsetDelta, mode);
+    const maxDelta = core.lastValidatedMaxTimestampDelta();
+    return { status, maxTimestampDelta: maxDelta === INT64_MIN ? null : maxDelta, nullKeys: core.lastValidatedNullKeys() };
   },
 
   /** Whether the uncompressed batch at bytes[start, end) has a record with a null key. */

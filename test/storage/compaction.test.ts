@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PartitionLog } from '../../src/storage/partition-log.js';
@@ -11,10 +13,8 @@ interface Written {
   offset: number;
   key: string;
   value: string | null;
-  timestamp: number;
 }
 
-const NOW_MS = 1_800_000_000_000;
 const DELETE_RETENTION_MS = 60_000;
 const CODECS = [CompressionCodec.None, CompressionCodec.None, CompressionCodec.Gzip, CompressionCodec.Snappy, CompressionCodec.Lz4, CompressionCodec.Zstd];
 
@@ -22,36 +22,36 @@ describe('compaction against a model', () => {
   it('keeps exactly the latest record per key, drops old tombstones, keeps offsets, and never touches the active segment', async () => {
     const random = prng(7);
     const dir = tempDir('ferry-compact-');
-    const log = await PartitionLog.open({
-      dir,
-      config: config({ cleanupCompact: true, cleanupDelete: false, segmentBytes: 3000, deleteRetentionMs: DELETE_RETENTION_MS }),
-      clock: () => NOW_MS,
-    });
+    const logConfig = config({ cleanupCompact: true, cleanupDelete: false, segmentBytes: 3000, deleteRetentionMs: DELETE_RETENTION_MS });
+    const log = await PartitionLog.open({ dir, config: logConfig });
     const written: Written[] = [];
     for (let round = 0; round < 400; round++) {
       const size = 1 + Math.floor(random() * 5);
       const entries = Array.from({ length: size }, () => {
         const key = `key-${Math.floor(random() * 300)}`;
         const value = random() < 0.15 ? null : `v${round}-${Math.floor(random() * 1e6)}`;
-        // Old records (beyond delete.retention.ms) first, recent ones at the end.
-        const timestamp = round < 370 ? NOW_MS - 10 * DELETE_RETENTION_MS + round : NOW_MS - 1000;
-        return { key, value, timestamp: BigInt(timestamp) };
+        return { key, value };
       });
       const codec = CODECS[round % CODECS.length]!;
       const { firstOffset } = await log.append(keyedBatch(entries, { compression: codec }));
-      entries.forEach((entry, i) => written.push({ offset: firstOffset + i, key: entry.key, value: entry.value, timestamp: Number(entry.timestamp) }));
+      entries.forEach((entry, i) => written.push({ offset: firstOffset + i, key: entry.key, value: entry.value }));
     }
-    const activeBase = log.segmentBaseOffsets().at(-1)!;
-    expect(log.segmentCount).toBeGreaterThan(10);
+    const bases = log.segmentBaseOffsets();
+    const activeBase = bases.at(-1)!;
+    expect(bases.length).toBeGreaterThan(10);
+    // The older half of the segments were written long ago: their tombstones have outlived delete.retention.ms.
+    const oldUpTo = bases[Math.floor(bases.length / 2)]!;
+    const longAgo = new Date(Date.now() - 10 * DELETE_RETENTION_MS);
+    for (const base of bases.filter((b) => b < oldUpTo)) fs.utimesSync(path.join(dir, `${String(base).padStart(20, '0')}.log`), longAgo, longAgo);
 
-    // The model: among records below the active segment, the latest per key survives,
-    // unless it is a tombstone older than delete.retention.ms. Everything in the active segment stays.
+    // The model: among records below the active segment, the latest per key survives, unless it is
+    // a tombstone in a segment last written before delete.retention.ms. The active segment is untouched.
     const latestBelowActive = new Map<string, Written>();
     for (const record of written) if (record.offset < activeBase) latestBelowActive.set(record.key, record);
     const expected = written.filter((record) => {
       if (record.offset >= activeBase) return true;
       if (latestBelowActive.get(record.key) !== record) return false;
-      return record.value !== null || record.timestamp >= NOW_MS - DELETE_RETENTION_MS;
+      return record.value !== null || record.offset >= oldUpTo;
     });
 
     const stats = await log.compact();
@@ -65,6 +65,7 @@ describe('compaction against a model', () => {
     const model = expected.map((r): [number, string, string | null] => [r.offset, r.key, r.value]);
     expect(summarize(readAll(log))).toEqual(model);
     expect(log.logEndOffset).toBe(written.length);
+    expect(log.logStartOffset).toBe(0);
 
     // What a consumer replaying the compacted log ends up with equals the model's final state per key.
     const replayed = new Map<string, string | null>();
@@ -73,14 +74,35 @@ describe('compaction against a model', () => {
     for (const record of expected) finalState.set(record.key, record.value);
     expect(replayed).toEqual(finalState);
 
-    // Compacting again changes nothing; neither does a restart.
+    // Compacting again changes nothing (cleaned segments keep their write time); neither does a restart.
     await log.compact();
     expect(summarize(readAll(log))).toEqual(model);
     await log.close();
-    const reopened = await PartitionLog.open({ dir, config: config({ cleanupCompact: true, cleanupDelete: false, segmentBytes: 3000 }), clock: () => NOW_MS });
+    const reopened = await PartitionLog.open({ dir, config: logConfig });
     expect(summarize(readAll(reopened))).toEqual(model);
     const next = await reopened.append(keyedBatch([{ key: 'after', value: 'x' }]));
     expect(next.firstOffset).toBe(written.length);
+    await reopened.close();
+  });
+
+  it('keeps the log start offset when cleaning empties the first segment', async () => {
+    const dir = tempDir();
+    const logConfig = config({ cleanupCompact: true, cleanupDelete: false, segmentBytes: 200, deleteRetentionMs: 0 });
+    const log = await PartitionLog.open({ dir, config: logConfig });
+    for (let i = 0; i < 6; i++) await log.append(keyedBatch([{ key: 'k', value: `v${i}` }]));
+    const longAgo = new Date(Date.now() - 60_000);
+    for (const base of log.segmentBaseOffsets()) fs.utimesSync(path.join(dir, `${String(base).padStart(20, '0')}.log`), longAgo, longAgo);
+    await log.compact();
+    expect(log.logStartOffset).toBe(0);
+    expect(log.segmentBaseOffsets()[0]).toBe(0);
+    log.enforceRetention();
+    expect(log.logStartOffset).toBe(0);
+    // v3 is the latest below the active segment; v4 and v5 sit in the active segment, untouched.
+    expect(readAll(log).map((r) => [Number(r.offset), r.value!.toString()])).toEqual([[3, 'v3'], [4, 'v4'], [5, 'v5']]);
+    await log.close();
+    const reopened = await PartitionLog.open({ dir, config: logConfig });
+    expect(reopened.logStartOffset).toBe(0);
+    expect(readAll(reopened).at(-1)!.value!.toString()).toBe('v5');
     await reopened.close();
   });
 

@@ -7,7 +7,7 @@ import { decodeBatches } from '../../src/storage/records.js';
 import { crc32cReference } from '../../src/storage/crc32c-reference.js';
 import { closeSharedStoragePool } from '../../src/storage/storage-pool.js';
 import { CompressionCodec, ATTRIBUTES_OFFSET, CRC_OFFSET } from '../../src/storage/record-batch.js';
-import { config, decodeAll, readAll, tempDir, valuesBatch } from './helpers.js';
+import { config, decodeAll, prng, readAll, tempDir, valuesBatch } from './helpers.js';
 
 afterAll(closeSharedStoragePool);
 
@@ -283,5 +283,122 @@ describe('preallocation', () => {
     log.roll();
     expect(fs.statSync(first).blocks * 512).toBeLessThan(1024 * 1024);
     await log.close();
+  });
+});
+
+describe('edge cases found in review', () => {
+  it('validates compressed batches record by record, inline and (when large) in the pool', async () => {
+    const { buildBatch } = await import('../../src/storage/batch-builder.js');
+    const { RECORDS_OFFSET } = await import('../../src/storage/record-batch.js');
+    const log = await openLog();
+    const reCrc = (batch: Buffer): Buffer => {
+      batch.writeUInt32BE(crc32cReference(batch, ATTRIBUTES_OFFSET), CRC_OFFSET);
+      return batch;
+    };
+    // Garbage where the gzip payload should be, with a valid CRC.
+    const garbage = buildBatch([{ key: Buffer.from('k'), value: Buffer.alloc(100, 1) }], { compression: CompressionCodec.Gzip });
+    garbage.fill(0x5a, RECORDS_OFFSET);
+    await expectRejects(log.append(reCrc(garbage)), 'CORRUPT_MESSAGE');
+    // One zstd record claiming 2^31-1 records.
+    const inflated = buildBatch([{ key: Buffer.from('k'), value: Buffer.from('v') }], { compression: CompressionCodec.Zstd });
+    inflated.writeInt32BE(0x7fffffff, 57);
+    inflated.writeInt32BE(0x7ffffffe, 23);
+    await expectRejects(log.append(reCrc(inflated)), 'INVALID_RECORD');
+    // A record whose offsetDelta jumps ahead.
+    const skipping = buildBatch([{ key: Buffer.from('a'), value: Buffer.from('x'), offsetDelta: 1000 }], { compression: CompressionCodec.Lz4, lastOffsetDelta: 1000 });
+    await expectRejects(log.append(skipping), 'INVALID_RECORD');
+    // Large compressed batches go through the pool; errors keep their Kafka names across the thread boundary.
+    const next = prng(11);
+    const random = Buffer.from(Array.from({ length: 200_000 }, () => Math.floor(next() * 256)));
+    const large = buildBatch([{ key: Buffer.from('big'), value: random }], { compression: CompressionCodec.Snappy });
+    expect(large.length).toBeGreaterThan(64 * 1024);
+    const broken = Buffer.from(large);
+    broken.writeInt32BE(0x7ffffff0, RECORDS_OFFSET + 16); // the first xerial block claims ~2 GiB
+    await expectRejects(log.append(reCrc(broken)), 'CORRUPT_MESSAGE');
+    expect(log.logEndOffset).toBe(0);
+    // Appends keep their order across the pool: a small one issued after a large one lands after it.
+    const [first, second] = await Promise.all([log.append(large), log.append(valuesBatch('small', 1))]);
+    expect([first.firstOffset, second.firstOffset]).toEqual([0, 1]);
+    expect(log.readRecords(0, 1 << 21).records[0]!.value!.equals(random)).toBe(true);
+    await log.close();
+  });
+
+  it('computes maxTimestamp from the records and enforces the topic timestamp type, as Kafka does', async () => {
+    const log = await openLog();
+    const lying = valuesBatch('t', 2, { timestamp: 5_000n });
+    lying.writeBigInt64BE(0n, 35); // maxTimestamp 0
+    lying.writeInt16BE(lying.readInt16BE(ATTRIBUTES_OFFSET) | 0x08, ATTRIBUTES_OFFSET); // claims LogAppendTime
+    lying.writeUInt32BE(crc32cReference(lying, ATTRIBUTES_OFFSET), CRC_OFFSET);
+    await log.append(lying);
+    const [batch] = decodeBatches(log.read(0, 1 << 20).bytes);
+    expect(batch!.maxTimestamp).toBe(5_000n);
+    expect(batch!.timestampType).toBe('CreateTime');
+    const stored = log.read(0, 1 << 20).bytes;
+    expect(stored.readUInt32BE(CRC_OFFSET)).toBe(crc32cReference(stored, ATTRIBUTES_OFFSET));
+    expect(log.offsetForTimestamp(4_000)).toEqual({ offset: 0, timestamp: 5_000 });
+    await log.close();
+  });
+
+  it('never serves a batch that reaches past maxOffset, and never skips offsets because of it', async () => {
+    const log = await openLog();
+    await log.append(valuesBatch('a', 5));
+    await log.append(valuesBatch('b', 5));
+    const capped = log.read(0, 1 << 20, { maxOffset: 7 });
+    expect(decodeBatches(capped.bytes).map((b) => Number(b.baseOffset))).toEqual([0]);
+    expect(capped.nextOffset).toBe(5);
+    const straddling = log.read(5, 1 << 20, { maxOffset: 7 });
+    expect(straddling.bytes.length).toBe(0);
+    expect(straddling.nextOffset).toBe(5);
+    await log.close();
+  });
+
+  it('does not roll a segment per append when record timestamps are older than segment.ms', async () => {
+    const log = await openLog({ segmentMs: 60_000 });
+    const old = BigInt(Date.now() - 8 * 24 * 3600 * 1000);
+    for (let i = 0; i < 50; i++) await log.append(valuesBatch(`o${i}`, 1, { timestamp: old + BigInt(i) }));
+    expect(log.segmentCount).toBe(1);
+    await log.append(valuesBatch('later', 1, { timestamp: old + 120_000n }));
+    expect(log.segmentCount).toBe(2);
+    await log.close();
+  });
+
+  it('rolls back a whole request when a roll fails, and recovers once the obstacle is gone', async () => {
+    const dir = tempDir();
+    const log = await openLog({ segmentBytes: 300 }, dir);
+    await log.append(valuesBatch('first', 1, { valueBytes: 100 }));
+    const sizeBefore = log.sizeBytes;
+    // The next segment's file name is taken by a directory: creating it fails mid-request.
+    const obstacle = path.join(dir, '00000000000000000001.log');
+    fs.mkdirSync(obstacle);
+    const request = Buffer.concat([valuesBatch('x', 1, { valueBytes: 100 }), valuesBatch('y', 1, { valueBytes: 100 })]);
+    await expectRejects(log.append(Buffer.from(request)), 'KAFKA_STORAGE_ERROR');
+    expect(log.logEndOffset).toBe(1);
+    expect(log.sizeBytes).toBe(sizeBefore);
+    expect(log.segmentCount).toBe(1);
+    fs.rmdirSync(obstacle);
+    const retried = await log.append(Buffer.from(request));
+    expect(retried).toMatchObject({ firstOffset: 1, lastOffset: 2 });
+    expect(readAll(log).map((r) => r.value!.toString().slice(0, 1))).toEqual(['f', 'x', 'y']);
+    await log.close();
+  });
+
+  it('refuses appends once close has begun, and whatever it acknowledged survives', async () => {
+    const dir = tempDir();
+    const log = await openLog({ flushMessages: 1 }, dir);
+    const before = log.append(valuesBatch('before', 1));
+    const closing = log.close();
+    await expectRejects(log.append(valuesBatch('during', 1)), 'KAFKA_STORAGE_ERROR');
+    await expect(log.compact()).rejects.toBeInstanceOf(FerryError);
+    expect((await before).firstOffset).toBe(0);
+    await closing;
+    const reopened = await openLog({}, dir);
+    expect(readAll(reopened).map((r) => r.value!.toString())).toEqual(['before-0']);
+    await reopened.close();
+  });
+
+  it('rejects segment.bytes beyond what int32 index positions can address', async () => {
+    const { logConfigFromTopicConfigs } = await import('../../src/storage/log-config.js');
+    expectFerryError(() => logConfigFromTopicConfigs({ 'segment.bytes': String(2 ** 31) }), 'INVALID_CONFIG');
+    expect(logConfigFromTopicConfigs({ 'segment.bytes': String(2 ** 31 - 1) }).segmentBytes).toBe(2 ** 31 - 1);
   });
 });
