@@ -343,14 +343,28 @@ export class PartitionLog {
     return !active.canHold(lastOffset, this.config.segmentIndexBytes);
   }
 
-  /** Starts a new active segment at the log end. The old one's data is flushed in the background. */
+  /**
+   * Starts a new active segment at the log end. The old one is flushed in the
+   * background, and once it and everything before it is on disk the recovery
+   * point moves past it, as Kafka's roll does: a crash then rescans only the
+   * segments written since.
+   */
   roll(): void {
     const old = this.activeSegment;
     if (old.isEmpty) return;
-    this.segments.push(LogSegment.create(this.dir, old.nextOffset, this.segmentSettings));
+    const created = LogSegment.create(this.dir, old.nextOffset, this.segmentSettings);
+    this.segments.push(created);
     this.directoryDirty = true;
     old.seal();
-    void old.flush(true).catch(() => undefined); // a failure leaves unflushedBytes set: the next flush retries it
+    void this.flushRolled(old, created.baseOffset).catch(() => undefined); // a failure leaves unflushedBytes set: the next flush retries
+  }
+
+  private async flushRolled(old: LogSegment, upTo: number): Promise<void> {
+    await old.flush(true);
+    await syncDirectoryAsync(this.dir);
+    const index = this.segments.indexOf(old);
+    const earlierFlushed = index >= 0 && this.segments.slice(0, index + 1).every((segment) => segment.unflushedBytes === 0);
+    if (earlierFlushed) this.recoveryPoint = Math.max(this.recoveryPoint, upTo);
   }
 
   /**

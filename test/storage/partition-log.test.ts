@@ -402,3 +402,20 @@ describe('edge cases found in review', () => {
     expect(logConfigFromTopicConfigs({ 'segment.bytes': String(2 ** 31 - 1) }).segmentBytes).toBe(2 ** 31 - 1);
   });
 });
+
+describe('recovery point', () => {
+  it('moves past a rolled segment once it is flushed, so a crash rescans only newer segments', async () => {
+    const dir = tempDir();
+    const log = await openLog({ segmentBytes: 400 }, dir);
+    for (let i = 0; i < 10; i++) await log.append(valuesBatch(`r${i}`, 2, { valueBytes: 40 }));
+    const activeBase = log.segmentBaseOffsets().at(-1)!;
+    expect(activeBase).toBeGreaterThan(0);
+    await expect.poll(() => log.flushedOffset).toBe(activeBase);
+    log.saveCheckpoint(false);
+    // Crash here: reopen without close. Only the active segment is rescanned.
+    const reopened = await openLog({ segmentBytes: 400 }, dir);
+    expect(reopened.recovery.segmentsScanned).toBe(1);
+    expect(reopened.logEndOffset).toBe(20);
+    await reopened.close();
+  });
+});
