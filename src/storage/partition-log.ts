@@ -526,6 +526,10 @@ export class PartitionLog {
    * every caller waits for the next one, which starts after all their writes.
    */
   flush(): Promise<void> {
+    // A queued round has not started yet, so it will cover this caller's writes too. Joining it
+    // (rather than starting a round of one's own in the gap after the last round ended) is what
+    // keeps group commit fair under sustained load.
+    if (this.flushQueued !== null) return this.flushQueued;
     if (this.flushInFlight === null) {
       this.flushInFlight = this.runFlush().finally(() => {
         this.flushInFlight = null;

@@ -38,6 +38,7 @@ const EXPECTED_ROWS = [
   'append fsync 16KiB x64 in flight',
   'append fsync 16KiB x64 in flight (rate)',
   'append fsync 16KiB x64 in flight p99 latency',
+  'append fsync 16KiB x64 in flight max latency',
   'append fsync batches per fdatasync',
   'baseline pread 1MiB',
   'read sequential 1MiB',

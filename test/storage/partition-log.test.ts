@@ -254,6 +254,23 @@ describe('flush policy', () => {
     await log.close();
   });
 
+  it('keeps group commit fair under sustained load: every producer progresses, many appends per sync', async () => {
+    const log = await openLog({ flushMessages: 1 });
+    const producers = 16;
+    const appendsEach = 20;
+    const done = await Promise.all(
+      Array.from({ length: producers }, async (_, p) => {
+        for (let i = 0; i < appendsEach; i++) await log.append(valuesBatch(`p${p}-${i}`, 1));
+        return p;
+      }),
+    );
+    expect(done).toHaveLength(producers);
+    expect(log.flushedOffset).toBe(producers * appendsEach);
+    // Producers that were acknowledged by one sync all join the next: far fewer syncs than appends.
+    expect(log.flushCount).toBeLessThan((producers * appendsEach) / 4);
+    await log.close();
+  });
+
   it('with flush.messages=N, syncs once N records are unflushed', async () => {
     const log = await openLog({ flushMessages: 10 });
     for (let i = 0; i < 9; i++) await log.append(valuesBatch(`n${i}`, 1));
