@@ -115,6 +115,7 @@ export function compactSegments(plan: CompactionPlan): CompactionOutcome {
       if (kept) output.append(kept.bytes, kept.start, kept.end);
     });
     output.closeTimeIndexEntry();
+    output.persistIndexes();
     fs.utimesSync(output.paths.log, writtenAt, writtenAt);
     fs.fdatasyncSync(output.fd);
     fs.fdatasyncSync(output.offsetIndex.fileDescriptor);

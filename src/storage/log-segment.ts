@@ -160,6 +160,7 @@ export class LogSegment {
         return true;
       });
       segment.closeTimeIndexEntry();
+      segment.persistIndexes();
       if (result.endPosition < originalBytes) fs.ftruncateSync(segment.fd, result.endPosition);
       // The log becomes the recovery point's new base: what it holds must be on disk, not just in the page cache.
       fs.fdatasyncSync(segment.fd);
@@ -213,6 +214,7 @@ export class LogSegment {
       return true;
     });
     this.closeTimeIndexEntry();
+    this.persistIndexes();
   }
 
   get isEmpty(): boolean {
@@ -266,7 +268,14 @@ export class LogSegment {
   /** The segment stops being active: keep its newest timestamp in the time index, give back reserved disk. */
   seal(): void {
     this.closeTimeIndexEntry();
+    this.persistIndexes();
     if (this.settings.preallocateBytes) fs.ftruncateSync(this.fd, this.sizeBytes);
+  }
+
+  /** Writes index entries still held only in memory. */
+  persistIndexes(): void {
+    this.offsetIndex.persist();
+    this.timeIndex.persist();
   }
 
   /** Records the newest timestamp in the time index, so it survives the segment becoming inactive. */
@@ -385,6 +394,7 @@ export class LogSegment {
     const flushedBytes = this.unflushedBytes;
     this.flushesInFlight++;
     try {
+      if (withIndexes) this.persistIndexes();
       const syncs = [fdatasync(this.fd)];
       if (withIndexes) syncs.push(fdatasync(this.offsetIndex.fileDescriptor), fdatasync(this.timeIndex.fileDescriptor));
       await Promise.all(syncs);

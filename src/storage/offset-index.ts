@@ -8,6 +8,10 @@
  * increasing in both. The whole index lives in memory (an Int32Array of pairs)
  * and each new entry is appended to the file, so the file never holds more
  * than the entries (no preallocated zero tail to mistake for data).
+ *
+ * New entries are written to the file in groups (`persist`), not one pwrite
+ * each: an index is only a hint until its segment is flushed, sealed or
+ * closed (all of which persist it), and recovery rebuilds it otherwise.
  */
 
 import fs from 'node:fs';
@@ -16,6 +20,9 @@ import { readAt, writeAt } from './file-io.js';
 export const OFFSET_INDEX_RELATIVE_OFFSET_OFFSET = 0;
 export const OFFSET_INDEX_POSITION_OFFSET = OFFSET_INDEX_RELATIVE_OFFSET_OFFSET + 4;
 export const OFFSET_INDEX_ENTRY_BYTES = OFFSET_INDEX_POSITION_OFFSET + 4;
+
+/** Entries written to the file together; also bounds what an unclean stop can lose of an index. */
+export const INDEX_WRITE_GROUP_ENTRIES = 128;
 
 export interface OffsetPosition {
   offset: number;
@@ -27,7 +34,8 @@ export class OffsetIndex {
   private count = 0;
   /** The file did not exist when opened: for a non-empty segment, the index must be rebuilt. */
   wasMissing = false;
-  private readonly scratch = Buffer.alloc(OFFSET_INDEX_ENTRY_BYTES);
+  /** Entries already in the file. */
+  private persistedCount = 0;
 
   private constructor(
     readonly path: string,
@@ -71,6 +79,7 @@ export class OffsetIndex {
       this.entries[2 * i + 1] = bytes.readInt32BE(i * OFFSET_INDEX_ENTRY_BYTES + OFFSET_INDEX_POSITION_OFFSET);
     }
     this.count = count;
+    this.persistedCount = count;
   }
 
   /**
@@ -109,10 +118,21 @@ export class OffsetIndex {
     }
     this.entries[2 * this.count] = relative;
     this.entries[2 * this.count + 1] = position;
-    this.scratch.writeInt32BE(relative, OFFSET_INDEX_RELATIVE_OFFSET_OFFSET);
-    this.scratch.writeInt32BE(position, OFFSET_INDEX_POSITION_OFFSET);
-    writeAt(this.fd, this.scratch, this.count * OFFSET_INDEX_ENTRY_BYTES);
     this.count++;
+    if (this.count - this.persistedCount >= INDEX_WRITE_GROUP_ENTRIES) this.persist();
+  }
+
+  /** Writes the entries not yet in the file, in one pwrite. */
+  persist(): void {
+    if (this.persistedCount >= this.count) return;
+    const bytes = Buffer.allocUnsafe((this.count - this.persistedCount) * OFFSET_INDEX_ENTRY_BYTES);
+    for (let i = this.persistedCount; i < this.count; i++) {
+      const at = (i - this.persistedCount) * OFFSET_INDEX_ENTRY_BYTES;
+      bytes.writeInt32BE(this.entries[2 * i]!, at + OFFSET_INDEX_RELATIVE_OFFSET_OFFSET);
+      bytes.writeInt32BE(this.entries[2 * i + 1]!, at + OFFSET_INDEX_POSITION_OFFSET);
+    }
+    writeAt(this.fd, bytes, this.persistedCount * OFFSET_INDEX_ENTRY_BYTES);
+    this.persistedCount = this.count;
   }
 
   /** Position of the last indexed batch whose base offset is <= `offset` (0 when none is). */
@@ -147,6 +167,7 @@ export class OffsetIndex {
   /** Drop every entry, in memory and on disk (before a rebuild). */
   reset(): void {
     this.count = 0;
+    this.persistedCount = 0;
     this.tornTail = false;
     fs.ftruncateSync(this.fd, 0);
   }
@@ -154,6 +175,7 @@ export class OffsetIndex {
   /** Keep only the first `count` entries (an append rolled back). */
   truncateToEntries(count: number): void {
     this.count = Math.min(this.count, count);
+    this.persistedCount = Math.min(this.persistedCount, this.count);
     fs.ftruncateSync(this.fd, this.count * OFFSET_INDEX_ENTRY_BYTES);
   }
 
@@ -162,6 +184,7 @@ export class OffsetIndex {
   }
 
   close(): void {
+    this.persist();
     fs.closeSync(this.fd);
   }
 }

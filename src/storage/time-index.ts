@@ -11,6 +11,8 @@
 
 import fs from 'node:fs';
 import { readAt, writeAt } from './file-io.js';
+import { INDEX_WRITE_GROUP_ENTRIES } from './offset-index.js';
+import { writeInt64FromNumber } from './record-batch.js';
 
 export const TIME_INDEX_TIMESTAMP_OFFSET = 0;
 export const TIME_INDEX_RELATIVE_OFFSET_OFFSET = TIME_INDEX_TIMESTAMP_OFFSET + 8;
@@ -28,7 +30,8 @@ export class TimeIndex {
   /** The file did not exist when opened: for a non-empty segment, the index must be rebuilt. */
   wasMissing = false;
   private tornTail = false;
-  private readonly scratch = Buffer.alloc(TIME_INDEX_ENTRY_BYTES);
+  /** Entries already in the file (written in groups, as the offset index's). */
+  private persistedCount = 0;
 
   private constructor(
     readonly path: string,
@@ -66,6 +69,7 @@ export class TimeIndex {
       this.relativeOffsets[i] = bytes.readInt32BE(i * TIME_INDEX_ENTRY_BYTES + TIME_INDEX_RELATIVE_OFFSET_OFFSET);
     }
     this.count = count;
+    this.persistedCount = count;
   }
 
   isConsistentWith(nextOffset: number): boolean {
@@ -97,10 +101,21 @@ export class TimeIndex {
     const relative = offset - this.baseOffset;
     this.timestamps[this.count] = timestamp;
     this.relativeOffsets[this.count] = relative;
-    this.scratch.writeBigInt64BE(BigInt(timestamp), TIME_INDEX_TIMESTAMP_OFFSET);
-    this.scratch.writeInt32BE(relative, TIME_INDEX_RELATIVE_OFFSET_OFFSET);
-    writeAt(this.fd, this.scratch, this.count * TIME_INDEX_ENTRY_BYTES);
     this.count++;
+    if (this.count - this.persistedCount >= INDEX_WRITE_GROUP_ENTRIES) this.persist();
+  }
+
+  /** Writes the entries not yet in the file, in one pwrite. */
+  persist(): void {
+    if (this.persistedCount >= this.count) return;
+    const bytes = Buffer.allocUnsafe((this.count - this.persistedCount) * TIME_INDEX_ENTRY_BYTES);
+    for (let i = this.persistedCount; i < this.count; i++) {
+      const at = (i - this.persistedCount) * TIME_INDEX_ENTRY_BYTES;
+      writeInt64FromNumber(bytes, this.timestamps[i]!, at + TIME_INDEX_TIMESTAMP_OFFSET);
+      bytes.writeInt32BE(this.relativeOffsets[i]!, at + TIME_INDEX_RELATIVE_OFFSET_OFFSET);
+    }
+    writeAt(this.fd, bytes, this.persistedCount * TIME_INDEX_ENTRY_BYTES);
+    this.persistedCount = this.count;
   }
 
   /**
@@ -126,6 +141,7 @@ export class TimeIndex {
 
   reset(): void {
     this.count = 0;
+    this.persistedCount = 0;
     this.tornTail = false;
     fs.ftruncateSync(this.fd, 0);
   }
@@ -133,6 +149,7 @@ export class TimeIndex {
   /** Keep only the first `count` entries (an append rolled back). */
   truncateToEntries(count: number): void {
     this.count = Math.min(this.count, count);
+    this.persistedCount = Math.min(this.persistedCount, this.count);
     fs.ftruncateSync(this.fd, this.count * TIME_INDEX_ENTRY_BYTES);
   }
 
@@ -141,6 +158,7 @@ export class TimeIndex {
   }
 
   close(): void {
+    this.persist();
     fs.closeSync(this.fd);
   }
 }
