@@ -1,5 +1,4 @@
 import { describe, it, expect } from 'vitest';
-import { createRequire } from 'node:module';
 import { buildBatch, type RecordInput } from '../../src/storage/batch-builder.js';
 import { decodeBatch, type DecodedRecord, type RecordHeader } from '../../src/storage/records.js';
 import { crc32cReference } from '../../src/storage/crc32c-reference.js';
@@ -13,39 +12,10 @@ import {
   batchSize,
 } from '../../src/storage/record-batch.js';
 import { prng } from './helpers.js';
+import { KAFKAJS_COMPRESSION as KafkajsCompression, kafkajsDecodeBatch, kafkajsEncodeBatch } from './kafkajs-oracle.js';
 
-const require = createRequire(import.meta.url);
-
-// kafkajs's own RecordBatch v2 encoder and decoder, the oracles (see
-// node_modules/kafkajs/src/protocol/recordBatch/{v0,record/v0}). Headers are
-// an object; an array value repeats a key.
+/** Headers as kafkajs takes them, Buffers only (what Ferry decodes to). */
 type KafkajsHeaders = Record<string, Buffer | Buffer[]>;
-interface KafkajsRecordInput {
-  offsetDelta: number;
-  timestampDelta: number;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers?: KafkajsHeaders;
-}
-interface KafkajsDecodedRecord {
-  offset: string;
-  timestamp: string;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: Record<string, Buffer | Buffer[]>;
-}
-const { RecordBatch } = require('kafkajs/src/protocol/recordBatch/v0') as {
-  RecordBatch(input: Record<string, unknown>): Promise<{ buffer: Buffer }>;
-};
-const decodeKafkajsBatch = require('kafkajs/src/protocol/recordBatch/v0/decoder') as (
-  decoder: unknown,
-) => Promise<{ firstOffset: string; firstTimestamp: string; maxTimestamp: string; lastOffsetDelta: number; records: KafkajsDecodedRecord[] }>;
-const KafkajsDecoder = require('kafkajs/src/protocol/decoder') as new (buffer: Buffer) => unknown;
-const KafkajsRecord = require('kafkajs/src/protocol/recordBatch/record/v0') as (input: KafkajsRecordInput) => unknown;
-const Long = require('kafkajs/src/utils/long') as { fromValue(value: bigint | number | string): unknown };
-const { Types: KafkajsCompression } = require('kafkajs/src/protocol/message/compression') as {
-  Types: { None: number; GZIP: number };
-};
 
 interface Message {
   key: Buffer | null;
@@ -85,32 +55,32 @@ function groupedLikeKafkajs(headers: RecordHeader[]): RecordHeader[] {
   );
 }
 
-/** Encode the way kafkajs's producer does (produce/v3/request.js), with its encoder. */
-async function kafkajsBatch(messages: Message[], fields: ProducerFields, compression: number): Promise<Buffer> {
-  const first = messages[0]!.timestamp;
+/**
+ * Encode the way kafkajs's producer does (produce/v3/request.js), with its
+ * encoder. `first` is the batch's firstTimestamp (kafkajs's producer passes
+ * the smallest; Kafka's builder the first record's).
+ */
+function kafkajsBatch(messages: Message[], fields: ProducerFields, compression: number, first = messages[0]!.timestamp, withHeaders = true): Promise<Buffer> {
   const max = messages.reduce((m, message) => (message.timestamp > m ? message.timestamp : m), -1n);
-  const encoder = await RecordBatch({
+  return kafkajsEncodeBatch({
     compression,
-    firstOffset: Long.fromValue(fields.baseOffset),
+    firstOffset: fields.baseOffset,
     firstTimestamp: Number(first),
     maxTimestamp: Number(max),
     partitionLeaderEpoch: fields.partitionLeaderEpoch,
     lastOffsetDelta: messages.length - 1,
     transactional: fields.isTransactional,
-    producerId: Long.fromValue(fields.producerId),
+    producerId: fields.producerId,
     producerEpoch: fields.producerEpoch,
     firstSequence: fields.baseSequence,
-    records: messages.map((message, i) =>
-      KafkajsRecord({
-        offsetDelta: i,
-        timestampDelta: Number(message.timestamp - first),
-        key: message.key,
-        value: message.value,
-        headers: kafkajsHeaders(message.headers),
-      }),
-    ),
+    records: messages.map((message, i) => ({
+      offsetDelta: i,
+      timestampDelta: Number(message.timestamp - first),
+      key: message.key,
+      value: message.value,
+      ...(withHeaders ? { headers: kafkajsHeaders(message.headers) } : {}),
+    })),
   });
-  return encoder.buffer;
 }
 
 function ourBatch(messages: Message[], fields: ProducerFields, compression: CompressionCodec): Buffer {
@@ -247,7 +217,7 @@ describe('byte-identical to kafkajs’s encoder, uncompressed', () => {
     }));
     for (const codec of [CompressionCodec.None, CompressionCodec.Gzip]) {
       const ours = buildBatch(messages, { baseOffset: 500n, compression: codec });
-      const decoded = await decodeKafkajsBatch(new KafkajsDecoder(ours));
+      const decoded = await kafkajsDecodeBatch(ours);
       expect(decoded.firstOffset).toBe('500');
       expect(decoded.lastOffsetDelta).toBe(29);
       decoded.records.forEach((record, i) => {
@@ -262,23 +232,8 @@ describe('byte-identical to kafkajs’s encoder, uncompressed', () => {
   });
 });
 
-async function kafkajsBatchWithFirstTimestamp(messages: Message[], fields: ProducerFields, first: bigint): Promise<Buffer> {
-  const max = messages.reduce((m, message) => (message.timestamp > m ? message.timestamp : m), -1n);
-  const encoder = await RecordBatch({
-    firstOffset: Long.fromValue(fields.baseOffset),
-    firstTimestamp: Number(first),
-    maxTimestamp: Number(max),
-    partitionLeaderEpoch: fields.partitionLeaderEpoch,
-    lastOffsetDelta: messages.length - 1,
-    transactional: fields.isTransactional,
-    producerId: Long.fromValue(fields.producerId),
-    producerEpoch: fields.producerEpoch,
-    firstSequence: fields.baseSequence,
-    records: messages.map((message, i) =>
-      KafkajsRecord({ offsetDelta: i, timestampDelta: Number(message.timestamp - first), key: message.key, value: message.value }),
-    ),
-  });
-  return encoder.buffer;
+function kafkajsBatchWithFirstTimestamp(messages: Message[], fields: ProducerFields, first: bigint): Promise<Buffer> {
+  return kafkajsBatch(messages, fields, KafkajsCompression.None, first, false);
 }
 
 describe('gzip: kafkajs’s and ours decode to the same records', () => {

@@ -1,5 +1,4 @@
 import { describe, it, expect } from 'vitest';
-import { createRequire } from 'node:module';
 import { gzipSync } from 'node:zlib';
 import { decodeBatch, decodeBatches, recordsRegion, type DecodedRecord } from '../../src/storage/records.js';
 import { buildBatch } from '../../src/storage/batch-builder.js';
@@ -17,52 +16,9 @@ import {
   TIMESTAMP_TYPE_MASK,
 } from '../../src/storage/record-batch.js';
 import { FerryError, type ErrorName } from '../../src/errors.js';
+import { KAFKAJS_COMPRESSION as KafkajsCompression, kafkajsEncodeBatch, type KafkajsBatchInput, type KafkajsRecordInput } from './kafkajs-oracle.js';
 
-const require = createRequire(import.meta.url);
-
-// kafkajs's own RecordBatch v2 encoder, the oracle. Its input shape (from
-// node_modules/kafkajs/src/protocol/recordBatch/{v0,record/v0}/index.js):
-// records are Record({ offsetDelta, timestampDelta, key, value, headers })
-// encoders, headers an object whose array values repeat a key.
-type KafkajsHeaders = Record<string, Buffer | string | Array<Buffer | string>>;
-interface KafkajsRecordInput {
-  offsetDelta: number;
-  timestampDelta: number;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers?: KafkajsHeaders;
-}
-interface KafkajsBatchInput {
-  compression?: number;
-  firstOffset?: bigint;
-  firstTimestamp: number;
-  maxTimestamp: number;
-  partitionLeaderEpoch?: number;
-  lastOffsetDelta: number;
-  transactional?: boolean;
-  producerId?: bigint;
-  producerEpoch?: number;
-  firstSequence?: number;
-  records: KafkajsRecordInput[];
-}
-const { RecordBatch } = require('kafkajs/src/protocol/recordBatch/v0') as {
-  RecordBatch(input: Record<string, unknown>): Promise<{ buffer: Buffer }>;
-};
-const KafkajsRecord = require('kafkajs/src/protocol/recordBatch/record/v0') as (input: KafkajsRecordInput) => unknown;
-const Long = require('kafkajs/src/utils/long') as { fromValue(value: bigint | number | string): unknown };
-const { Types: KafkajsCompression } = require('kafkajs/src/protocol/message/compression') as {
-  Types: { None: number; GZIP: number };
-};
-
-async function kafkajsBatch(input: KafkajsBatchInput): Promise<Buffer> {
-  const encoder = await RecordBatch({
-    ...input,
-    firstOffset: Long.fromValue(input.firstOffset ?? 0n),
-    producerId: Long.fromValue(input.producerId ?? -1n),
-    records: input.records.map((record) => KafkajsRecord(record)),
-  });
-  return encoder.buffer;
-}
+const kafkajsBatch = (input: KafkajsBatchInput): Promise<Buffer> => kafkajsEncodeBatch(input);
 
 function catchFerry(fn: () => unknown): FerryError {
   try {

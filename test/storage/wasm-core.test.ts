@@ -5,7 +5,6 @@
  * index searches, and a BigInt xxHash64 plus published vectors for the hash.
  */
 
-import { createRequire } from 'node:module';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { crc32cReference } from '../../src/storage/crc32c-reference.js';
@@ -29,6 +28,7 @@ import {
   wasmCore,
 } from '../../src/storage/wasm-core.js';
 import { prng } from './helpers.js';
+import { kafkajsEncodeBatch } from './kafkajs-oracle.js';
 
 // ---- deterministic randomness ------------------------------------------------
 
@@ -44,29 +44,6 @@ function randomBytes(random: () => number, length: number): Uint8Array {
 
 // ---- kafkajs's encoder -------------------------------------------------------
 
-interface KafkajsRecordInput {
-  offsetDelta: number;
-  timestampDelta: number;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers?: Record<string, Buffer | Buffer[]>;
-}
-
-const require = createRequire(import.meta.url);
-const { RecordBatch } = require('kafkajs/src/protocol/recordBatch/v0') as {
-  RecordBatch: (batch: {
-    compression?: number;
-    firstOffset?: unknown;
-    firstTimestamp: number;
-    maxTimestamp: number;
-    partitionLeaderEpoch?: number;
-    lastOffsetDelta: number;
-    producerEpoch?: number;
-    firstSequence?: number;
-    records: unknown[];
-  }) => Promise<{ buffer: Buffer }>;
-};
-const Record = require('kafkajs/src/protocol/recordBatch/record/v0') as (record: KafkajsRecordInput) => unknown;
 const GZIP = 1;
 const BASE_TIMESTAMP = 1_700_000_000_000;
 
@@ -89,17 +66,15 @@ function makeRecords(count: number, seed: number, keyPool = 1 << 30, valueBytes 
   });
 }
 
-async function kafkajsBatch(records: TestRecord[], compression = 0): Promise<Buffer> {
-  const encoded = records.map((record, i) => Record({ ...record, offsetDelta: i, timestampDelta: i }));
-  const batch = await RecordBatch({
+function kafkajsBatch(records: TestRecord[], compression = 0): Promise<Buffer> {
+  return kafkajsEncodeBatch({
     compression,
     firstTimestamp: BASE_TIMESTAMP,
     maxTimestamp: BASE_TIMESTAMP + records.length,
     partitionLeaderEpoch: 7,
     lastOffsetDelta: records.length - 1,
-    records: encoded,
+    records: records.map((record, i) => ({ ...record, offsetDelta: i, timestampDelta: i })),
   });
-  return batch.buffer;
 }
 
 // ---- a hand encoder, for batches kafkajs will not build ----------------------
