@@ -42,6 +42,14 @@ export interface SegmentRecovery {
   reason: string | null;
 }
 
+/** A range of a segment file, pinned open until released. */
+export interface FileRange {
+  fd: number;
+  position: number;
+  sizeBytes: number;
+  release(): void;
+}
+
 export interface SegmentMark {
   sizeBytes: number;
   nextOffset: number;
@@ -316,6 +324,51 @@ export class LogSegment {
     return { bytes: window.subarray(0, kept.end), nextOffset: kept.nextOffset };
   }
 
+  /**
+   * The range `read` would return, found from batch headers alone (the index
+   * by position, then a short walk), so the bytes can go from the page cache to
+   * a socket with sendfile and never enter the process. Null when this segment
+   * holds nothing at or after `fromOffset`.
+   */
+  locate(fromOffset: number, maxBytes: number, maxOffset: number, minOneBatch: boolean): { position: number; sizeBytes: number; nextOffset: number } | null {
+    const first = this.findBatchStart(fromOffset);
+    if (first === null) return null;
+    if (first.lastOffset >= maxOffset || (!minOneBatch && first.sizeBytes > maxBytes)) return { position: first.position, sizeBytes: 0, nextOffset: fromOffset };
+    let limit = first.position + Math.max(maxBytes, minOneBatch ? first.sizeBytes : 0);
+    if (maxOffset < this.nextOffset) {
+      const cut = this.findBatchStart(maxOffset);
+      if (cut !== null) limit = Math.min(limit, cut.position);
+    }
+    // Jump close to the limit through the index, then walk headers up to it.
+    let end = first.position + first.sizeBytes;
+    let nextOffset = first.lastOffset + 1;
+    const from = Math.max(end, this.offsetIndex.lookupByPosition(limit));
+    if (from > end) {
+      const previous = this.batchEndingAt(from);
+      if (previous !== null) {
+        end = from;
+        nextOffset = previous;
+      }
+    }
+    scanBatches(
+      { fd: this.fd, fromPosition: end, endPosition: Math.min(this.sizeBytes, limit), verify: false, batchBytesMax: Number.MAX_SAFE_INTEGER, chunkBytes: LOOKUP_CHUNK_BYTES },
+      (header) => {
+        if (header.position + header.sizeBytes > limit) return false;
+        end = header.position + header.sizeBytes;
+        nextOffset = header.lastOffset + 1;
+        return true;
+      },
+    );
+    return { position: first.position, sizeBytes: end - first.position, nextOffset };
+  }
+
+  /** The offset after the batch that ends exactly at `position` (an indexed batch start), or null. */
+  private batchEndingAt(position: number): number | null {
+    const header = Buffer.allocUnsafe(BATCH_HEADER_BYTES);
+    if (readAt(this.fd, header, 0, BATCH_HEADER_BYTES, position) < BATCH_HEADER_BYTES) return null;
+    return readInt64AsNumber(header, BASE_OFFSET_OFFSET);
+  }
+
   /** The slow path of `read`: a known batch start, read afresh (a batch too large for the first read, or a long walk). */
   private readFrom(first: { position: number; sizeBytes: number } | null, fromOffset: number, maxBytes: number, maxOffset: number, minOneBatch: boolean): SegmentRead | null {
     if (first === null) return null;
@@ -392,7 +445,7 @@ export class LogSegment {
     // A closed segment's descriptors may already belong to other files: never report it flushed.
     if (this.closed) throw new Error(`segment ${this.paths.log} is closed`);
     const flushedBytes = this.unflushedBytes;
-    this.flushesInFlight++;
+    this.users++;
     try {
       if (withIndexes) this.persistIndexes();
       const syncs = [fdatasync(this.fd)];
@@ -400,18 +453,43 @@ export class LogSegment {
       await Promise.all(syncs);
       this.unflushedBytes -= flushedBytes;
     } finally {
-      this.flushesInFlight--;
-      if (this.flushesInFlight === 0 && this.closed) this.closeFiles();
+      this.release();
     }
   }
 
-  private flushesInFlight = 0;
+  /** fdatasyncs and file-range readers (sendfile) using the descriptors: closing waits for them. */
+  private users = 0;
+
+  /**
+   * A byte range of this segment's file for a reader that copies from the
+   * descriptor itself (sendfile): the segment's files stay open until `release`.
+   */
+  lease(position: number, sizeBytes: number): FileRange {
+    assert(!this.closed, `lease on closed segment ${this.paths.log}`);
+    this.users++;
+    let released = false;
+    return {
+      fd: this.fd,
+      position,
+      sizeBytes,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.release();
+      },
+    };
+  }
+
+  private release(): void {
+    this.users--;
+    if (this.users === 0 && this.closed) this.closeFiles();
+  }
 
   /** Closes the files, once no fdatasync is running on them (a reused descriptor must never be synced by mistake). */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.flushesInFlight === 0) this.closeFiles();
+    if (this.users === 0) this.closeFiles();
   }
 
   private closeFiles(): void {

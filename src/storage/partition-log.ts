@@ -20,7 +20,7 @@ import { needsPoolValidation, validateBatches, type ValidatedBatches, type Valid
 import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { crc32c } from './crc32c.js';
 import type { LogConfig } from './log-config.js';
-import { LogSegment, type SegmentSettings } from './log-segment.js';
+import { LogSegment, type FileRange, type SegmentSettings } from './log-segment.js';
 import {
   ATTRIBUTES_OFFSET,
   BASE_OFFSET_OFFSET,
@@ -72,6 +72,14 @@ export interface ReadResult {
   /** Whole record batches exactly as stored; may start before `fromOffset` (the batch holding it). */
   bytes: Buffer;
   /** Where the next read should start. */
+  nextOffset: number;
+  logStartOffset: number;
+  logEndOffset: number;
+}
+
+export interface FileRangeResult {
+  /** Whole batches as a pinned file range; null when there is nothing to read. */
+  range: FileRange | null;
   nextOffset: number;
   logStartOffset: number;
   logEndOffset: number;
@@ -386,6 +394,32 @@ export class PartitionLog {
       const read = this.segments[i]!.read(fromOffset, maxBytes, maxOffset, minOneBatch);
       if (read === null) continue; // everything at or after fromOffset in this segment was compacted away
       return { bytes: read.bytes, nextOffset: Math.max(read.nextOffset, fromOffset), logStartOffset: this.logStart, logEndOffset: logEnd };
+    }
+    return empty;
+  }
+
+  /**
+   * What `read` would return, as a pinned range of a segment file instead of
+   * bytes: the protocol layer sends it with sendfile(2) straight from the page
+   * cache (native.sendfile) and then calls `range.release()`. `range` is null
+   * when there is nothing to send.
+   */
+  readFileRange(fromOffset: number, maxBytes: number, options: ReadOptions = {}): FileRangeResult {
+    this.assertOpen();
+    const logEnd = this.logEndOffset;
+    if (fromOffset < this.logStart || fromOffset > logEnd) {
+      throw new FerryError('OFFSET_OUT_OF_RANGE', `offset ${fromOffset} is outside the log [${this.logStart}, ${logEnd}] of ${this.dir}`);
+    }
+    const maxOffset = Math.min(options.maxOffset ?? logEnd, logEnd);
+    const minOneBatch = options.minOneBatch ?? true;
+    const empty: FileRangeResult = { range: null, nextOffset: fromOffset, logStartOffset: this.logStart, logEndOffset: logEnd };
+    if (fromOffset >= maxOffset) return empty;
+    for (let i = this.segmentIndexFor(fromOffset); i < this.segments.length; i++) {
+      const segment = this.segments[i]!;
+      const found = segment.locate(fromOffset, Math.min(maxBytes, READ_BYTES_MAX), maxOffset, minOneBatch);
+      if (found === null) continue;
+      const range = found.sizeBytes > 0 ? segment.lease(found.position, found.sizeBytes) : null;
+      return { range, nextOffset: Math.max(found.nextOffset, fromOffset), logStartOffset: this.logStart, logEndOffset: logEnd };
     }
     return empty;
   }

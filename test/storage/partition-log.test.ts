@@ -464,3 +464,57 @@ describe('batches from a real Kafka client library', () => {
     await log.close();
   });
 });
+
+describe('file ranges for sendfile (the zero-copy fetch path)', () => {
+  it('locates exactly the bytes read() returns, for random offsets, sizes and caps', async () => {
+    const log = await openLog({ segmentBytes: 20_000, indexIntervalBytes: 300 });
+    const next = prng(5);
+    for (let i = 0; i < 300; i++) await log.append(valuesBatch(`s${i}`, 1 + Math.floor(next() * 4), { valueBytes: Math.floor(next() * 200) }));
+    const fs = await import('node:fs');
+    for (let round = 0; round < 300; round++) {
+      const from = Math.floor(next() * log.logEndOffset);
+      const maxBytes = Math.floor(next() * 5000);
+      const maxOffset = from + Math.floor(next() * 200);
+      const minOneBatch = next() < 0.7;
+      const read = log.read(from, maxBytes, { maxOffset, minOneBatch });
+      const located = log.readFileRange(from, maxBytes, { maxOffset, minOneBatch });
+      expect(located.nextOffset, `round ${round}`).toBe(read.nextOffset);
+      const bytes = Buffer.alloc(located.range?.sizeBytes ?? 0);
+      if (located.range) fs.readSync(located.range.fd, bytes, 0, bytes.length, located.range.position);
+      located.range?.release();
+      expect(bytes.equals(read.bytes), `round ${round}: from ${from} maxBytes ${maxBytes} maxOffset ${maxOffset}`).toBe(true);
+    }
+    await log.close();
+  });
+
+  it('sends a range to a TCP socket with sendfile, and keeps the file open until released even if retention deletes it', async () => {
+    const net = await import('node:net');
+    const { native } = await import('../../src/storage/native.js');
+    expect(native).not.toBeNull();
+    let now = 1_000_000;
+    const log = await openLog({ segmentBytes: 1000, retentionMs: 1000 }, tempDir(), () => now);
+    for (let i = 0; i < 10; i++) await log.append(valuesBatch(`z${i}`, 2, { valueBytes: 100, timestamp: BigInt(now) }));
+    const expected = log.read(0, 1 << 20).bytes;
+    const { range } = log.readFileRange(0, 1 << 20);
+    expect(range!.sizeBytes).toBe(expected.length);
+    now += 10_000;
+    await log.append(valuesBatch('fresh', 1, { timestamp: BigInt(now) }));
+    expect(log.enforceRetention().deletedSegments).toBeGreaterThan(0); // the leased segment is gone from the log...
+
+    const received: Buffer[] = [];
+    const server = net.createServer((socket) => socket.on('data', (chunk) => received.push(chunk)));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = net.connect((server.address() as { port: number }).port, '127.0.0.1');
+    await new Promise((resolve) => client.on('connect', resolve));
+    // ...but its descriptor stays valid until the lease is released. The socket fd is libuv's, read from the handle.
+    const socketFd = (client as unknown as { _handle: { fd: number } })._handle.fd;
+    const sent = await native!.sendfile(socketFd, range!.fd, range!.position, range!.sizeBytes);
+    range!.release();
+    expect(sent).toBe(expected.length);
+    client.end();
+    await expect.poll(() => Buffer.concat(received).length).toBe(expected.length);
+    expect(Buffer.concat(received).equals(expected)).toBe(true);
+    server.close();
+    await log.close();
+  });
+});
