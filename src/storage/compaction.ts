@@ -108,7 +108,8 @@ export function compactSegments(plan: CompactionPlan): CompactionOutcome {
     const source = segmentPaths(plan.dir, base).log;
     const writtenAt = fs.statSync(source).mtime;
     const tombstonesExpired = writtenAt.getTime() < plan.nowMs - plan.deleteRetentionMs;
-    const output = LogSegment.create(cleaningDir, base, plan.settings);
+    // No preallocation: a cleaned segment is never appended to, and is never sealed to give the space back.
+    const output = LogSegment.create(cleaningDir, base, { ...plan.settings, preallocateBytes: 0 });
     forEachBatch(plan, base, (header, bytes, at) => {
       stats.bytesRead += header.sizeBytes;
       const kept = cleanBatch(bytes, at, header, tombstonesExpired, stats);

@@ -57,7 +57,6 @@ export interface SegmentMark {
   offsetOfMaxTimestamp: number;
   bytesSinceIndexEntry: number;
   rollTimestampMs: number;
-  unflushedBytes: number;
   offsetIndexEntries: number;
   timeIndexEntries: number;
 }
@@ -81,8 +80,10 @@ export class LogSegment {
   maxTimestamp = -1;
   private offsetOfMaxTimestamp = -1;
   private bytesSinceIndexEntry = 0;
-  /** Bytes written since the last fdatasync of the log file. */
-  unflushedBytes = 0;
+  /** The file is on disk up to here (every byte below was fdatasync'ed). */
+  private flushedSize = 0;
+  /** Bumped by every rollback: a flush that saw one must not count bytes that were cut and rewritten. */
+  private rollbacks = 0;
   /** Max timestamp of the first batch: segment.ms counts from it, as in Kafka. -1 while empty. */
   rollTimestampMs = -1;
   /** Set once the segment's files are closed; a late flush must not touch its descriptors. */
@@ -141,7 +142,12 @@ export class LogSegment {
   private static openFiles(dir: string, baseOffset: number, settings: SegmentSettings): LogSegment {
     const paths = segmentPaths(dir, baseOffset);
     const fd = fs.openSync(paths.log, 'r+');
-    return new LogSegment(dir, baseOffset, fd, OffsetIndex.open(paths.offsetIndex, baseOffset), TimeIndex.open(paths.timeIndex, baseOffset), settings);
+    const segment = new LogSegment(dir, baseOffset, fd, OffsetIndex.open(paths.offsetIndex, baseOffset), TimeIndex.open(paths.timeIndex, baseOffset), settings);
+    // Truncating to its own size gives back blocks a preallocation reserved beyond the data.
+    fs.ftruncateSync(fd, segment.sizeBytes);
+    // What a restart finds was flushed by a clean close or synced by recovery.
+    segment.flushedSize = segment.sizeBytes;
+    return segment;
   }
 
   /**
@@ -253,7 +259,6 @@ export class LogSegment {
       at += size;
     }
     this.sizeBytes += end - start;
-    this.unflushedBytes += end - start;
   }
 
   private indexBatch(baseOffset: number, position: number, sizeBytes: number, maxTimestamp: number, lastOffset: number): void {
@@ -420,7 +425,6 @@ export class LogSegment {
       offsetOfMaxTimestamp: this.offsetOfMaxTimestamp,
       bytesSinceIndexEntry: this.bytesSinceIndexEntry,
       rollTimestampMs: this.rollTimestampMs,
-      unflushedBytes: this.unflushedBytes,
       offsetIndexEntries: this.offsetIndex.entryCount,
       timeIndexEntries: this.timeIndex.entryCount,
     };
@@ -437,21 +441,28 @@ export class LogSegment {
     this.offsetOfMaxTimestamp = mark.offsetOfMaxTimestamp;
     this.bytesSinceIndexEntry = mark.bytesSinceIndexEntry;
     this.rollTimestampMs = mark.rollTimestampMs;
-    this.unflushedBytes = mark.unflushedBytes;
+    this.flushedSize = Math.min(this.flushedSize, mark.sizeBytes);
+    this.rollbacks++;
+  }
+
+  /** Bytes written since the last completed fdatasync. */
+  get unflushedBytes(): number {
+    return this.sizeBytes - this.flushedSize;
   }
 
   /** fdatasync of the log, and of the indexes too when `withIndexes` (an inactive segment's last flush). */
   async flush(withIndexes: boolean): Promise<void> {
     // A closed segment's descriptors may already belong to other files: never report it flushed.
     if (this.closed) throw new Error(`segment ${this.paths.log} is closed`);
-    const flushedBytes = this.unflushedBytes;
+    const target = this.sizeBytes;
+    const rollbacksBefore = this.rollbacks;
     this.users++;
     try {
       if (withIndexes) this.persistIndexes();
       const syncs = [fdatasync(this.fd)];
       if (withIndexes) syncs.push(fdatasync(this.offsetIndex.fileDescriptor), fdatasync(this.timeIndex.fileDescriptor));
       await Promise.all(syncs);
-      this.unflushedBytes -= flushedBytes;
+      if (this.rollbacks === rollbacksBefore) this.flushedSize = Math.max(this.flushedSize, target);
     } finally {
       this.release();
     }

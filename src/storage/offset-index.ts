@@ -176,7 +176,8 @@ export class OffsetIndex {
   truncateToEntries(count: number): void {
     this.count = Math.min(this.count, count);
     this.persistedCount = Math.min(this.persistedCount, this.count);
-    fs.ftruncateSync(this.fd, this.count * OFFSET_INDEX_ENTRY_BYTES);
+    // Only what the file holds: cutting to the in-memory count could pad it with zero entries.
+    fs.ftruncateSync(this.fd, this.persistedCount * OFFSET_INDEX_ENTRY_BYTES);
   }
 
   get fileDescriptor(): number {

@@ -251,9 +251,11 @@ export class PartitionLog {
     if (this.appendsWaiting === 0 && !inPool) {
       written = this.writeValidated(bytes, validateBatches(bytes, rules));
     } else {
-      const validation = inPool ? this.tasks.validate(bytes, rules) : null;
+      // Started now, awaited in turn; handled from the start so a failure never goes unhandled meanwhile.
+      const validation = inPool ? this.validateInPool(bytes, rules) : null;
+      validation?.catch(() => undefined);
       this.appendsWaiting++;
-      const turn = this.appendTail.then(async () => this.writeValidated(bytes, validation ? unwrapValidation(await validation) : validateBatches(bytes, rules)));
+      const turn = this.appendTail.then(async () => this.writeValidated(bytes, validation ? await validation : validateBatches(bytes, rules)));
       this.appendTail = turn.then(
         () => undefined,
         () => undefined,
@@ -266,6 +268,16 @@ export class PartitionLog {
     }
     if (written.mustFlush) await this.flush();
     return written.result;
+  }
+
+  private async validateInPool(bytes: Buffer, rules: ValidationRules): Promise<ValidatedBatches> {
+    let answer;
+    try {
+      answer = await this.tasks.validate(bytes, rules);
+    } catch (error) {
+      throw new FerryError('KAFKA_STORAGE_ERROR', `validation in the storage pool failed: ${(error as Error).message}`);
+    }
+    return unwrapValidation(answer);
   }
 
   private get validationRules(): ValidationRules {
@@ -328,7 +340,7 @@ export class PartitionLog {
         const size = bytes.readInt32BE(at + LENGTH_OFFSET) + LOG_OVERHEAD;
         const lastOffset = readInt64AsNumber(bytes, at + BASE_OFFSET_OFFSET) + bytes.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET);
         const maxTimestamp = readInt64AsNumber(bytes, at + MAX_TIMESTAMP_OFFSET);
-        if (this.shouldRoll(this.activeSegment, at - runStart + size, lastOffset, maxTimestamp)) {
+        if (this.shouldRoll(this.activeSegment, at - runStart, size, lastOffset, maxTimestamp)) {
           if (at > runStart) this.activeSegment.append(bytes, runStart, at);
           this.roll();
           runStart = at;
@@ -344,9 +356,10 @@ export class PartitionLog {
   }
 
   /** Kafka's roll rules: size, segment.ms measured in record time from the first batch, index room. */
-  private shouldRoll(active: LogSegment, incomingBytes: number, lastOffset: number, incomingMaxTimestamp: number): boolean {
-    if (active.isEmpty) return false;
-    if (active.sizeBytes + incomingBytes > this.config.segmentBytes) return true;
+  private shouldRoll(active: LogSegment, pendingBytes: number, batchBytes: number, lastOffset: number, incomingMaxTimestamp: number): boolean {
+    const bytesBefore = active.sizeBytes + pendingBytes; // pending: this request's batches not yet written to it
+    if (bytesBefore === 0) return false;
+    if (bytesBefore + batchBytes > this.config.segmentBytes) return true;
     if (active.rollTimestampMs >= 0 && incomingMaxTimestamp - active.rollTimestampMs > this.config.segmentMs) return true;
     return !active.canHold(lastOffset, this.config.segmentIndexBytes);
   }
@@ -371,7 +384,8 @@ export class PartitionLog {
     await old.flush(true);
     await syncDirectoryAsync(this.dir);
     const index = this.segments.indexOf(old);
-    const earlierFlushed = index >= 0 && this.segments.slice(0, index + 1).every((segment) => segment.unflushedBytes === 0);
+    const rollStands = index >= 0 && this.segments[index + 1]?.baseOffset === upTo;
+    const earlierFlushed = rollStands && this.segments.slice(0, index + 1).every((segment) => segment.unflushedBytes === 0);
     if (earlierFlushed) this.recoveryPoint = Math.max(this.recoveryPoint, upTo);
   }
 
@@ -387,7 +401,7 @@ export class PartitionLog {
     }
     const maxOffset = Math.min(options.maxOffset ?? logEnd, logEnd);
     const minOneBatch = options.minOneBatch ?? true;
-    maxBytes = Math.min(maxBytes, READ_BYTES_MAX);
+    maxBytes = Math.max(0, Math.min(maxBytes, READ_BYTES_MAX));
     const empty = { bytes: Buffer.alloc(0), nextOffset: fromOffset, logStartOffset: this.logStart, logEndOffset: logEnd };
     if (fromOffset >= maxOffset || maxBytes <= 0 && !minOneBatch) return empty;
     for (let i = this.segmentIndexFor(fromOffset); i < this.segments.length; i++) {
@@ -416,7 +430,7 @@ export class PartitionLog {
     if (fromOffset >= maxOffset) return empty;
     for (let i = this.segmentIndexFor(fromOffset); i < this.segments.length; i++) {
       const segment = this.segments[i]!;
-      const found = segment.locate(fromOffset, Math.min(maxBytes, READ_BYTES_MAX), maxOffset, minOneBatch);
+      const found = segment.locate(fromOffset, Math.max(0, Math.min(maxBytes, READ_BYTES_MAX)), maxOffset, minOneBatch);
       if (found === null) continue;
       const range = found.sizeBytes > 0 ? segment.lease(found.position, found.sizeBytes) : null;
       return { range, nextOffset: Math.max(found.nextOffset, fromOffset), logStartOffset: this.logStart, logEndOffset: logEnd };

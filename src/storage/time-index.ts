@@ -150,7 +150,8 @@ export class TimeIndex {
   truncateToEntries(count: number): void {
     this.count = Math.min(this.count, count);
     this.persistedCount = Math.min(this.persistedCount, this.count);
-    fs.ftruncateSync(this.fd, this.count * TIME_INDEX_ENTRY_BYTES);
+    // Only what the file holds: cutting to the in-memory count could pad it with zero entries.
+    fs.ftruncateSync(this.fd, this.persistedCount * TIME_INDEX_ENTRY_BYTES);
   }
 
   get fileDescriptor(): number {

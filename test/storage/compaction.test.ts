@@ -114,3 +114,19 @@ describe('compaction against a model', () => {
     await log.close();
   });
 });
+
+describe('compaction and preallocation', () => {
+  it('does not reserve segment.bytes for the segments it rewrites', async () => {
+    const dir = tempDir();
+    const log = await PartitionLog.open({ dir, config: config({ cleanupCompact: true, cleanupDelete: false, preallocate: true, segmentBytes: 4 * 1024 * 1024 }) });
+    for (let i = 0; i < 3; i++) {
+      await log.append(keyedBatch([{ key: 'k', value: `v${i}` }, { key: `other${i}`, value: 'x' }]));
+      log.roll();
+    }
+    await log.compact();
+    for (const base of log.segmentBaseOffsets().slice(0, -1)) {
+      expect(fs.statSync(path.join(dir, `${String(base).padStart(20, '0')}.log`)).blocks * 512).toBeLessThan(1024 * 1024);
+    }
+    await log.close();
+  });
+});

@@ -518,3 +518,45 @@ describe('file ranges for sendfile (the zero-copy fetch path)', () => {
     await log.close();
   });
 });
+
+describe('edge cases found in the second review', () => {
+  it('keeps checking the roll rules for the rest of a request after rolling in its middle', async () => {
+    const log = await openLog({ segmentBytes: 1000 });
+    const request = Buffer.concat(Array.from({ length: 12 }, (_, i) => valuesBatch(`m${i}`, 1, { valueBytes: 400 })));
+    await log.append(request);
+    await log.append(Buffer.concat(Array.from({ length: 12 }, (_, i) => valuesBatch(`n${i}`, 1, { valueBytes: 400 }))));
+    expect(log.segmentCount).toBeGreaterThan(10);
+    expect(readAll(log)).toHaveLength(24);
+    await log.close();
+  });
+
+  it('answers a negative maxBytes like zero', async () => {
+    const log = await openLog();
+    await log.append(valuesBatch('a', 2));
+    expect(decodeBatches(log.read(0, -1_000_000).bytes)).toHaveLength(1); // the first batch, whole
+    expect(log.read(0, -5, { minOneBatch: false }).bytes.length).toBe(0);
+    expect(log.readFileRange(0, -1_000_000, { minOneBatch: false }).range).toBeNull();
+    await log.close();
+  });
+
+  it('reports a failing pool validation as KAFKA_STORAGE_ERROR, and later appends go on', async () => {
+    const { buildBatch } = await import('../../src/storage/batch-builder.js');
+    const { sharedStoragePool } = await import('../../src/storage/storage-pool.js');
+    const pool = sharedStoragePool();
+    let calls = 0;
+    // The real pool, with its second validation failing as a crashed worker would.
+    const tasks = {
+      recoverSegment: pool.recoverSegment.bind(pool),
+      compact: pool.compact.bind(pool),
+      validate: (bytes: Buffer, rules: Parameters<typeof pool.validate>[1]) => (++calls === 2 ? Promise.reject(new Error('worker exited')) : pool.validate(bytes, rules)),
+    };
+    const log = await PartitionLog.open({ dir: tempDir(), config: config(), tasks });
+    const next = prng(3);
+    const large = (): Buffer => buildBatch([{ key: Buffer.from('k'), value: Buffer.from(Array.from({ length: 100_000 }, () => Math.floor(next() * 256))) }], { compression: CompressionCodec.Lz4 });
+    const results = await Promise.allSettled([log.append(large()), log.append(large()), log.append(large())]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(((results[1] as PromiseRejectedResult).reason as FerryError).errorName).toBe('KAFKA_STORAGE_ERROR');
+    expect(log.logEndOffset).toBe(2);
+    await log.close();
+  });
+});
