@@ -5,81 +5,50 @@
  *
  * `relativeOffset` is a batch's base offset minus the segment's base offset and
  * `position` the batch's byte position in the `.log` file. Entries are strictly
- * increasing in both. The whole index lives in memory (an Int32Array of pairs)
- * and each new entry is appended to the file, so the file never holds more
- * than the entries (no preallocated zero tail to mistake for data).
- *
- * New entries are written to the file in groups (`persist`), not one pwrite
- * each: an index is only a hint until its segment is flushed, sealed or
- * closed (all of which persist it), and recovery rebuilds it otherwise.
+ * increasing in both. In memory the entries are an Int32Array of pairs; the
+ * file mechanics are IndexFile's.
  */
 
-import fs from 'node:fs';
-import { readAt, writeAt } from './file-io.js';
+import { IndexFile } from './index-file.js';
 
 export const OFFSET_INDEX_RELATIVE_OFFSET_OFFSET = 0;
 export const OFFSET_INDEX_POSITION_OFFSET = OFFSET_INDEX_RELATIVE_OFFSET_OFFSET + 4;
 export const OFFSET_INDEX_ENTRY_BYTES = OFFSET_INDEX_POSITION_OFFSET + 4;
-
-/** Entries written to the file together; also bounds what an unclean stop can lose of an index. */
-export const INDEX_WRITE_GROUP_ENTRIES = 128;
 
 export interface OffsetPosition {
   offset: number;
   position: number;
 }
 
-export class OffsetIndex {
-  private entries: Int32Array;
-  private count = 0;
-  /** The file did not exist when opened: for a non-empty segment, the index must be rebuilt. */
-  wasMissing = false;
-  /** Entries already in the file. */
-  private persistedCount = 0;
+export class OffsetIndex extends IndexFile {
+  private entries = new Int32Array(32);
 
-  private constructor(
-    readonly path: string,
-    readonly baseOffset: number,
-    private readonly fd: number,
-    initialCapacity: number,
-  ) {
-    this.entries = new Int32Array(Math.max(16, initialCapacity) * 2);
+  private constructor(path: string, baseOffset: number) {
+    super(path, baseOffset, OFFSET_INDEX_ENTRY_BYTES);
   }
 
-  /** Opens (creating if absent) and loads the index. Returns null entries if the file is unreadable as an index. */
+  /** Opens (creating if absent) and loads the index. */
   static open(path: string, baseOffset: number): OffsetIndex {
-    const existed = fs.existsSync(path);
-    const fd = fs.openSync(path, existed ? 'r+' : 'w+');
-    const size = fs.fstatSync(fd).size;
-    const index = new OffsetIndex(path, baseOffset, fd, Math.floor(size / OFFSET_INDEX_ENTRY_BYTES));
-    index.wasMissing = !existed;
-    index.load(size);
+    const index = new OffsetIndex(path, baseOffset);
+    index.load();
     return index;
   }
 
-  get entryCount(): number {
-    return this.count;
+  protected reserve(entries: number): void {
+    if (entries * 2 <= this.entries.length) return;
+    const grown = new Int32Array(Math.max(entries * 2, this.entries.length * 2));
+    grown.set(this.entries);
+    this.entries = grown;
   }
 
-  get sizeBytes(): number {
-    return this.count * OFFSET_INDEX_ENTRY_BYTES;
+  protected decodeEntry(i: number, bytes: Buffer, at: number): void {
+    this.entries[2 * i] = bytes.readInt32BE(at + OFFSET_INDEX_RELATIVE_OFFSET_OFFSET);
+    this.entries[2 * i + 1] = bytes.readInt32BE(at + OFFSET_INDEX_POSITION_OFFSET);
   }
 
-  /** The file's size was not a whole number of entries when it was loaded. */
-  private tornTail = false;
-
-  private load(size: number): void {
-    this.tornTail = size % OFFSET_INDEX_ENTRY_BYTES !== 0;
-    const count = Math.floor(size / OFFSET_INDEX_ENTRY_BYTES);
-    if (count === 0) return;
-    const bytes = Buffer.allocUnsafe(count * OFFSET_INDEX_ENTRY_BYTES);
-    readAt(this.fd, bytes, 0, bytes.length, 0);
-    for (let i = 0; i < count; i++) {
-      this.entries[2 * i] = bytes.readInt32BE(i * OFFSET_INDEX_ENTRY_BYTES + OFFSET_INDEX_RELATIVE_OFFSET_OFFSET);
-      this.entries[2 * i + 1] = bytes.readInt32BE(i * OFFSET_INDEX_ENTRY_BYTES + OFFSET_INDEX_POSITION_OFFSET);
-    }
-    this.count = count;
-    this.persistedCount = count;
+  protected encodeEntry(i: number, bytes: Buffer, at: number): void {
+    bytes.writeInt32BE(this.entries[2 * i]!, at + OFFSET_INDEX_RELATIVE_OFFSET_OFFSET);
+    bytes.writeInt32BE(this.entries[2 * i + 1]!, at + OFFSET_INDEX_POSITION_OFFSET);
   }
 
   /**
@@ -110,29 +79,10 @@ export class OffsetIndex {
   }
 
   append(offset: number, position: number): void {
-    const relative = offset - this.baseOffset;
-    if (this.count === this.entries.length / 2) {
-      const grown = new Int32Array(this.entries.length * 2);
-      grown.set(this.entries);
-      this.entries = grown;
-    }
-    this.entries[2 * this.count] = relative;
+    this.reserve(this.count + 1);
+    this.entries[2 * this.count] = offset - this.baseOffset;
     this.entries[2 * this.count + 1] = position;
-    this.count++;
-    if (this.count - this.persistedCount >= INDEX_WRITE_GROUP_ENTRIES) this.persist();
-  }
-
-  /** Writes the entries not yet in the file, in one pwrite. */
-  persist(): void {
-    if (this.persistedCount >= this.count) return;
-    const bytes = Buffer.allocUnsafe((this.count - this.persistedCount) * OFFSET_INDEX_ENTRY_BYTES);
-    for (let i = this.persistedCount; i < this.count; i++) {
-      const at = (i - this.persistedCount) * OFFSET_INDEX_ENTRY_BYTES;
-      bytes.writeInt32BE(this.entries[2 * i]!, at + OFFSET_INDEX_RELATIVE_OFFSET_OFFSET);
-      bytes.writeInt32BE(this.entries[2 * i + 1]!, at + OFFSET_INDEX_POSITION_OFFSET);
-    }
-    writeAt(this.fd, bytes, this.persistedCount * OFFSET_INDEX_ENTRY_BYTES);
-    this.persistedCount = this.count;
+    this.appended();
   }
 
   /** Position of the last indexed batch whose base offset is <= `offset` (0 when none is). */
@@ -162,30 +112,5 @@ export class OffsetIndex {
       }
     }
     return found;
-  }
-
-  /** Drop every entry, in memory and on disk (before a rebuild). */
-  reset(): void {
-    this.count = 0;
-    this.persistedCount = 0;
-    this.tornTail = false;
-    fs.ftruncateSync(this.fd, 0);
-  }
-
-  /** Keep only the first `count` entries (an append rolled back). */
-  truncateToEntries(count: number): void {
-    this.count = Math.min(this.count, count);
-    this.persistedCount = Math.min(this.persistedCount, this.count);
-    // Only what the file holds: cutting to the in-memory count could pad it with zero entries.
-    fs.ftruncateSync(this.fd, this.persistedCount * OFFSET_INDEX_ENTRY_BYTES);
-  }
-
-  get fileDescriptor(): number {
-    return this.fd;
-  }
-
-  close(): void {
-    this.persist();
-    fs.closeSync(this.fd);
   }
 }

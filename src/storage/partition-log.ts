@@ -394,22 +394,30 @@ export class PartitionLog {
    * Throws OFFSET_OUT_OF_RANGE outside [logStartOffset, logEndOffset].
    */
   read(fromOffset: number, maxBytes: number, options: ReadOptions = {}): ReadResult {
+    const bounds = this.readBounds(fromOffset, maxBytes, options);
+    const answer = { bytes: Buffer.alloc(0), nextOffset: fromOffset, logStartOffset: this.logStart, logEndOffset: bounds.logEnd };
+    if (fromOffset >= bounds.maxOffset) return answer;
+    for (let i = this.segmentIndexFor(fromOffset); i < this.segments.length; i++) {
+      const read = this.segments[i]!.read(fromOffset, bounds.maxBytes, bounds.maxOffset, bounds.minOneBatch);
+      if (read === null) continue; // everything at or after fromOffset in this segment was compacted away
+      return { ...answer, bytes: read.bytes, nextOffset: Math.max(read.nextOffset, fromOffset) };
+    }
+    return answer;
+  }
+
+  /** The checks and limits `read` and `readFileRange` share. */
+  private readBounds(fromOffset: number, maxBytes: number, options: ReadOptions): { logEnd: number; maxOffset: number; maxBytes: number; minOneBatch: boolean } {
     this.assertOpen();
     const logEnd = this.logEndOffset;
     if (fromOffset < this.logStart || fromOffset > logEnd) {
       throw new FerryError('OFFSET_OUT_OF_RANGE', `offset ${fromOffset} is outside the log [${this.logStart}, ${logEnd}] of ${this.dir}`);
     }
-    const maxOffset = Math.min(options.maxOffset ?? logEnd, logEnd);
-    const minOneBatch = options.minOneBatch ?? true;
-    maxBytes = Math.max(0, Math.min(maxBytes, READ_BYTES_MAX));
-    const empty = { bytes: Buffer.alloc(0), nextOffset: fromOffset, logStartOffset: this.logStart, logEndOffset: logEnd };
-    if (fromOffset >= maxOffset || maxBytes <= 0 && !minOneBatch) return empty;
-    for (let i = this.segmentIndexFor(fromOffset); i < this.segments.length; i++) {
-      const read = this.segments[i]!.read(fromOffset, maxBytes, maxOffset, minOneBatch);
-      if (read === null) continue; // everything at or after fromOffset in this segment was compacted away
-      return { bytes: read.bytes, nextOffset: Math.max(read.nextOffset, fromOffset), logStartOffset: this.logStart, logEndOffset: logEnd };
-    }
-    return empty;
+    return {
+      logEnd,
+      maxOffset: Math.min(options.maxOffset ?? logEnd, logEnd),
+      maxBytes: Math.max(0, Math.min(maxBytes, READ_BYTES_MAX)),
+      minOneBatch: options.minOneBatch ?? true,
+    };
   }
 
   /**
@@ -419,23 +427,17 @@ export class PartitionLog {
    * when there is nothing to send.
    */
   readFileRange(fromOffset: number, maxBytes: number, options: ReadOptions = {}): FileRangeResult {
-    this.assertOpen();
-    const logEnd = this.logEndOffset;
-    if (fromOffset < this.logStart || fromOffset > logEnd) {
-      throw new FerryError('OFFSET_OUT_OF_RANGE', `offset ${fromOffset} is outside the log [${this.logStart}, ${logEnd}] of ${this.dir}`);
-    }
-    const maxOffset = Math.min(options.maxOffset ?? logEnd, logEnd);
-    const minOneBatch = options.minOneBatch ?? true;
-    const empty: FileRangeResult = { range: null, nextOffset: fromOffset, logStartOffset: this.logStart, logEndOffset: logEnd };
-    if (fromOffset >= maxOffset) return empty;
+    const bounds = this.readBounds(fromOffset, maxBytes, options);
+    const answer: FileRangeResult = { range: null, nextOffset: fromOffset, logStartOffset: this.logStart, logEndOffset: bounds.logEnd };
+    if (fromOffset >= bounds.maxOffset) return answer;
     for (let i = this.segmentIndexFor(fromOffset); i < this.segments.length; i++) {
       const segment = this.segments[i]!;
-      const found = segment.locate(fromOffset, Math.max(0, Math.min(maxBytes, READ_BYTES_MAX)), maxOffset, minOneBatch);
+      const found = segment.locate(fromOffset, bounds.maxBytes, bounds.maxOffset, bounds.minOneBatch);
       if (found === null) continue;
       const range = found.sizeBytes > 0 ? segment.lease(found.position, found.sizeBytes) : null;
-      return { range, nextOffset: Math.max(found.nextOffset, fromOffset), logStartOffset: this.logStart, logEndOffset: logEnd };
+      return { ...answer, range, nextOffset: Math.max(found.nextOffset, fromOffset) };
     }
-    return empty;
+    return answer;
   }
 
   /** Decoded records from `fromOffset` (records before it in the first batch skipped), for the JSON doors. */

@@ -5,14 +5,12 @@
  *
  * Each entry says: every record at or before `baseOffset + relativeOffset` has a
  * timestamp <= `timestamp`, the largest seen so far. Timestamps and offsets are
- * non-decreasing. Held in memory (timestamps as doubles: milliseconds fit in
- * 2^53) and appended to the file entry by entry.
+ * non-decreasing. In memory: timestamps as doubles (milliseconds fit in 2^53)
+ * and relative offsets as int32; the file mechanics are IndexFile's.
  */
 
-import fs from 'node:fs';
-import { readAt, writeAt } from './file-io.js';
-import { INDEX_WRITE_GROUP_ENTRIES } from './offset-index.js';
-import { writeInt64FromNumber } from './record-batch.js';
+import { IndexFile } from './index-file.js';
+import { readInt64AsNumber, writeInt64FromNumber } from './record-batch.js';
 
 export const TIME_INDEX_TIMESTAMP_OFFSET = 0;
 export const TIME_INDEX_RELATIVE_OFFSET_OFFSET = TIME_INDEX_TIMESTAMP_OFFSET + 8;
@@ -23,53 +21,39 @@ export interface TimestampOffset {
   offset: number;
 }
 
-export class TimeIndex {
-  private timestamps: Float64Array;
-  private relativeOffsets: Int32Array;
-  private count = 0;
-  /** The file did not exist when opened: for a non-empty segment, the index must be rebuilt. */
-  wasMissing = false;
-  private tornTail = false;
-  /** Entries already in the file (written in groups, as the offset index's). */
-  private persistedCount = 0;
+export class TimeIndex extends IndexFile {
+  private timestamps = new Float64Array(16);
+  private relativeOffsets = new Int32Array(16);
 
-  private constructor(
-    readonly path: string,
-    readonly baseOffset: number,
-    private readonly fd: number,
-    initialCapacity: number,
-  ) {
-    const capacity = Math.max(16, initialCapacity);
-    this.timestamps = new Float64Array(capacity);
-    this.relativeOffsets = new Int32Array(capacity);
+  private constructor(path: string, baseOffset: number) {
+    super(path, baseOffset, TIME_INDEX_ENTRY_BYTES);
   }
 
   static open(path: string, baseOffset: number): TimeIndex {
-    const existed = fs.existsSync(path);
-    const fd = fs.openSync(path, existed ? 'r+' : 'w+');
-    const size = fs.fstatSync(fd).size;
-    const index = new TimeIndex(path, baseOffset, fd, Math.floor(size / TIME_INDEX_ENTRY_BYTES));
-    index.wasMissing = !existed;
-    index.load(size);
+    const index = new TimeIndex(path, baseOffset);
+    index.load();
     return index;
   }
 
-  get entryCount(): number {
-    return this.count;
+  protected reserve(entries: number): void {
+    if (entries <= this.timestamps.length) return;
+    const capacity = Math.max(entries, this.timestamps.length * 2);
+    const timestamps = new Float64Array(capacity);
+    timestamps.set(this.timestamps);
+    this.timestamps = timestamps;
+    const offsets = new Int32Array(capacity);
+    offsets.set(this.relativeOffsets);
+    this.relativeOffsets = offsets;
   }
 
-  private load(size: number): void {
-    this.tornTail = size % TIME_INDEX_ENTRY_BYTES !== 0;
-    const count = Math.floor(size / TIME_INDEX_ENTRY_BYTES);
-    if (count === 0) return;
-    const bytes = Buffer.allocUnsafe(count * TIME_INDEX_ENTRY_BYTES);
-    readAt(this.fd, bytes, 0, bytes.length, 0);
-    for (let i = 0; i < count; i++) {
-      this.timestamps[i] = Number(bytes.readBigInt64BE(i * TIME_INDEX_ENTRY_BYTES + TIME_INDEX_TIMESTAMP_OFFSET));
-      this.relativeOffsets[i] = bytes.readInt32BE(i * TIME_INDEX_ENTRY_BYTES + TIME_INDEX_RELATIVE_OFFSET_OFFSET);
-    }
-    this.count = count;
-    this.persistedCount = count;
+  protected decodeEntry(i: number, bytes: Buffer, at: number): void {
+    this.timestamps[i] = readInt64AsNumber(bytes, at + TIME_INDEX_TIMESTAMP_OFFSET);
+    this.relativeOffsets[i] = bytes.readInt32BE(at + TIME_INDEX_RELATIVE_OFFSET_OFFSET);
+  }
+
+  protected encodeEntry(i: number, bytes: Buffer, at: number): void {
+    writeInt64FromNumber(bytes, this.timestamps[i]!, at + TIME_INDEX_TIMESTAMP_OFFSET);
+    bytes.writeInt32BE(this.relativeOffsets[i]!, at + TIME_INDEX_RELATIVE_OFFSET_OFFSET);
   }
 
   isConsistentWith(nextOffset: number): boolean {
@@ -90,32 +74,10 @@ export class TimeIndex {
   /** Adds an entry when `timestamp` is newer than the last one. */
   maybeAppend(timestamp: number, offset: number): void {
     if (this.count > 0 && timestamp <= this.timestamps[this.count - 1]!) return;
-    if (this.count === this.timestamps.length) {
-      const timestamps = new Float64Array(this.count * 2);
-      timestamps.set(this.timestamps);
-      this.timestamps = timestamps;
-      const offsets = new Int32Array(this.count * 2);
-      offsets.set(this.relativeOffsets);
-      this.relativeOffsets = offsets;
-    }
-    const relative = offset - this.baseOffset;
+    this.reserve(this.count + 1);
     this.timestamps[this.count] = timestamp;
-    this.relativeOffsets[this.count] = relative;
-    this.count++;
-    if (this.count - this.persistedCount >= INDEX_WRITE_GROUP_ENTRIES) this.persist();
-  }
-
-  /** Writes the entries not yet in the file, in one pwrite. */
-  persist(): void {
-    if (this.persistedCount >= this.count) return;
-    const bytes = Buffer.allocUnsafe((this.count - this.persistedCount) * TIME_INDEX_ENTRY_BYTES);
-    for (let i = this.persistedCount; i < this.count; i++) {
-      const at = (i - this.persistedCount) * TIME_INDEX_ENTRY_BYTES;
-      writeInt64FromNumber(bytes, this.timestamps[i]!, at + TIME_INDEX_TIMESTAMP_OFFSET);
-      bytes.writeInt32BE(this.relativeOffsets[i]!, at + TIME_INDEX_RELATIVE_OFFSET_OFFSET);
-    }
-    writeAt(this.fd, bytes, this.persistedCount * TIME_INDEX_ENTRY_BYTES);
-    this.persistedCount = this.count;
+    this.relativeOffsets[this.count] = offset - this.baseOffset;
+    this.appended();
   }
 
   /**
@@ -137,29 +99,5 @@ export class TimeIndex {
       }
     }
     return found < 0 ? this.baseOffset : this.baseOffset + this.relativeOffsets[found]! + 1;
-  }
-
-  reset(): void {
-    this.count = 0;
-    this.persistedCount = 0;
-    this.tornTail = false;
-    fs.ftruncateSync(this.fd, 0);
-  }
-
-  /** Keep only the first `count` entries (an append rolled back). */
-  truncateToEntries(count: number): void {
-    this.count = Math.min(this.count, count);
-    this.persistedCount = Math.min(this.persistedCount, this.count);
-    // Only what the file holds: cutting to the in-memory count could pad it with zero entries.
-    fs.ftruncateSync(this.fd, this.persistedCount * TIME_INDEX_ENTRY_BYTES);
-  }
-
-  get fileDescriptor(): number {
-    return this.fd;
-  }
-
-  close(): void {
-    this.persist();
-    fs.closeSync(this.fd);
   }
 }
