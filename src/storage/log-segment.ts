@@ -129,7 +129,6 @@ export class LogSegment {
    * consistent with the log; otherwise they are rebuilt from a scan.
    */
   static open(dir: string, baseOffset: number, settings: SegmentSettings): LogSegment {
-    const paths = segmentPaths(dir, baseOffset);
     const segment = LogSegment.openFiles(dir, baseOffset, settings);
     segment.loadTail();
     const indexMissing = segment.sizeBytes > 0 && (segment.offsetIndex.wasMissing || segment.timeIndex.wasMissing);

@@ -8,14 +8,16 @@
  *   upkeep   segment roll, retention, DeleteRecords, compaction (in the pool)
  *   restart  checkpoint, recovery after an unclean stop
  *
- * All appends run synchronously up to the write, so two appends never
- * interleave; only waiting for an fdatasync is asynchronous. One fdatasync
- * serves every append waiting on it (group commit).
+ * Appends are written in call order, each all or nothing: most are validated
+ * and written synchronously; one holding a large compressed batch is
+ * validated in the pool first, and those behind it wait their turn. Waiting
+ * for an fdatasync is the other asynchronous part, and one fdatasync serves
+ * every append waiting on it (group commit).
  */
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { FerryError, assert } from '../errors.js';
+import { FerryError } from '../errors.js';
 import { needsPoolValidation, validateBatches, type ValidatedBatches, type ValidationRules } from './batch-validator.js';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { crc32c } from './crc32c.js';
@@ -292,7 +294,7 @@ export class PartitionLog {
     if (lastOffset > OFFSET_MAX) throw new FerryError('KAFKA_STORAGE_ERROR', `offset ${lastOffset} exceeds ${OFFSET_MAX}`);
     const logAppendTimeMs = this.config.timestampType === 'LogAppendTime' ? this.clock() : -1;
     this.stampBatches(bytes, firstOffset, validated, logAppendTimeMs);
-    this.writeBatches(bytes, validated);
+    this.writeBatches(bytes);
     this.unflushedRecords += validated.recordCount;
     for (const listener of this.listeners) listener(this);
     const mustFlush = this.unflushedRecords >= this.config.flushMessages;
@@ -330,7 +332,7 @@ export class PartitionLog {
    * not fit. All or nothing: a failed write or roll rolls the log back to
    * where it was before this request.
    */
-  private writeBatches(bytes: Buffer, validated: ValidatedBatches): void {
+  private writeBatches(bytes: Buffer): void {
     const segmentsBefore = this.segments.length;
     const mark = this.activeSegment.mark();
     try {
