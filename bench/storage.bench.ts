@@ -23,7 +23,9 @@
  * test/bench/smoke.test.ts lists them.
  */
 
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { threadId } from 'node:worker_threads';
@@ -546,7 +548,7 @@ async function runAppendFsync(context: SuiteContext, batches: readonly Buffer[])
 
 // --- 4. Read ----------------------------------------------------------------------------
 
-const READ_FIGURES = { baseline: 'baseline pread 1MiB', sequential: 'read sequential 1MiB', random: 'read random 64KiB' } as const;
+const READ_FIGURES = { baseline: 'baseline pread 1MiB', sequential: 'read sequential 1MiB', random: 'read random 64KiB', sendfile: 'read sendfile 1MiB to a socket', copied: 'read+write 1MiB to a socket' } as const;
 const RANDOM_READS_PER_ITERATION = 16;
 
 async function runRead(context: SuiteContext): Promise<Figure[]> {
@@ -598,6 +600,55 @@ async function runRead(context: SuiteContext): Promise<Figure[]> {
       }
     }
 
+    if ((context.wants(READ_FIGURES.sendfile) || context.wants(READ_FIGURES.copied)) && native) {
+      const sender = native;
+      const sink = await SocketSink.start();
+      let nextOffset = 0;
+      let bytesSent = 0;
+      let bytesCopied = 0;
+      let counting = false;
+      const countTimed: FnHook = (mode) => { counting = mode === 'run'; };
+      const advance = (after: number): void => {
+        nextOffset = after >= logEnd ? 0 : after;
+      };
+      try {
+        const [zeroCopy, copied] = await measureAlternating(context, [
+          {
+            label: READ_FIGURES.sendfile,
+            fn: async () => {
+              const { range, nextOffset: after } = log.readFileRange(nextOffset, MiB);
+              try {
+                const sent = range ? await sender.sendfile(sink.fd, range.fd, range.position, range.sizeBytes) : 0;
+                if (counting) bytesSent += sent;
+              } finally {
+                range?.release();
+              }
+              advance(after);
+            },
+            options: { async: true, beforeAll: countTimed },
+          },
+          {
+            label: READ_FIGURES.copied,
+            fn: async () => {
+              const read = log.read(nextOffset, MiB);
+              await new Promise((resolve) => sink.socket.write(read.bytes, resolve));
+              if (counting) bytesCopied += read.bytes.length;
+              advance(read.nextOffset);
+            },
+            options: { async: true, beforeAll: countTimed },
+          },
+        ]);
+        const zeroCopyValue = perSecond(bytesSent, zeroCopy.totalMs) / MB;
+        const copiedValue = perSecond(bytesCopied, copied.totalMs) / MB;
+        figures.push(
+          { name: READ_FIGURES.sendfile, value: zeroCopyValue, unit: 'MB/s', better: 'higher', rmePercent: zeroCopy.rmePercent, note: `PartitionLog.readFileRange + native.sendfile to a loopback TCP socket drained by another process; ${note}; ${(zeroCopyValue / copiedValue).toFixed(2)}x of read+write` },
+          { name: READ_FIGURES.copied, value: copiedValue, unit: 'MB/s', better: 'higher', rmePercent: copied.rmePercent, note: `PartitionLog.read + socket.write of the bytes, same socket; ${note}` },
+        );
+      } finally {
+        await sink.stop();
+      }
+    }
+
     if (context.wants(READ_FIGURES.random)) {
       const random = prng(5);
       const offsets = Array.from({ length: 4096 }, () => Math.floor(random() * logEnd));
@@ -614,6 +665,34 @@ async function runRead(context: SuiteContext): Promise<Figure[]> {
     await discardLog(log);
   }
   return figures.filter((figure) => context.wants(figure.name));
+}
+
+/**
+ * A loopback TCP connection whose far end is a separate process that reads and
+ * discards everything: where the zero-copy read path sends its bytes.
+ */
+class SocketSink {
+  private constructor(
+    private readonly drain: ChildProcess,
+    readonly socket: net.Socket,
+    readonly fd: number,
+  ) {}
+
+  static async start(): Promise<SocketSink> {
+    const drain = spawn(process.execPath, ['-e', "require('node:net').createServer((s) => s.resume()).listen(0, '127.0.0.1', function () { console.log(this.address().port); })"], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const port = await new Promise<number>((resolve) => drain.stdout!.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim()))));
+    const socket = net.connect(port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    // libuv's descriptor of the socket (an internal but long-stable field on Unix): sendfile writes to it directly.
+    const fd = (socket as unknown as { _handle: { fd: number } })._handle.fd;
+    return new SocketSink(drain, socket, fd);
+  }
+
+  async stop(): Promise<void> {
+    this.socket.destroy();
+    this.drain.kill();
+    await new Promise((resolve) => this.drain.once('exit', resolve));
+  }
 }
 
 /** What PartitionLog.read sits on, alone: a new Buffer and one readAt of 1 MiB per read, front to back through `file`. */

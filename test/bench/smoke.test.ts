@@ -43,6 +43,8 @@ const EXPECTED_ROWS = [
   'baseline pread 1MiB',
   'read sequential 1MiB',
   'read random 64KiB',
+  'read sendfile 1MiB to a socket',
+  'read+write 1MiB to a socket',
   'index lookup OffsetIndex',
   'index lookup wasm indexFloor',
   'compaction',
