@@ -24,12 +24,17 @@ export const ERROR_CODES = {
   INVALID_REQUIRED_ACKS: { code: 21, retriable: false },
   INVALID_TIMESTAMP: { code: 32, retriable: false },
   UNSUPPORTED_VERSION: { code: 35, retriable: false },
+  TOPIC_ALREADY_EXISTS: { code: 36, retriable: false },
+  INVALID_PARTITIONS: { code: 37, retriable: false },
+  INVALID_REPLICATION_FACTOR: { code: 38, retriable: false },
+  INVALID_REQUEST: { code: 42, retriable: false },
   INVALID_CONFIG: { code: 40, retriable: false },
   UNSUPPORTED_FOR_MESSAGE_FORMAT: { code: 43, retriable: false },
   OUT_OF_ORDER_SEQUENCE_NUMBER: { code: 45, retriable: false },
   INVALID_PRODUCER_EPOCH: { code: 47, retriable: false },
   KAFKA_STORAGE_ERROR: { code: 56, retriable: true },
   UNSUPPORTED_COMPRESSION_TYPE: { code: 76, retriable: false },
+  UNKNOWN_TOPIC_ID: { code: 100, retriable: true },
   INVALID_RECORD: { code: 87, retriable: false },
 } as const;
 
