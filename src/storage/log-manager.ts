@@ -38,6 +38,13 @@ const PARTITION_DIR = /^(.+)-(\d+)$/;
 /** Kafka's legal topic names. */
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 
+/** Kafka's topic naming rule: 1 to 249 of [a-zA-Z0-9._-], and not "." or "..". */
+export function validateTopicName(topic: string): void {
+  if (!TOPIC_NAME.test(topic) || topic === '.' || topic === '..') {
+    throw new FerryError('INVALID_TOPIC_EXCEPTION', `invalid topic name ${JSON.stringify(topic)}: use 1 to 249 characters of a-z, A-Z, 0-9, '.', '_' and '-'`);
+  }
+}
+
 export function partitionDirName(topic: string, partition: number): string {
   return `${topic}-${partition}`;
 }
@@ -76,7 +83,7 @@ export class LogManager {
 
   /** The log of a partition, created empty if it does not exist yet. */
   async getOrCreate(topic: string, partition: number): Promise<PartitionLog> {
-    if (!TOPIC_NAME.test(topic) || topic === '.' || topic === '..') throw new FerryError('INVALID_TOPIC_EXCEPTION', `invalid topic name ${JSON.stringify(topic)}`);
+    validateTopicName(topic);
     if (!Number.isSafeInteger(partition) || partition < 0) throw new FerryError('UNKNOWN_TOPIC_OR_PARTITION', `invalid partition ${partition}`);
     const name = partitionDirName(topic, partition);
     const existing = this.logs.get(name);

@@ -1,0 +1,383 @@
+/**
+ * The broker core: topics and their partitions, produce, fetch with
+ * long-poll, offsets. Protocol-neutral: the HTTP, WebSocket and Kafka doors
+ * translate their requests into these calls and the answers back, and hold
+ * no business logic of their own. Errors are FerryErrors carrying Kafka's
+ * error names.
+ *
+ * Single-node for now: this broker leads every partition, its replica set is
+ * itself, and the high watermark is the log end (acks=all is acks=1).
+ */
+
+import path from 'node:path';
+import { FerryError } from '../errors.js';
+import { buildBatch, type RecordInput } from '../storage/batch-builder.js';
+import { DEFAULT_LOG_CONFIG, logConfigFromTopicConfigs, type LogConfig } from '../storage/log-config.js';
+import { LogManager, validateTopicName } from '../storage/log-manager.js';
+import type { AppendResult, PartitionLog } from '../storage/partition-log.js';
+import { decodeBatches, type DecodedRecord, type RecordHeader } from '../storage/records.js';
+import { FetchWaiters } from './fetch-waiters.js';
+import { MetadataStore, newKafkaId, type TopicMetadata } from './metadata-store.js';
+import { partitionForKey } from './murmur2.js';
+
+export interface BrokerOptions {
+  dataDir: string;
+  brokerId?: number;
+  /** auto.create.topics.enable */
+  autoCreateTopics?: boolean;
+  /** num.partitions: partitions of an auto-created topic, and of a created one that names none. */
+  defaultPartitions?: number;
+  /** Topic config defaults for the whole broker (Kafka names), over Kafka's own. */
+  defaultTopicConfigs?: Record<string, string>;
+  clock?: () => number;
+}
+
+/** -1 is Kafka's "all": on a single node, the leader. */
+export type Acks = 0 | 1 | -1;
+
+export interface PartitionDescription {
+  partition: number;
+  leader: number;
+  replicas: number[];
+  isr: number[];
+  logStartOffset: number;
+  logEndOffset: number;
+  highWatermark: number;
+}
+
+export interface TopicDescription {
+  name: string;
+  topicId: string;
+  internal: boolean;
+  partitions: PartitionDescription[];
+  /** Configs set on the topic; everything else is the broker default. */
+  configs: Record<string, string>;
+}
+
+export interface ProduceRecord {
+  key?: Buffer | null;
+  value: Buffer | null;
+  headers?: RecordHeader[];
+  /** CreateTime in ms; now by default. */
+  timestamp?: number;
+  /** Explicit partition; otherwise by key (Kafka's partitioner), or sticky for unkeyed records. */
+  partition?: number;
+}
+
+export interface ProducedRecord {
+  partition: number;
+  /** -1 with acks=0: the broker does not wait to learn it. */
+  offset: number;
+  timestamp: number;
+}
+
+export interface FetchOptions {
+  maxBytes: number;
+  /** Wait until this many bytes are available... */
+  minBytes?: number;
+  /** ...or this long, whichever comes first (0: answer at once). */
+  maxWaitMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface FetchResult {
+  /** Whole record batches as stored. */
+  bytes: Buffer;
+  nextOffset: number;
+  highWatermark: number;
+  logStartOffset: number;
+}
+
+export interface FetchedRecords {
+  records: DecodedRecord[];
+  nextOffset: number;
+  highWatermark: number;
+  logStartOffset: number;
+}
+
+export type OffsetSpec = 'earliest' | 'latest' | { timestamp: number };
+
+/** Kafka's largest partition count is bounded by memory; this bound keeps one request from asking for millions. */
+export const TOPIC_PARTITIONS_MAX = 10_000;
+const INTERNAL_TOPIC_PREFIX = '__';
+
+export class Broker {
+  private readonly waiters = new FetchWaiters();
+  private readonly defaultConfig: LogConfig;
+  readonly brokerId: number;
+  private closed = false;
+
+  private constructor(
+    private readonly options: BrokerOptions,
+    private readonly metadata: MetadataStore,
+    private readonly logs: LogManager,
+    defaultConfig: LogConfig,
+  ) {
+    this.brokerId = options.brokerId ?? 1;
+    this.defaultConfig = defaultConfig;
+  }
+
+  /** Opens the data directory: metadata, then every partition log (recovering any not closed cleanly). */
+  static async open(options: BrokerOptions): Promise<Broker> {
+    const dataDir = path.resolve(options.dataDir);
+    const defaultConfig = logConfigFromTopicConfigs(options.defaultTopicConfigs ?? {}, DEFAULT_LOG_CONFIG);
+    const metadata = MetadataStore.open(dataDir);
+    const configFor = (topic: string): LogConfig => logConfigFromTopicConfigs(metadata.get(topic)?.configs ?? {}, defaultConfig);
+    const logs = await LogManager.open({ dataDir, configFor, ...(options.clock ? { clock: options.clock } : {}) });
+    const broker = new Broker({ ...options, dataDir }, metadata, logs, defaultConfig);
+    for (const topic of metadata.topics()) {
+      for (let partition = 0; partition < topic.partitions; partition++) await logs.getOrCreate(topic.name, partition);
+    }
+    return broker;
+  }
+
+  get clusterId(): string {
+    return this.metadata.clusterId;
+  }
+
+  // --- topics ------------------------------------------------------------------------------
+
+  async createTopic(name: string, options: { partitions?: number; configs?: Record<string, string> } = {}): Promise<TopicDescription> {
+    this.assertOpen();
+    validateTopicName(name);
+    if (this.metadata.get(name)) throw new FerryError('TOPIC_ALREADY_EXISTS', `topic ${name} already exists`);
+    const partitions = options.partitions ?? this.options.defaultPartitions ?? 1;
+    checkPartitionCount(partitions);
+    const configs = { ...(options.configs ?? {}) };
+    logConfigFromTopicConfigs(configs, this.defaultConfig); // rejects unknown names and bad values before anything is made
+    this.metadata.put({ name, topicId: newKafkaId(), partitions, configs });
+    for (let partition = 0; partition < partitions; partition++) await this.logs.getOrCreate(name, partition);
+    return this.describeTopic(name);
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    this.assertOpen();
+    const topic = this.topic(name);
+    this.metadata.remove(name);
+    for (let partition = 0; partition < topic.partitions; partition++) await this.logs.delete(name, partition);
+    this.waiters.wakeEveryone();
+  }
+
+  listTopics(options: { includeInternal?: boolean } = {}): TopicDescription[] {
+    this.assertOpen();
+    return this.metadata
+      .topics()
+      .filter((topic) => options.includeInternal || !isInternal(topic.name))
+      .map((topic) => this.describe(topic));
+  }
+
+  describeTopic(name: string): TopicDescription {
+    this.assertOpen();
+    return this.describe(this.topic(name));
+  }
+
+  /** Grows a topic to `totalPartitions` (Kafka never shrinks one). */
+  async createPartitions(name: string, totalPartitions: number): Promise<TopicDescription> {
+    this.assertOpen();
+    const topic = this.topic(name);
+    checkPartitionCount(totalPartitions);
+    if (totalPartitions <= topic.partitions) {
+      throw new FerryError('INVALID_PARTITIONS', `topic ${name} has ${topic.partitions} partitions; the new count must be larger, not ${totalPartitions}`);
+    }
+    for (let partition = topic.partitions; partition < totalPartitions; partition++) await this.logs.getOrCreate(name, partition);
+    this.metadata.put({ ...topic, partitions: totalPartitions });
+    return this.describeTopic(name);
+  }
+
+  /** Sets (string) or resets to the default (null) topic configs; applies them to every partition at once. */
+  alterTopicConfigs(name: string, changes: Record<string, string | null>): TopicDescription {
+    this.assertOpen();
+    const topic = this.topic(name);
+    const configs = { ...topic.configs };
+    for (const [key, value] of Object.entries(changes)) {
+      if (value === null) delete configs[key];
+      else configs[key] = value;
+    }
+    const config = logConfigFromTopicConfigs(configs, this.defaultConfig);
+    this.metadata.put({ ...topic, configs });
+    for (let partition = 0; partition < topic.partitions; partition++) this.log(name, partition).config = { ...config };
+    return this.describeTopic(name);
+  }
+
+  /** The effective value of every supported topic config (set or default), for DescribeConfigs-style answers. */
+  topicConfig(name: string): LogConfig {
+    return logConfigFromTopicConfigs(this.topic(name).configs, this.defaultConfig);
+  }
+
+  // --- produce -----------------------------------------------------------------------------
+
+  /**
+   * Produces records given as objects (the JSON doors): partitions them as
+   * Kafka's default partitioner does, builds one batch per partition and
+   * appends it. With acks=0 the answer comes before the write (offsets -1).
+   */
+  async produce(topicName: string, records: readonly ProduceRecord[], options: { acks?: Acks } = {}): Promise<ProducedRecord[]> {
+    this.assertOpen();
+    if (records.length === 0) return [];
+    const topic = await this.topicForProduce(topicName);
+    const nowMs = this.now();
+    const sticky = Math.floor(Math.random() * topic.partitions);
+    const byPartition = new Map<number, number[]>();
+    const partitions = records.map((record, i) => {
+      const partition = choosePartition(record, topic, sticky);
+      let indexes = byPartition.get(partition);
+      if (!indexes) byPartition.set(partition, (indexes = []));
+      indexes.push(i);
+      return partition;
+    });
+    const appends = [...byPartition].map(async ([partition, indexes]) => {
+      const batch = buildBatch(indexes.map((i) => recordInput(records[i]!, nowMs)));
+      return { indexes, result: await this.log(topic.name, partition).append(batch) };
+    });
+    if (options.acks === 0) {
+      void Promise.allSettled(appends);
+      return records.map((record, i) => ({ partition: partitions[i]!, offset: -1, timestamp: record.timestamp ?? nowMs }));
+    }
+    const produced: ProducedRecord[] = new Array(records.length);
+    for (const { indexes, result } of await Promise.all(appends)) {
+      indexes.forEach((recordIndex, position) => {
+        const record = records[recordIndex]!;
+        produced[recordIndex] = { partition: partitions[recordIndex]!, offset: result.firstOffset + position, timestamp: result.logAppendTimeMs >= 0 ? result.logAppendTimeMs : record.timestamp ?? nowMs };
+      });
+    }
+    return produced;
+  }
+
+  /** Appends record batches as a Kafka producer sent them (the Kafka door, binary WebSocket frames). */
+  produceBatches(topicName: string, partition: number, bytes: Buffer): Promise<AppendResult> {
+    this.assertOpen();
+    return this.log(topicName, partition).append(bytes);
+  }
+
+  private async topicForProduce(name: string): Promise<TopicMetadata> {
+    const existing = this.metadata.get(name);
+    if (existing) return existing;
+    if (this.options.autoCreateTopics === false) throw new FerryError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist and auto.create.topics.enable is false`);
+    await this.createTopic(name).catch((error: unknown) => {
+      // Two producers racing to auto-create the same topic: the loser uses the winner's.
+      if (!(error instanceof FerryError && error.errorName === 'TOPIC_ALREADY_EXISTS')) throw error;
+    });
+    return this.topic(name);
+  }
+
+  // --- fetch -------------------------------------------------------------------------------
+
+  /**
+   * Whole batches from `offset`, waiting up to maxWaitMs for minBytes to be
+   * there; woken by appends to the partition.
+   */
+  async fetch(topicName: string, partition: number, offset: number, options: FetchOptions): Promise<FetchResult> {
+    this.assertOpen();
+    const log = this.log(topicName, partition);
+    const minBytes = options.minBytes ?? 1;
+    const deadline = this.now() + (options.maxWaitMs ?? 0);
+    for (;;) {
+      const read = log.read(offset, options.maxBytes);
+      const answer = { bytes: read.bytes, nextOffset: read.nextOffset, highWatermark: read.logEndOffset, logStartOffset: read.logStartOffset };
+      const remainingMs = deadline - this.now();
+      if (read.bytes.length >= minBytes || remainingMs <= 0 || options.signal?.aborted || this.closed) return answer;
+      await this.waiters.waitForAppend(log, remainingMs, options.signal);
+      if (this.closed || !this.metadata.get(topicName)) return answer;
+    }
+  }
+
+  /** `fetch`, decoded into records at or after `offset` (the JSON doors). */
+  async fetchRecords(topicName: string, partition: number, offset: number, options: FetchOptions): Promise<FetchedRecords> {
+    const fetched = await this.fetch(topicName, partition, offset, options);
+    const records = decodeBatches(fetched.bytes)
+      .filter((batch) => !batch.isControl)
+      .flatMap((batch) => batch.records)
+      .filter((record) => record.offset >= BigInt(offset));
+    return { records, nextOffset: fetched.nextOffset, highWatermark: fetched.highWatermark, logStartOffset: fetched.logStartOffset };
+  }
+
+  /** ListOffsets: earliest, latest, or the first offset at or after a timestamp (-1 when there is none). */
+  listOffset(topicName: string, partition: number, spec: OffsetSpec): { offset: number; timestamp: number } {
+    this.assertOpen();
+    const log = this.log(topicName, partition);
+    if (spec === 'earliest') return { offset: log.logStartOffset, timestamp: -1 };
+    if (spec === 'latest') return { offset: log.logEndOffset, timestamp: -1 };
+    return log.offsetForTimestamp(spec.timestamp) ?? { offset: -1, timestamp: -1 };
+  }
+
+  /** DeleteRecords: every offset below `beforeOffset` (-1: the high watermark) becomes unreadable. Returns the new log start. */
+  deleteRecords(topicName: string, partition: number, beforeOffset: number): number {
+    this.assertOpen();
+    const log = this.log(topicName, partition);
+    return log.deleteRecordsBefore(beforeOffset === -1 ? log.logEndOffset : beforeOffset);
+  }
+
+  // --- internals ---------------------------------------------------------------------------
+
+  private topic(name: string): TopicMetadata {
+    const topic = this.metadata.get(name);
+    if (!topic) throw new FerryError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`);
+    return topic;
+  }
+
+  /** The log of a partition of an existing topic. */
+  log(topicName: string, partition: number): PartitionLog {
+    const topic = this.topic(topicName);
+    const log = Number.isInteger(partition) && partition >= 0 && partition < topic.partitions ? this.logs.get(topicName, partition) : undefined;
+    if (!log) throw new FerryError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${topicName} has no partition ${partition} (it has ${topic.partitions})`);
+    return log;
+  }
+
+  private describe(topic: TopicMetadata): TopicDescription {
+    const partitions: PartitionDescription[] = [];
+    for (let partition = 0; partition < topic.partitions; partition++) {
+      const log = this.log(topic.name, partition);
+      partitions.push({
+        partition,
+        leader: this.brokerId,
+        replicas: [this.brokerId],
+        isr: [this.brokerId],
+        logStartOffset: log.logStartOffset,
+        logEndOffset: log.logEndOffset,
+        highWatermark: log.logEndOffset,
+      });
+    }
+    return { name: topic.name, topicId: topic.topicId, internal: isInternal(topic.name), partitions, configs: { ...topic.configs } };
+  }
+
+  private now(): number {
+    return (this.options.clock ?? Date.now)();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new FerryError('KAFKA_STORAGE_ERROR', 'the broker is shutting down');
+  }
+
+  /** Wakes long-polls, then flushes and closes every log cleanly. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.waiters.wakeEveryone();
+    await this.logs.close();
+  }
+}
+
+function isInternal(name: string): boolean {
+  return name.startsWith(INTERNAL_TOPIC_PREFIX);
+}
+
+function checkPartitionCount(partitions: number): void {
+  if (!Number.isInteger(partitions) || partitions < 1 || partitions > TOPIC_PARTITIONS_MAX) {
+    throw new FerryError('INVALID_PARTITIONS', `partition count ${partitions} must be an integer from 1 to ${TOPIC_PARTITIONS_MAX}`);
+  }
+}
+
+function choosePartition(record: ProduceRecord, topic: TopicMetadata, sticky: number): number {
+  if (record.partition !== undefined) {
+    if (!Number.isInteger(record.partition) || record.partition < 0 || record.partition >= topic.partitions) {
+      throw new FerryError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${topic.name} has no partition ${record.partition} (it has ${topic.partitions})`);
+    }
+    return record.partition;
+  }
+  if (record.key) return partitionForKey(record.key, topic.partitions);
+  return sticky;
+}
+
+function recordInput(record: ProduceRecord, nowMs: number): RecordInput {
+  return { key: record.key ?? null, value: record.value, headers: record.headers ?? [], timestamp: BigInt(record.timestamp ?? nowMs) };
+}

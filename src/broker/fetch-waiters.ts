@@ -1,0 +1,72 @@
+/**
+ * Long-poll for fetches: a fetch that found less than it wants waits here
+ * until the next append to its partition (the log's append listener wakes it)
+ * or until its deadline, whichever comes first. No polling timers: the only
+ * timer is each waiter's own deadline.
+ */
+
+import type { PartitionLog } from '../storage/partition-log.js';
+
+type Wake = () => void;
+
+export class FetchWaiters {
+  private readonly waiting = new Map<PartitionLog, Set<Wake>>();
+  private readonly unsubscribe = new Map<PartitionLog, () => void>();
+
+  /** Resolves on the next append to `log`, after `timeoutMs`, or when `signal` aborts. */
+  waitForAppend(log: PartitionLog, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal?.aborted || timeoutMs <= 0) {
+        resolve();
+        return;
+      }
+      const wake: Wake = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', wake);
+        this.forget(log, wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, timeoutMs);
+      signal?.addEventListener('abort', wake, { once: true });
+      this.remember(log, wake);
+    });
+  }
+
+  private remember(log: PartitionLog, wake: Wake): void {
+    let set = this.waiting.get(log);
+    if (!set) {
+      set = new Set();
+      this.waiting.set(log, set);
+      this.unsubscribe.set(log, log.onAppend(() => this.wakeAll(log)));
+    }
+    set.add(wake);
+  }
+
+  private forget(log: PartitionLog, wake: Wake): void {
+    const set = this.waiting.get(log);
+    if (!set) return;
+    set.delete(wake);
+    if (set.size === 0) {
+      this.waiting.delete(log);
+      this.unsubscribe.get(log)?.();
+      this.unsubscribe.delete(log);
+    }
+  }
+
+  private wakeAll(log: PartitionLog): void {
+    const set = this.waiting.get(log);
+    if (!set) return;
+    for (const wake of [...set]) wake();
+  }
+
+  /** Wakes every waiter (the broker is closing, or a topic went away). */
+  wakeEveryone(): void {
+    for (const log of [...this.waiting.keys()]) this.wakeAll(log);
+  }
+
+  get waiterCount(): number {
+    let total = 0;
+    for (const set of this.waiting.values()) total += set.size;
+    return total;
+  }
+}
