@@ -1,47 +1,39 @@
 #!/usr/bin/env node
 /**
- * The `ferry` command line.
+ * The `ferry` command line. Every option of `start` can also be given as an
+ * environment variable (shown in `ferry start --help`).
  *
- *   ferry start [--data-dir ./data]    open (and recover) the storage engine and keep its upkeep running
- *   ferry dump-log <file.log>          print a segment's batches (and --records), like kafka-dump-log
+ *   ferry start                  run the broker: HTTP + WebSocket on --http-port, data in --data-dir
+ *   ferry dump-log <file.log>    print a segment's batches (and --records), like kafka-dump-log
  */
 
-import path from 'node:path';
-import { Command, Option } from 'commander';
-import { pino } from 'pino';
-import { DEFAULT_LOG_CONFIG } from '../storage/log-config.js';
-import { LogManager } from '../storage/log-manager.js';
-import { closeSharedStoragePool } from '../storage/storage-pool.js';
-import { crc32cImplementation } from '../storage/crc32c.js';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { dumpLog } from './dump-log.js';
+import { start } from './start.js';
 
-const logger = pino({ name: 'ferry' });
+function port(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535) throw new InvalidArgumentError('a port is an integer from 0 to 65535');
+  return parsed;
+}
 
-async function start(options: { dataDir: string }): Promise<void> {
-  const startedMs = Date.now();
-  const dataDir = path.resolve(options.dataDir);
-  const manager = await LogManager.open({ dataDir, configFor: () => ({ ...DEFAULT_LOG_CONFIG }) });
-  const stop = async (signal: string): Promise<void> => {
-    logger.info({ signal }, 'closing logs');
-    await manager.close();
-    await closeSharedStoragePool();
-    logger.info('clean shutdown');
-    process.exit(0);
-  };
-  process.once('SIGINT', (signal) => void stop(signal));
-  process.once('SIGTERM', (signal) => void stop(signal));
-  // Keep the process alive: upkeep timers are unref'd so that tests and tools can exit.
-  setInterval(() => undefined, 1 << 30);
-  logger.info({ dataDir, partitions: manager.partitions.length, openMs: Date.now() - startedMs, crc32c: crc32cImplementation }, 'storage engine ready');
-  logger.warn('this build has the storage engine only: the Kafka, HTTP and WebSocket doors are not part of it yet');
+function positive(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError('a positive integer');
+  return parsed;
 }
 
 const program = new Command('ferry').description('Ferry: an event-streaming broker in the Kafka model');
 
 program
   .command('start')
-  .description('open the data directory (recovering it after an unclean stop) and run storage upkeep')
-  .addOption(new Option('--data-dir <dir>', 'where partition logs live').default('./data').env('FERRY_DATA_DIR'))
+  .description('run the broker: open (and recover) the data directory, serve HTTP and WebSocket')
+  .addOption(new Option('--data-dir <dir>', 'where topics and partition logs live').default('./data').env('FERRY_DATA_DIR'))
+  .addOption(new Option('--host <address>', 'address to listen on').default('0.0.0.0').env('FERRY_HOST'))
+  .addOption(new Option('--http-port <port>', 'HTTP and WebSocket port').default(8080).argParser(port).env('FERRY_HTTP_PORT'))
+  .addOption(new Option('--num-partitions <n>', 'partitions of an auto-created topic (num.partitions)').default(1).argParser(positive).env('FERRY_NUM_PARTITIONS'))
+  .addOption(new Option('--no-auto-create-topics', 'refuse produce to a topic that does not exist (auto.create.topics.enable=false)').env('FERRY_NO_AUTO_CREATE_TOPICS'))
+  .addOption(new Option('--allow-uws-fallback', "serve on uWebSockets.js's slow ws-based fallback if its native binary does not load").default(false).env('FERRY_ALLOW_UWS_FALLBACK'))
   .action(start);
 
 program

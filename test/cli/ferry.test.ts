@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,7 +14,7 @@ const root = path.resolve(import.meta.dirname, '../..');
 const builtCli = path.join(root, 'dist/cli/ferry.js');
 
 describe('ferry CLI (the built dist/, as npm start runs it)', () => {
-  it('start recovers a data dir left by an unclean stop, then shuts down cleanly on SIGTERM', async () => {
+  it('start recovers a data dir left by an unclean stop, serves on its port, then shuts down cleanly on SIGTERM', async () => {
     const dataDir = tempDir('ferry-start-');
     const crashed = await PartitionLog.open({ dir: path.join(dataDir, 'payments-0'), config: config() });
     await crashed.append(valuesBatch('p', 5));
@@ -21,18 +22,30 @@ describe('ferry CLI (the built dist/, as npm start runs it)', () => {
     fs.appendFileSync(path.join(dataDir, 'payments-0', '00000000000000000000.log'), Buffer.alloc(100, 7)); // a torn tail
     // No close: the checkpoint still says the shutdown was not clean.
 
-    const child = spawn(process.execPath, [builtCli, 'start', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [builtCli, 'start', '--data-dir', dataDir, '--host', '127.0.0.1', '--http-port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     const lines: Array<Record<string, unknown>> = [];
     for await (const line of readline.createInterface({ input: child.stdout })) {
-      lines.push(JSON.parse(line) as Record<string, unknown>);
-      if (lines.at(-1)!.msg === 'storage engine ready') child.kill('SIGTERM');
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      lines.push(entry);
+      if (entry.msg === 'ferry ready') {
+        const port = Number(new URL(String(entry.http)).port);
+        await new Promise<void>((resolve, reject) => net.connect(port, '127.0.0.1').once('connect', function (this: net.Socket) { this.destroy(); resolve(); }).once('error', reject));
+        child.kill('SIGTERM');
+      }
     }
     expect(await exited).toBe(0);
-    expect(lines.find((l) => l.msg === 'storage engine ready')).toMatchObject({ partitions: 1, crc32c: 'native' });
+    expect(lines.find((l) => l.msg === 'ferry ready')).toMatchObject({ uwsNative: true, crc32c: 'native' });
     expect(lines.at(-1)!.msg).toBe('clean shutdown');
     expect(fs.readFileSync(path.join(dataDir, 'payments-0', 'checkpoint'), 'utf8')).toContain('cleanShutdown 1');
     expect(fs.statSync(path.join(dataDir, 'payments-0', '00000000000000000000.log')).size).toBe(crashed.sizeBytes);
+  });
+
+  it('start --help lists every option with its environment variable', () => {
+    const help = spawnSync(process.execPath, [builtCli, 'start', '--help'], { encoding: 'utf8' });
+    expect(help.status).toBe(0);
+    for (const option of ['--data-dir', '--host', '--http-port', '--num-partitions', '--no-auto-create-topics', '--allow-uws-fallback']) expect(help.stdout).toContain(option);
+    for (const variable of ['FERRY_DATA_DIR', 'FERRY_HTTP_PORT', 'FERRY_ALLOW_UWS_FALLBACK']) expect(help.stdout).toContain(variable);
   });
 
   it('dump-log prints batches and records, and fails on a corrupt batch', async () => {

@@ -1,0 +1,51 @@
+/**
+ * The HTTP + WebSocket server: one uWebSockets.js app on one port, the HTTP
+ * door's routes and the WebSocket door's `/ws` registered on it.
+ */
+
+import { pino, type Logger } from 'pino';
+import type { Broker } from '../broker/broker.js';
+import type { DoorContext } from './door.js';
+import { registerHttpDoor } from './http/index.js';
+import { loadUws } from './uws.js';
+import { registerWebSocketDoor } from './ws/index.js';
+
+export interface ServerOptions {
+  broker: Broker;
+  host?: string;
+  /** 0 picks a free port (tests). */
+  port: number;
+  allowUwsFallback?: boolean;
+  logger?: Logger;
+}
+
+export interface RunningServer {
+  port: number;
+  /** uWS's native binary is serving (false only with --allow-uws-fallback after a load failure). */
+  native: boolean;
+  close(): void;
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const logger = options.logger ?? pino({ name: 'ferry' });
+  const loaded = loadUws({ allowFallback: options.allowUwsFallback ?? false });
+  if (!loaded.native) logger.warn({ problem: loaded.problem }, 'serving HTTP and WebSocket on the slow ws-based uWebSockets.js fallback');
+  const { uws } = loaded;
+  const app = uws.App();
+  const context: DoorContext = { broker: options.broker, uws, logger };
+  const closeWebSockets = registerWebSocketDoor(app, context);
+  registerHttpDoor(app, context);
+  const host = options.host ?? '0.0.0.0';
+  const listenSocket = await new Promise<Exclude<Parameters<Parameters<typeof app.listen>[2]>[0], false>>((resolve, reject) => {
+    app.listen(host, options.port, (socket) => (socket ? resolve(socket) : reject(new Error(`cannot listen on ${host}:${options.port} (in use?)`))));
+  });
+  const port = uws.us_socket_local_port(listenSocket);
+  return {
+    port,
+    native: loaded.native,
+    close: () => {
+      uws.us_listen_socket_close(listenSocket);
+      closeWebSockets();
+    },
+  };
+}
