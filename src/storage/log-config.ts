@@ -116,7 +116,8 @@ export function logConfigFromTopicConfigs(
 ): LogConfig {
   const config: LogConfig = { ...base };
   for (const [name, value] of Object.entries(configs)) {
-    const parse = PARSERS[name];
+    // Own properties only: "constructor" or "toString" are not configs.
+    const parse = Object.hasOwn(PARSERS, name) ? PARSERS[name] : undefined;
     if (!parse) throw new FerryError('INVALID_CONFIG', `unknown topic config ${name}`);
     parse(config, value, name);
   }

@@ -166,3 +166,13 @@ describe('fetch', () => {
     await broker.close();
   });
 });
+
+describe('topic configs', () => {
+  it('knows only real config names, not object properties', async () => {
+    const broker = await Broker.open({ dataDir: tempDir() });
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      await expectError(broker.createTopic(`t-${name.replace(/_/g, 'u')}`, { configs: { [name]: '1' } }), 'INVALID_CONFIG');
+    }
+    await broker.close();
+  });
+});
