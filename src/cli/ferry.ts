@@ -4,11 +4,14 @@
  * environment variable (shown in `ferry start --help`).
  *
  *   ferry start                  run the broker: HTTP + WebSocket on --http-port, data in --data-dir
+ *   ferry topics …               create, list, describe, alter, delete topics through a running broker (like kafka-topics)
  *   ferry dump-log <file.log>    print a segment's batches (and --records), like kafka-dump-log
  */
 
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { dumpLog } from './dump-log.js';
+import { BrokerHttpApi, CliError } from './http-api.js';
+import { topicsCommand } from './topics.js';
 import { start } from './start.js';
 
 function port(value: string): number {
@@ -23,7 +26,13 @@ function positive(value: string): number {
   return parsed;
 }
 
-const program = new Command('ferry').description('Ferry: an event-streaming broker in the Kafka model');
+const program = new Command('ferry')
+  .description('Ferry: an event-streaming broker in the Kafka model')
+  .addOption(new Option('--http <url>', "a running broker's HTTP address, for the commands that talk to one").default('http://localhost:8080').env('FERRY_HTTP'));
+
+const write = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
 
 program
   .command('start')
@@ -46,4 +55,12 @@ program
     process.exitCode = healthy ? 0 : 1;
   });
 
-await program.parseAsync();
+program.addCommand(topicsCommand(() => new BrokerHttpApi(program.opts<{ http: string }>().http), write));
+
+try {
+  await program.parseAsync();
+} catch (error) {
+  if (!(error instanceof CliError)) throw error;
+  process.stderr.write(`ferry: ${error.message}\n`);
+  process.exitCode = 1;
+}
