@@ -40,10 +40,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     app.listen(host, options.port, (socket) => (socket ? resolve(socket) : reject(new Error(`cannot listen on ${host}:${options.port} (in use?)`))));
   });
   const port = uws.us_socket_local_port(listenSocket);
+  let closed = false;
   return {
     port,
     native: loaded.native,
     close: () => {
+      // Closing a uWS listen socket twice crashes the process (a libuv assertion): once only.
+      if (closed) return;
+      closed = true;
       uws.us_listen_socket_close(listenSocket);
       closeWebSockets();
     },

@@ -1,0 +1,464 @@
+/**
+ * FerryClient: the WebSocket door's client (protocol in
+ * src/protocol/ws/protocol.ts), the same code in Node and in browsers. No
+ * Node built-ins: the WebSocket comes from the runtime (browsers, Node 22)
+ * or from the caller (`ws` on Node 20).
+ *
+ * One socket at a time, a Session each. When a socket drops the client
+ * reconnects with capped exponential backoff and resubscribes every live
+ * subscription from its positions. Produce requests that were sent and not
+ * answered when the socket dropped fail with a retriable NETWORK_EXCEPTION
+ * (the broker may or may not have appended them: the caller decides whether
+ * to send again); requests not yet sent wait for the next socket.
+ */
+
+import {
+  PROTOCOL_VERSION,
+  RECORDS_FRAME_HEADER_BYTES,
+  readRecordsFrameHeader,
+  type Encoding,
+  type ErrorMessage,
+  type ProducedMessage,
+  type ProducedResult,
+  type ProduceRequest,
+  type PingRequest,
+  type ServerMessage,
+  type SubscribedMessage,
+  type WireAcks,
+  type WireLimits,
+  type WireProduceRecord,
+} from '../protocol/ws/protocol.js';
+import { DECOMPRESSED_BYTES_MAX_DEFAULT } from './batch-decoder.js';
+import { FerryClientError, clientClosedError, corruptError, networkError } from './errors.js';
+import { toWireValue, type ValueInput } from './record.js';
+import { Subscription, type SubscribeOptions, type SubscriptionLink } from './subscription.js';
+import { globalWebSocket, type WebSocketConstructor, type WebSocketLike } from './websocket.js';
+
+export interface FerryClientOptions {
+  /** How records are pushed: json (decoded by the broker) or binary (stored batches, decoded here). Default json. */
+  encoding?: Encoding;
+  /** Default: the runtime's global WebSocket. On Node 20, pass the `ws` package's. */
+  WebSocket?: WebSocketConstructor;
+  /** Reconnect after a lost connection (not after a failed first one). Default true. */
+  reconnect?: boolean;
+  reconnectDelayMinMs?: number;
+  reconnectDelayMaxMs?: number;
+  /** Requests waiting for a socket or for room under the broker's in-flight limit. */
+  queuedRequestsMax?: number;
+  /** Default credit window of a subscription. */
+  windowBytes?: number;
+  onConnectionChange?: (change: ConnectionChange) => void;
+  /** Errors about no request or subscription in particular (a frame the broker could not read). */
+  onError?: (error: FerryClientError) => void;
+}
+
+export type ConnectionChange = { state: 'open' } | { state: 'reconnecting'; attempt: number; delayMs: number; reason: string } | { state: 'closed' };
+
+export interface ProduceInput {
+  key?: ValueInput;
+  value: ValueInput;
+  headers?: Record<string, ValueInput> | ReadonlyArray<{ key: string; value: ValueInput }>;
+  partition?: number;
+  timestamp?: number | Date;
+}
+
+export interface ProduceOptions {
+  /** Default 'all' (on one broker, the leader's write). */
+  acks?: WireAcks;
+}
+
+export const CLIENT_DEFAULTS = Object.freeze({
+  encoding: 'json' as Encoding,
+  reconnect: true,
+  reconnectDelayMinMs: 100,
+  reconnectDelayMaxMs: 5_000,
+  queuedRequestsMax: 10_000,
+  windowBytes: 1024 * 1024,
+});
+
+/** How long close() waits for the socket's closing handshake before returning anyway. */
+const CLOSE_WAIT_MS = 2_000;
+const CLOSE_NORMAL = 1000;
+/** A UTF-16 code unit is at most 3 bytes of UTF-8. */
+const UTF8_BYTES_PER_UNIT_MAX = 3;
+const utf8 = new TextEncoder();
+
+interface PendingRequest {
+  resolve(message: ServerMessage): void;
+  reject(error: Error): void;
+  /** Counts against the broker's in-flight limit (produce, ping); subscribe and unsubscribe do not. */
+  counted: boolean;
+}
+
+interface QueuedRequest extends PendingRequest {
+  message: Omit<ProduceRequest, 'id'> | Omit<PingRequest, 'id'>;
+}
+
+/** One socket's state: requests awaiting answers and subscriptions by the broker's ids. */
+class Session {
+  limits: WireLimits | null = null;
+  readonly pending = new Map<number, PendingRequest>();
+  readonly subscriptions = new Map<number, Subscription>();
+  inflight = 0;
+
+  constructor(readonly socket: WebSocketLike) {}
+
+  get ready(): boolean {
+    return this.limits !== null;
+  }
+}
+
+export class FerryClient {
+  private readonly options: Required<Omit<FerryClientOptions, 'WebSocket' | 'onConnectionChange' | 'onError'>>;
+  private readonly WebSocket: WebSocketConstructor;
+  private readonly url: string;
+  private session: Session | null = null;
+  private readonly queue: QueuedRequest[] = [];
+  private readonly subscriptions = new Set<Subscription>();
+  private nextRequestId = 1;
+  private closed = false;
+  private everOpened = false;
+  private reconnectAttempt = 0;
+  private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly closeWaiters: Array<() => void> = [];
+  private firstOpen: { resolve: () => void; reject: (error: Error) => void } | null = null;
+  private readonly link: SubscriptionLink = {
+    sendCredit: (serverId, bytes) => this.sendCredit(serverId, bytes),
+    release: (subscription, serverId) => this.release(subscription, serverId),
+  };
+
+  private constructor(
+    url: string,
+    private readonly hooks: Pick<FerryClientOptions, 'onConnectionChange' | 'onError'>,
+    options: FerryClientOptions,
+  ) {
+    const WebSocketClass = options.WebSocket ?? globalWebSocket();
+    if (!WebSocketClass) throw new Error('no WebSocket in this runtime: pass one as options.WebSocket (on Node 20, the `ws` package)');
+    this.WebSocket = WebSocketClass;
+    this.options = {
+      encoding: options.encoding ?? CLIENT_DEFAULTS.encoding,
+      reconnect: options.reconnect ?? CLIENT_DEFAULTS.reconnect,
+      reconnectDelayMinMs: options.reconnectDelayMinMs ?? CLIENT_DEFAULTS.reconnectDelayMinMs,
+      reconnectDelayMaxMs: options.reconnectDelayMaxMs ?? CLIENT_DEFAULTS.reconnectDelayMaxMs,
+      queuedRequestsMax: options.queuedRequestsMax ?? CLIENT_DEFAULTS.queuedRequestsMax,
+      windowBytes: options.windowBytes ?? CLIENT_DEFAULTS.windowBytes,
+    };
+    this.url = socketUrl(url, this.options.encoding);
+  }
+
+  /** Connects to `url` (ws://host:port or ws://host:port/ws); resolves once the broker has said hello. */
+  static async connect(url: string, options: FerryClientOptions = {}): Promise<FerryClient> {
+    const client = new FerryClient(url, { onConnectionChange: options.onConnectionChange, onError: options.onError }, options);
+    await new Promise<void>((resolve, reject) => {
+      client.firstOpen = { resolve, reject };
+      client.openSocket();
+    });
+    return client;
+  }
+
+  get connected(): boolean {
+    return this.session?.ready ?? false;
+  }
+
+  get encoding(): Encoding {
+    return this.options.encoding;
+  }
+
+  // --- produce -----------------------------------------------------------------------------
+
+  produce(topic: string, record: ProduceInput, options?: ProduceOptions): Promise<ProducedResult>;
+  produce(topic: string, records: readonly ProduceInput[], options?: ProduceOptions): Promise<ProducedResult[]>;
+  async produce(topic: string, records: ProduceInput | readonly ProduceInput[], options: ProduceOptions = {}): Promise<ProducedResult | ProducedResult[]> {
+    const many = isRecordList(records);
+    const message: Omit<ProduceRequest, 'id'> = { type: 'produce', topic, records: (many ? records : [records]).map(wireRecord) };
+    if (options.acks !== undefined) message.acks = options.acks;
+    const answer = (await this.request(message)) as ProducedMessage;
+    return many ? answer.results : answer.results[0]!;
+  }
+
+  /** A round trip to the broker. */
+  async ping(): Promise<void> {
+    await this.request({ type: 'ping' });
+  }
+
+  // --- subscribe ---------------------------------------------------------------------------
+
+  /** Records of `topic` as an async iterator; `ready` says where each partition starts. */
+  subscribe(topic: string, options: SubscribeOptions = {}): Subscription {
+    if (this.closed) throw clientClosedError();
+    const subscription = new Subscription(this.link, topic, options, options.windowBytes ?? this.options.windowBytes, options.decompressedBytesMax ?? DECOMPRESSED_BYTES_MAX_DEFAULT);
+    this.subscriptions.add(subscription);
+    if (this.session?.ready) this.attach(this.session, subscription);
+    return subscription;
+  }
+
+  // --- close -------------------------------------------------------------------------------
+
+  /** Ends every subscription, fails what is queued, closes the socket; no reconnect after. */
+  async close(): Promise<void> {
+    if (this.closed && !this.session) return;
+    this.closed = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    for (const queued of this.queue.splice(0)) queued.reject(clientClosedError());
+    for (const subscription of this.subscriptions) subscription.end();
+    this.subscriptions.clear();
+    const session = this.session;
+    if (!session) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, CLOSE_WAIT_MS);
+      this.closeWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      session.socket.close(CLOSE_NORMAL, 'client closed');
+    });
+  }
+
+  // --- the socket --------------------------------------------------------------------------
+
+  private openSocket(): void {
+    let socket: WebSocketLike;
+    try {
+      socket = new this.WebSocket(this.url);
+    } catch (error) {
+      this.sessionLost(null, (error as Error).message);
+      return;
+    }
+    socket.binaryType = 'arraybuffer';
+    const session = new Session(socket);
+    this.session = session;
+    socket.onmessage = (event) => this.onMessage(session, event.data);
+    socket.onclose = (event) => this.sessionLost(session, `closed (${event.code}${event.reason ? `: ${event.reason}` : ''})`);
+    socket.onerror = () => undefined; // a close event follows, with the reason
+  }
+
+  private onMessage(session: Session, data: unknown): void {
+    if (session !== this.session) return;
+    if (typeof data === 'string') {
+      this.onText(session, data);
+    } else if (data instanceof ArrayBuffer) {
+      this.onBinary(session, new Uint8Array(data));
+    } else if (ArrayBuffer.isView(data)) {
+      this.onBinary(session, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    }
+  }
+
+  private onText(session: Session, text: string): void {
+    let message: ServerMessage;
+    try {
+      message = JSON.parse(text) as ServerMessage;
+    } catch {
+      this.hooks.onError?.(corruptError(`the broker sent a frame that is not JSON: ${text.slice(0, 80)}`));
+      return;
+    }
+    switch (message.type) {
+      case 'hello':
+        this.onHello(session, message.version, message.limits);
+        return;
+      case 'records':
+        session.subscriptions.get(message.subscription)?.receiveJson(message);
+        return;
+      case 'error':
+        this.onError(session, message);
+        return;
+      default:
+        this.settle(session, message.id, (pending) => pending.resolve(message));
+    }
+  }
+
+  private onBinary(session: Session, frame: Uint8Array): void {
+    const header = readRecordsFrameHeader(frame);
+    if (!header) {
+      this.hooks.onError?.(corruptError(`the broker sent a binary frame that is not a version ${PROTOCOL_VERSION} records frame`));
+      return;
+    }
+    session.subscriptions.get(header.subscription)?.receiveBinary(header, frame.subarray(RECORDS_FRAME_HEADER_BYTES));
+  }
+
+  private onHello(session: Session, version: number, limits: WireLimits): void {
+    if (version !== PROTOCOL_VERSION) {
+      session.socket.close(CLOSE_NORMAL, `client speaks protocol version ${PROTOCOL_VERSION}`);
+      return;
+    }
+    session.limits = limits;
+    this.reconnectAttempt = 0;
+    this.everOpened = true;
+    for (const subscription of this.subscriptions) this.attach(session, subscription);
+    this.flush();
+    this.hooks.onConnectionChange?.({ state: 'open' });
+    this.firstOpen?.resolve();
+    this.firstOpen = null;
+  }
+
+  private onError(session: Session, message: ErrorMessage): void {
+    const error = new FerryClientError(message.error_name, message.message, message.retriable, message.error_code);
+    if (message.id !== undefined && typeof message.id === 'number' && session.pending.has(message.id)) {
+      this.settle(session, message.id, (pending) => pending.reject(error));
+    } else if (message.subscription !== undefined) {
+      const subscription = session.subscriptions.get(message.subscription);
+      session.subscriptions.delete(message.subscription);
+      if (subscription) {
+        this.subscriptions.delete(subscription);
+        subscription.fail(error);
+      }
+    } else {
+      this.hooks.onError?.(error);
+    }
+  }
+
+  /** The socket closed (or never opened): fail what awaited it, then reconnect unless closing. */
+  private sessionLost(session: Session | null, reason: string): void {
+    if (session !== this.session) return;
+    this.session = null;
+    const error = this.closed ? clientClosedError() : networkError(`connection to ${this.url} ${reason} before the broker answered; the request may or may not have taken effect`);
+    if (session) {
+      for (const pending of session.pending.values()) pending.reject(error);
+      session.pending.clear();
+    }
+    for (const subscription of this.subscriptions) subscription.detached();
+    if (this.closed) {
+      for (const resolve of this.closeWaiters.splice(0)) resolve();
+      this.hooks.onConnectionChange?.({ state: 'closed' });
+      return;
+    }
+    if (!this.everOpened || !this.options.reconnect) {
+      this.shutDown(networkError(this.everOpened ? `connection to ${this.url} lost: ${reason}` : `cannot connect to ${this.url}: ${reason}`));
+      return;
+    }
+    this.scheduleReconnect(reason);
+  }
+
+  private shutDown(error: FerryClientError): void {
+    this.closed = true;
+    for (const queued of this.queue.splice(0)) queued.reject(error);
+    for (const subscription of this.subscriptions) subscription.fail(error);
+    this.subscriptions.clear();
+    this.firstOpen?.reject(error);
+    this.firstOpen = null;
+    this.hooks.onConnectionChange?.({ state: 'closed' });
+  }
+
+  private scheduleReconnect(reason: string): void {
+    const attempt = ++this.reconnectAttempt;
+    const backoffMs = Math.min(this.options.reconnectDelayMaxMs, this.options.reconnectDelayMinMs * 2 ** (attempt - 1));
+    const delayMs = Math.round(backoffMs * (0.5 + Math.random() / 2)); // jitter: clients of a restarted broker do not return in step
+    this.hooks.onConnectionChange?.({ state: 'reconnecting', attempt, delayMs, reason });
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      if (!this.closed) this.openSocket();
+    }, delayMs);
+  }
+
+  // --- requests ----------------------------------------------------------------------------
+
+  private request(message: QueuedRequest['message']): Promise<ServerMessage> {
+    if (this.closed) return Promise.reject(clientClosedError());
+    if (this.queue.length >= this.options.queuedRequestsMax) {
+      return Promise.reject(new FerryClientError('REQUEST_QUEUE_FULL', `${this.options.queuedRequestsMax} requests already wait for the broker`, true));
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ message, resolve, reject, counted: true });
+      this.flush();
+    });
+  }
+
+  /** Sends queued requests while the broker's in-flight limit has room. */
+  private flush(): void {
+    const session = this.session;
+    if (!session?.limits) return;
+    while (this.queue.length > 0 && session.inflight < session.limits.inflight_requests_max) {
+      const queued = this.queue.shift()!;
+      this.send(session, queued.message, queued);
+    }
+  }
+
+  private send(session: Session, message: object, pending: PendingRequest): void {
+    const id = this.nextRequestId++;
+    const text = JSON.stringify({ ...message, id });
+    const payloadBytesMax = session.limits?.payload_bytes_max ?? Infinity;
+    if (text.length * UTF8_BYTES_PER_UNIT_MAX > payloadBytesMax && utf8.encode(text).length > payloadBytesMax) {
+      // The broker would drop the whole connection for it (protocol.ts): refuse this request alone.
+      pending.reject(new FerryClientError('MESSAGE_TOO_LARGE', `request of ${utf8.encode(text).length} bytes exceeds the broker's frame limit of ${payloadBytesMax} bytes`, false, 10));
+      return;
+    }
+    session.pending.set(id, pending);
+    if (pending.counted) session.inflight++;
+    session.socket.send(text);
+  }
+
+  private settle(session: Session, id: unknown, settle: (pending: PendingRequest) => void): void {
+    if (typeof id !== 'number') return;
+    const pending = session.pending.get(id);
+    if (!pending) return;
+    session.pending.delete(id);
+    if (pending.counted) session.inflight--;
+    settle(pending);
+    if (pending.counted) this.flush();
+  }
+
+  // --- subscriptions -----------------------------------------------------------------------
+
+  private attach(session: Session, subscription: Subscription): void {
+    this.send(session, subscription.subscribeRequest(), {
+      counted: false,
+      resolve: (message) => {
+        const subscribed = message as SubscribedMessage;
+        if (!subscription.active) {
+          this.send(session, { type: 'unsubscribe', subscription: subscribed.subscription }, ignoredAnswer);
+          return;
+        }
+        session.subscriptions.set(subscribed.subscription, subscription);
+        subscription.attached(subscribed.subscription, subscribed.partitions);
+      },
+      reject: (error) => {
+        if (error instanceof FerryClientError && (error.errorName === 'NETWORK_EXCEPTION' || error.errorName === 'CLIENT_CLOSED')) return; // the next socket resubscribes
+        this.subscriptions.delete(subscription);
+        subscription.fail(error);
+      },
+    });
+  }
+
+  private sendCredit(serverId: number, bytes: number): void {
+    const session = this.session;
+    if (session?.ready && session.subscriptions.has(serverId)) session.socket.send(JSON.stringify({ type: 'credit', subscription: serverId, bytes }));
+  }
+
+  private release(subscription: Subscription, serverId: number | null): void {
+    this.subscriptions.delete(subscription);
+    const session = this.session;
+    if (serverId === null || !session?.ready || !session.subscriptions.has(serverId)) return;
+    session.subscriptions.delete(serverId);
+    this.send(session, { type: 'unsubscribe', subscription: serverId }, ignoredAnswer);
+  }
+}
+
+const ignoredAnswer: PendingRequest = { counted: false, resolve: () => undefined, reject: () => undefined };
+
+function isRecordList(records: ProduceInput | readonly ProduceInput[]): records is readonly ProduceInput[] {
+  return Array.isArray(records);
+}
+
+function wireRecord(record: ProduceInput): WireProduceRecord {
+  const wire: WireProduceRecord = { value: toWireValue(record.value) };
+  if (record.key !== undefined && record.key !== null) wire.key = toWireValue(record.key);
+  if (record.headers) {
+    const headers = isHeaderList(record.headers) ? record.headers : Object.entries(record.headers).map(([key, value]) => ({ key, value }));
+    wire.headers = headers.map(({ key, value }) => ({ key, value: toWireValue(value) }));
+  }
+  if (record.partition !== undefined) wire.partition = record.partition;
+  if (record.timestamp !== undefined) wire.timestamp = record.timestamp instanceof Date ? record.timestamp.getTime() : record.timestamp;
+  return wire;
+}
+
+function isHeaderList(headers: NonNullable<ProduceInput['headers']>): headers is ReadonlyArray<{ key: string; value: ValueInput }> {
+  return Array.isArray(headers);
+}
+
+/** ws://host:port → ws://host:port/ws?encoding=...; a given path is kept. */
+function socketUrl(url: string, encoding: Encoding): string {
+  const parsed = new URL(url);
+  if (parsed.pathname === '/' || parsed.pathname === '') parsed.pathname = '/ws';
+  parsed.searchParams.set('encoding', encoding);
+  return parsed.toString();
+}

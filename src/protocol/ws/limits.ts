@@ -1,0 +1,78 @@
+/**
+ * Every bound of the WebSocket door, in one place. Together they cap what one
+ * socket can make the broker hold: at most SOCKET_BACKPRESSURE_BYTES_MAX in
+ * uWS's send buffer (the socket is closed beyond it), and in practice about
+ * socketBufferedBytesSoftMax + subscriptionsMax x (pushBytesMax + one batch),
+ * since pushes pause above the soft mark and each subscription reads at most
+ * its credit per round.
+ *
+ * The door announces them in its hello message (protocol.ts).
+ */
+
+import type { WireLimits } from './protocol.js';
+
+export interface WsLimits {
+  /**
+   * Largest incoming frame (uWS maxPayloadLength). Above it uWS closes that
+   * socket at once, without a close frame (the client sees 1006); other
+   * sockets are untouched. Sized for a
+   * produce of a default max.message.bytes batch as base64 JSON, with room.
+   */
+  payloadBytesMax: number;
+  /** Seconds without traffic before uWS closes a socket; uWS pings idle sockets, and browsers answer. */
+  idleTimeoutSeconds: number;
+  /** Pushes pause while uWS buffers more than this for the socket, and resume on drain. */
+  socketBufferedBytesSoftMax: number;
+  /**
+   * uWS maxBackpressure, with closeOnBackpressureLimit: a socket whose send
+   * buffer grows past this (a client that sends requests and never reads the
+   * answers) is closed rather than allowed to grow without bound.
+   */
+  socketBackpressureBytesMax: number;
+  /** Stored bytes read per subscription per push round (one fetch per partition, their sum at most this). */
+  pushBytesMax: number;
+  /** A subscription's credit is clamped here, however much the client grants. */
+  creditBytesMax: number;
+  /** Credit of a subscribe that names none. */
+  creditBytesDefault: number;
+  subscriptionsPerSocketMax: number;
+  /** Partitions across a socket's subscriptions: each holds one long-poll. */
+  subscribedPartitionsPerSocketMax: number;
+  /** Produce requests of one socket awaiting the broker; more are refused, not queued. */
+  inflightRequestsPerSocketMax: number;
+  /** One long-poll round; the push loop re-arms it (a bound, not a polling period: appends wake it). */
+  longPollWaitMs: number;
+  /** Open sockets; upgrades beyond it are answered 503. */
+  socketsMax: number;
+}
+
+const KIB = 1024;
+const MIB = 1024 * KIB;
+
+export const WS_LIMITS: Readonly<WsLimits> = Object.freeze({
+  payloadBytesMax: 16 * MIB,
+  idleTimeoutSeconds: 120,
+  socketBufferedBytesSoftMax: 1 * MIB,
+  socketBackpressureBytesMax: 64 * MIB,
+  pushBytesMax: 1 * MIB,
+  creditBytesMax: 64 * MIB,
+  creditBytesDefault: 1 * MIB,
+  subscriptionsPerSocketMax: 64,
+  subscribedPartitionsPerSocketMax: 1024,
+  inflightRequestsPerSocketMax: 128,
+  longPollWaitMs: 30_000,
+  socketsMax: 10_000,
+});
+
+export function wireLimits(limits: WsLimits): WireLimits {
+  return {
+    payload_bytes_max: limits.payloadBytesMax,
+    credit_bytes_max: limits.creditBytesMax,
+    credit_bytes_default: limits.creditBytesDefault,
+    push_bytes_max: limits.pushBytesMax,
+    subscriptions_max: limits.subscriptionsPerSocketMax,
+    subscribed_partitions_max: limits.subscribedPartitionsPerSocketMax,
+    inflight_requests_max: limits.inflightRequestsPerSocketMax,
+    idle_timeout_s: limits.idleTimeoutSeconds,
+  };
+}

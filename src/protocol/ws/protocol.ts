@@ -1,0 +1,335 @@
+/**
+ * Ferry's WebSocket protocol, version 1: the wire shapes the door (server) and
+ * the client library share. Pure: no Node built-ins, so the client's browser
+ * path imports it as is.
+ *
+ * Connection
+ *
+ *   GET /ws?encoding=json|binary[&version=1]      WebSocket upgrade on the HTTP port
+ *
+ *   encoding   json (default): records are pushed as JSON text frames.
+ *              binary: records are pushed as binary frames carrying the stored
+ *              RecordBatch v2 bytes as they are on disk (the zero-copy path).
+ *              Every other message is a JSON text frame in both encodings.
+ *   version    1, the only one; anything else is refused with HTTP 400.
+ *
+ *   The server speaks first: {type:"hello", version:1, encoding, limits:{...}}
+ *   (the limits of limits.ts, snake_case, so a client can size its requests).
+ *   Limit names below are limits.ts's.
+ *
+ * Requests (client -> server, JSON text). `id` (string or number) is the
+ * client's, echoed in the answer; requests are answered in any order.
+ *
+ *   produce      {type:"produce", id, topic, acks?, records:[ProduceRecord]}
+ *                acks: 0 | 1 | -1 | "all" (default "all"; on one node all = 1).
+ *                -> {type:"produced", id, results:[{partition, offset, timestamp}]}
+ *                   one result per record, in order; offset -1 with acks 0.
+ *   subscribe    {type:"subscribe", id, topic, partitions?, from?, credit?}
+ *                partitions: [p | {partition:p, from}]   (default: every partition)
+ *                from: "earliest" | "latest" | {offset} | {timestamp}   (default "latest";
+ *                  a partition's own `from` overrides it; a timestamp past the
+ *                  last record starts at the log end)
+ *                credit: bytes the server may push before the client grants more
+ *                  (default creditBytesDefault)
+ *                -> {type:"subscribed", id, subscription, partitions:[{partition, offset}]}
+ *                   `offset` is where the push starts: resolved, never a spec.
+ *   credit       {type:"credit", subscription, bytes}       no answer
+ *                Adds `bytes` to the subscription's credit (clamped to creditBytesMax).
+ *                A credit for a subscription that has just ended is ignored.
+ *   unsubscribe  {type:"unsubscribe", id, subscription} -> {type:"unsubscribed", id, subscription}
+ *   ping         {type:"ping", id} -> {type:"pong", id}
+ *   join, sync, heartbeat, leave, commit, offsets
+ *                reserved for consumer groups (a later version);
+ *                -> error UNSUPPORTED_VERSION today.
+ *
+ * Pushes (server -> client)
+ *
+ *   records      json:   {type:"records", subscription, partition, records:[Record],
+ *                         next_offset, high_watermark, bytes}
+ *                binary: one binary frame, layout below.
+ *                `bytes` (json) / the batches' length (binary) is what the push
+ *                charged against the subscription's credit: stored batch bytes.
+ *   error        {type:"error", id?, subscription?, partition?, error_code, error_name, retriable, message}
+ *                Kafka's error codes and names. With `id`: that request failed.
+ *                With `subscription`: that subscription is over (the server
+ *                has dropped it). With neither: the frame could not be read
+ *                (malformed JSON, a binary frame).
+ *
+ * Values
+ *
+ *   ProduceRecord {key?, value, headers?, partition?, timestamp?}
+ *   Record        {offset, timestamp, key, value, headers}
+ *   key, value and header values are a Value:
+ *     "text"              the UTF-8 bytes of the string
+ *     {"base64": "..."}   the bytes, standard base64 with padding
+ *     null                null (a null value is a tombstone)
+ *   In pushed records a key or value is a string when its bytes are valid
+ *   UTF-8, else {base64}. Headers are [{key, value}] (keys are strings, may
+ *   repeat); in produce an object {key: Value} is accepted as a shorthand.
+ *   Offsets and timestamps (ms since the epoch) are JSON numbers, exact below 2^53.
+ *   A keyed record without `partition` goes where Kafka's default partitioner
+ *   puts it, so Kafka clients and Ferry agree.
+ *
+ * Flow control
+ *
+ *   Each subscription has a credit in stored batch bytes. The server reads a
+ *   partition only while the credit is positive, and reads at most the
+ *   credit (and pushBytesMax) per round. As in Kafka's fetch, a batch
+ *   larger than the remaining credit is still sent whole when it is the first
+ *   of its round, so a window smaller than a batch still moves; the credit
+ *   then goes negative until the client grants it back above zero. A client
+ *   therefore holds at most credit + one batch unread per subscription. The
+ *   socket's own send buffer is the second bound: pushes pause while uWS
+ *   holds more than socketBufferedBytesSoftMax and resume on drain; past
+ *   socketBackpressureBytesMax (a client that sends requests and never reads
+ *   the answers) the socket is closed. A frame over payloadBytesMax closes
+ *   the socket that sent it (uWS drops the connection: the client sees 1006).
+ *
+ * Resuming
+ *
+ *   A subscription's position per partition is the `offset` of `subscribed`,
+ *   then each push's next_offset (records before a push's fetch offset are
+ *   never pushed as JSON; in binary mode the first batch may start earlier and
+ *   the client skips records below fetchOffset). After a reconnect a client
+ *   resubscribes with partitions:[{partition, from:{offset: position}}]; the
+ *   client library does this.
+ *
+ * Binary records frame (big-endian; names in the constants below)
+ *
+ *   frameType       u8    FRAME_TYPE_RECORDS = 1 (2 reserved for produce batches)
+ *   version         u8    PROTOCOL_VERSION
+ *   flags           u16   0 (reserved)
+ *   subscription    u32
+ *   partition       i32
+ *   fetchOffset     i64   records of the first batch below it are to be skipped
+ *   nextOffset      i64   the partition's position after this push
+ *   highWatermark   i64   the log end when the push was read (lag = highWatermark - nextOffset)
+ *   batches         RecordBatch v2 bytes, whole batches exactly as stored
+ *                   (control batches included: clients skip them)
+ */
+
+export const PROTOCOL_VERSION = 1;
+export const WS_PATH = '/ws';
+
+export type Encoding = 'json' | 'binary';
+export const ENCODINGS: readonly Encoding[] = ['json', 'binary'];
+
+// --- binary records frame header ---------------------------------------------------------
+
+export const FRAME_TYPE_RECORDS = 1;
+/** Reserved: a client frame carrying record batches to append as a Kafka producer sends them. */
+export const FRAME_TYPE_PRODUCE_BATCHES = 2;
+
+export const FRAME_TYPE_OFFSET = 0;
+export const FRAME_TYPE_LENGTH = 1;
+export const FRAME_VERSION_OFFSET = FRAME_TYPE_OFFSET + FRAME_TYPE_LENGTH;
+export const FRAME_VERSION_LENGTH = 1;
+export const FRAME_FLAGS_OFFSET = FRAME_VERSION_OFFSET + FRAME_VERSION_LENGTH;
+export const FRAME_FLAGS_LENGTH = 2;
+export const FRAME_SUBSCRIPTION_OFFSET = FRAME_FLAGS_OFFSET + FRAME_FLAGS_LENGTH;
+export const FRAME_SUBSCRIPTION_LENGTH = 4;
+export const FRAME_PARTITION_OFFSET = FRAME_SUBSCRIPTION_OFFSET + FRAME_SUBSCRIPTION_LENGTH;
+export const FRAME_PARTITION_LENGTH = 4;
+export const FRAME_FETCH_OFFSET_OFFSET = FRAME_PARTITION_OFFSET + FRAME_PARTITION_LENGTH;
+export const FRAME_FETCH_OFFSET_LENGTH = 8;
+export const FRAME_NEXT_OFFSET_OFFSET = FRAME_FETCH_OFFSET_OFFSET + FRAME_FETCH_OFFSET_LENGTH;
+export const FRAME_NEXT_OFFSET_LENGTH = 8;
+export const FRAME_HIGH_WATERMARK_OFFSET = FRAME_NEXT_OFFSET_OFFSET + FRAME_NEXT_OFFSET_LENGTH;
+export const FRAME_HIGH_WATERMARK_LENGTH = 8;
+export const FRAME_BATCHES_OFFSET = FRAME_HIGH_WATERMARK_OFFSET + FRAME_HIGH_WATERMARK_LENGTH;
+/** The fixed header before the batches: 36 bytes. */
+export const RECORDS_FRAME_HEADER_BYTES = FRAME_BATCHES_OFFSET;
+
+export interface RecordsFrameHeader {
+  subscription: number;
+  partition: number;
+  fetchOffset: number;
+  nextOffset: number;
+  highWatermark: number;
+}
+
+const TWO_TO_32 = 2 ** 32;
+
+/** An int64 as a number: exact below 2^53, which offsets and ms timestamps never reach. */
+function getInt64(view: DataView, at: number): number {
+  return view.getInt32(at) * TWO_TO_32 + view.getUint32(at + 4);
+}
+
+function setInt64(view: DataView, at: number, value: number): void {
+  view.setInt32(at, Math.floor(value / TWO_TO_32));
+  view.setUint32(at + 4, value >>> 0);
+}
+
+/** Writes a records frame header into `out` (RECORDS_FRAME_HEADER_BYTES long). */
+export function writeRecordsFrameHeader(out: Uint8Array, header: RecordsFrameHeader): void {
+  const view = new DataView(out.buffer, out.byteOffset, RECORDS_FRAME_HEADER_BYTES);
+  view.setUint8(FRAME_TYPE_OFFSET, FRAME_TYPE_RECORDS);
+  view.setUint8(FRAME_VERSION_OFFSET, PROTOCOL_VERSION);
+  view.setUint16(FRAME_FLAGS_OFFSET, 0);
+  view.setUint32(FRAME_SUBSCRIPTION_OFFSET, header.subscription);
+  view.setInt32(FRAME_PARTITION_OFFSET, header.partition);
+  setInt64(view, FRAME_FETCH_OFFSET_OFFSET, header.fetchOffset);
+  setInt64(view, FRAME_NEXT_OFFSET_OFFSET, header.nextOffset);
+  setInt64(view, FRAME_HIGH_WATERMARK_OFFSET, header.highWatermark);
+}
+
+/** Reads a records frame header; null when `frame` is not a version-1 records frame. */
+export function readRecordsFrameHeader(frame: Uint8Array): RecordsFrameHeader | null {
+  if (frame.byteLength < RECORDS_FRAME_HEADER_BYTES) return null;
+  const view = new DataView(frame.buffer, frame.byteOffset, RECORDS_FRAME_HEADER_BYTES);
+  if (view.getUint8(FRAME_TYPE_OFFSET) !== FRAME_TYPE_RECORDS || view.getUint8(FRAME_VERSION_OFFSET) !== PROTOCOL_VERSION) return null;
+  return {
+    subscription: view.getUint32(FRAME_SUBSCRIPTION_OFFSET),
+    partition: view.getInt32(FRAME_PARTITION_OFFSET),
+    fetchOffset: getInt64(view, FRAME_FETCH_OFFSET_OFFSET),
+    nextOffset: getInt64(view, FRAME_NEXT_OFFSET_OFFSET),
+    highWatermark: getInt64(view, FRAME_HIGH_WATERMARK_OFFSET),
+  };
+}
+
+// --- JSON messages -----------------------------------------------------------------------
+
+export type RequestId = string | number;
+
+/** A key, value or header value: UTF-8 text, bytes as base64, or null. */
+export type WireValue = string | { base64: string } | null;
+
+export interface WireHeader {
+  key: string;
+  value: WireValue;
+}
+
+export interface WireProduceRecord {
+  key?: WireValue;
+  value: WireValue;
+  headers?: WireHeader[] | Record<string, WireValue>;
+  partition?: number;
+  timestamp?: number;
+}
+
+export type WireFrom = 'earliest' | 'latest' | { offset: number } | { timestamp: number };
+
+export type WireAcks = 0 | 1 | -1 | 'all';
+
+export interface ProduceRequest {
+  type: 'produce';
+  id?: RequestId;
+  topic: string;
+  acks?: WireAcks;
+  records: WireProduceRecord[];
+}
+
+export interface SubscribeRequest {
+  type: 'subscribe';
+  id?: RequestId;
+  topic: string;
+  partitions?: Array<number | { partition: number; from: WireFrom }>;
+  from?: WireFrom;
+  credit?: number;
+}
+
+export interface CreditRequest {
+  type: 'credit';
+  subscription: number;
+  bytes: number;
+}
+
+export interface UnsubscribeRequest {
+  type: 'unsubscribe';
+  id?: RequestId;
+  subscription: number;
+}
+
+export interface PingRequest {
+  type: 'ping';
+  id?: RequestId;
+}
+
+export type ClientMessage = ProduceRequest | SubscribeRequest | CreditRequest | UnsubscribeRequest | PingRequest;
+
+/** Request types kept for consumer groups over WebSocket (the group coordinator arrives with the Kafka door). */
+export const RESERVED_GROUP_TYPES: readonly string[] = ['join', 'sync', 'heartbeat', 'leave', 'commit', 'offsets'];
+
+export interface WireLimits {
+  payload_bytes_max: number;
+  credit_bytes_max: number;
+  credit_bytes_default: number;
+  push_bytes_max: number;
+  subscriptions_max: number;
+  subscribed_partitions_max: number;
+  inflight_requests_max: number;
+  idle_timeout_s: number;
+}
+
+export interface HelloMessage {
+  type: 'hello';
+  version: number;
+  encoding: Encoding;
+  limits: WireLimits;
+}
+
+export interface ProducedResult {
+  partition: number;
+  offset: number;
+  timestamp: number;
+}
+
+export interface ProducedMessage {
+  type: 'produced';
+  id?: RequestId;
+  results: ProducedResult[];
+}
+
+export interface SubscribedPartition {
+  partition: number;
+  offset: number;
+}
+
+export interface SubscribedMessage {
+  type: 'subscribed';
+  id?: RequestId;
+  subscription: number;
+  partitions: SubscribedPartition[];
+}
+
+export interface UnsubscribedMessage {
+  type: 'unsubscribed';
+  id?: RequestId;
+  subscription: number;
+}
+
+export interface PongMessage {
+  type: 'pong';
+  id?: RequestId;
+}
+
+export interface WireRecord {
+  offset: number;
+  timestamp: number;
+  key: WireValue;
+  value: WireValue;
+  headers: WireHeader[];
+}
+
+export interface RecordsMessage {
+  type: 'records';
+  subscription: number;
+  partition: number;
+  records: WireRecord[];
+  next_offset: number;
+  high_watermark: number;
+  bytes: number;
+}
+
+export interface ErrorMessage {
+  type: 'error';
+  id?: RequestId;
+  subscription?: number;
+  partition?: number;
+  error_code: number;
+  error_name: string;
+  retriable: boolean;
+  message: string;
+}
+
+export type ServerMessage = HelloMessage | ProducedMessage | SubscribedMessage | UnsubscribedMessage | PongMessage | RecordsMessage | ErrorMessage;

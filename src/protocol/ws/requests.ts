@@ -1,0 +1,207 @@
+/**
+ * Reads a client's JSON text frame into a checked request the door can hand
+ * to the broker: types checked field by field, values turned into bytes.
+ * Anything malformed is an InvalidRequest (INVALID_REQUEST, or the reserved
+ * consumer-group types as UNSUPPORTED_VERSION) carrying the request's id when
+ * one could be read, so the error answer names the request. Grammar in
+ * protocol.ts.
+ */
+
+import type { Acks, ProduceRecord } from '../../broker/broker.js';
+import { FerryError, type ErrorName } from '../../errors.js';
+import type { RecordHeader } from '../../storage/records.js';
+import { RESERVED_GROUP_TYPES, type RequestId, type WireFrom } from './protocol.js';
+
+export interface PartitionStart {
+  partition: number;
+  /** null: the subscription's `from`. */
+  from: WireFrom | null;
+}
+
+export type Request =
+  | { type: 'produce'; id: RequestId | undefined; topic: string; acks: Acks; records: ProduceRecord[] }
+  | { type: 'subscribe'; id: RequestId | undefined; topic: string; partitions: PartitionStart[] | null; from: WireFrom; creditBytes: number | null }
+  | { type: 'credit'; subscription: number; bytes: number }
+  | { type: 'unsubscribe'; id: RequestId | undefined; subscription: number }
+  | { type: 'ping'; id: RequestId | undefined };
+
+/** A request the door will not run; `requestId` is echoed in the error answer. */
+export class InvalidRequest extends FerryError {
+  constructor(
+    readonly requestId: RequestId | undefined,
+    message: string,
+    errorName: ErrorName = 'INVALID_REQUEST',
+  ) {
+    super(errorName, message);
+  }
+}
+
+type Json = Record<string, unknown>;
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+export function parseRequest(text: string): Request {
+  let message: unknown;
+  try {
+    message = JSON.parse(text);
+  } catch (error) {
+    throw new InvalidRequest(undefined, `malformed JSON: ${(error as Error).message}`);
+  }
+  if (!isObject(message)) throw new InvalidRequest(undefined, 'a request must be a JSON object');
+  const id = requestIdOf(message);
+  const fields = new Fields(message, id);
+  const type = message.type;
+  switch (type) {
+    case 'produce':
+      return { type, id, topic: fields.string('topic'), acks: acksOf(fields), records: recordsOf(fields) };
+    case 'subscribe':
+      return { type, id, topic: fields.string('topic'), partitions: partitionStartsOf(fields), from: fields.from('from', 'latest'), creditBytes: fields.optionalCount('credit') };
+    case 'credit':
+      return { type, subscription: fields.count('subscription'), bytes: fields.count('bytes') };
+    case 'unsubscribe':
+      return { type, id, subscription: fields.count('subscription') };
+    case 'ping':
+      return { type, id };
+    default:
+      if (typeof type === 'string' && RESERVED_GROUP_TYPES.includes(type)) {
+        throw new InvalidRequest(id, `"${type}" is reserved for consumer groups, which this protocol version does not serve yet`, 'UNSUPPORTED_VERSION');
+      }
+      throw new InvalidRequest(id, `unknown request type ${JSON.stringify(type)}`);
+  }
+}
+
+function requestIdOf(message: Json): RequestId | undefined {
+  const id = message.id;
+  return typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id)) ? id : undefined;
+}
+
+function acksOf(fields: Fields): Acks {
+  const acks = fields.raw('acks');
+  if (acks === undefined || acks === 'all' || acks === -1) return -1;
+  if (acks === 0 || acks === 1) return acks;
+  throw new InvalidRequest(fields.id, `acks must be 0, 1, -1 or "all", not ${JSON.stringify(acks)}`, 'INVALID_REQUIRED_ACKS');
+}
+
+function recordsOf(fields: Fields): ProduceRecord[] {
+  const records = fields.raw('records');
+  if (!Array.isArray(records) || records.length === 0) throw fields.invalid('records must be a non-empty array');
+  return records.map((record, i) => {
+    const where = `records[${i}]`;
+    if (!isObject(record)) throw fields.invalid(`${where} must be an object`);
+    const recordFields = new Fields(record, fields.id, `${where}.`);
+    const produced: ProduceRecord = {
+      key: recordFields.value('key', true),
+      value: recordFields.value('value', false),
+      headers: headersOf(recordFields),
+    };
+    const partition = recordFields.optionalCount('partition');
+    if (partition !== null) produced.partition = partition;
+    const timestamp = recordFields.raw('timestamp');
+    if (timestamp !== undefined) {
+      if (!Number.isSafeInteger(timestamp)) throw recordFields.invalid('timestamp must be an integer (ms since the epoch)');
+      produced.timestamp = timestamp as number;
+    }
+    return produced;
+  });
+}
+
+function headersOf(fields: Fields): RecordHeader[] {
+  const headers = fields.raw('headers');
+  if (headers === undefined || headers === null) return [];
+  if (Array.isArray(headers)) {
+    return headers.map((header, i) => {
+      if (!isObject(header)) throw fields.invalid(`headers[${i}] must be {key, value}`);
+      const headerFields = new Fields(header, fields.id, `${fields.prefix}headers[${i}].`);
+      return { key: headerFields.string('key'), value: headerFields.value('value', true) };
+    });
+  }
+  if (!isObject(headers)) throw fields.invalid('headers must be an array of {key, value} or an object');
+  const headerFields = new Fields(headers, fields.id, `${fields.prefix}headers.`);
+  return Object.keys(headers).map((key) => ({ key, value: headerFields.value(key, true) }));
+}
+
+function partitionStartsOf(fields: Fields): PartitionStart[] | null {
+  const partitions = fields.raw('partitions');
+  if (partitions === undefined || partitions === null) return null;
+  if (!Array.isArray(partitions) || partitions.length === 0) throw fields.invalid('partitions must be a non-empty array');
+  const seen = new Set<number>();
+  return partitions.map((entry, i) => {
+    const start = partitionStartOf(entry, fields, i);
+    if (seen.has(start.partition)) throw fields.invalid(`partition ${start.partition} is listed twice`);
+    seen.add(start.partition);
+    return start;
+  });
+}
+
+/** `p` or `{partition: p, from}`. */
+function partitionStartOf(entry: unknown, fields: Fields, index: number): PartitionStart {
+  const prefix = `partitions[${index}].`;
+  if (!isObject(entry)) return { partition: new Fields({ partition: entry }, fields.id, prefix).count('partition'), from: null };
+  const entryFields = new Fields(entry, fields.id, prefix);
+  return { partition: entryFields.count('partition'), from: entryFields.from('from', null) };
+}
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Typed reads of one JSON object's fields, with errors naming the field. */
+class Fields {
+  constructor(
+    private readonly object: Json,
+    readonly id: RequestId | undefined,
+    readonly prefix = '',
+  ) {}
+
+  raw(name: string): unknown {
+    return this.object[name];
+  }
+
+  invalid(message: string): InvalidRequest {
+    return new InvalidRequest(this.id, `${this.prefix}${message}`);
+  }
+
+  string(name: string): string {
+    const value = this.object[name];
+    if (typeof value !== 'string') throw this.invalid(`${name} must be a string`);
+    return value;
+  }
+
+  /** A non-negative safe integer. */
+  count(name: string): number {
+    const value = this.object[name];
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw this.invalid(`${name} must be a non-negative integer`);
+    return value;
+  }
+
+  optionalCount(name: string): number | null {
+    return this.object[name] === undefined ? null : this.count(name);
+  }
+
+  /** A Value (protocol.ts) as bytes; an absent field is null where `optional`. */
+  value(name: string, optional: boolean): Buffer | null {
+    const value = this.object[name];
+    if (value === null || (value === undefined && optional)) return null;
+    if (typeof value === 'string') return Buffer.from(value, 'utf8');
+    if (isObject(value) && typeof value.base64 === 'string') {
+      if (value.base64.length % 4 !== 0 || !BASE64.test(value.base64)) throw this.invalid(`${name}.base64 is not padded standard base64`);
+      return Buffer.from(value.base64, 'base64');
+    }
+    throw this.invalid(`${name} must be a string, {"base64": "..."} or null`);
+  }
+
+  from<T extends WireFrom | null>(name: string, absent: T): WireFrom | T {
+    const value = this.object[name];
+    if (value === undefined) return absent;
+    if (value === 'earliest' || value === 'latest') return value;
+    if (isObject(value)) {
+      const fromFields = new Fields(value, this.id, `${this.prefix}${name}.`);
+      if (value.offset !== undefined) return { offset: fromFields.count('offset') };
+      if (value.timestamp !== undefined) {
+        if (!Number.isSafeInteger(value.timestamp)) throw fromFields.invalid('timestamp must be an integer (ms since the epoch)');
+        return { timestamp: value.timestamp as number };
+      }
+    }
+    throw this.invalid(`${name} must be "earliest", "latest", {"offset": n} or {"timestamp": ms}`);
+  }
+}
