@@ -9,10 +9,12 @@
  */
 
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { FerryError } from '../errors.js';
 import { dumpLog } from './dump-log.js';
 import { BrokerHttpApi, CliError } from './http-api.js';
 import { topicsCommand } from './topics.js';
-import { start } from './start.js';
+import { readServerProperties } from './server-properties.js';
+import { start, type StartOptions } from './start.js';
 
 function port(value: string): number {
   const parsed = Number(value);
@@ -43,7 +45,23 @@ program
   .addOption(new Option('--num-partitions <n>', 'partitions of an auto-created topic (num.partitions)').default(1).argParser(positive).env('FERRY_NUM_PARTITIONS'))
   .addOption(new Option('--no-auto-create-topics', 'refuse produce to a topic that does not exist (auto.create.topics.enable=false)').env('FERRY_NO_AUTO_CREATE_TOPICS'))
   .addOption(new Option('--allow-uws-fallback', "serve on uWebSockets.js's slow ws-based fallback if its native binary does not load").default(false).env('FERRY_ALLOW_UWS_FALLBACK'))
-  .action(start);
+  .addOption(new Option('--config <file>', 'a Kafka-style server.properties file; flags and environment variables win over it').env('FERRY_CONFIG'))
+  .action(async (options: StartOptions & { config?: string }, command: Command) => {
+    if (!options.config) return start(options);
+    const file = readServerProperties(options.config);
+    // A value from the file applies only where neither a flag nor an environment variable gave one.
+    const fromFile = <K extends keyof StartOptions>(key: K, value: StartOptions[K] | undefined): StartOptions[K] =>
+      value !== undefined && command.getOptionValueSource(key) === 'default' ? value : options[key];
+    return start({
+      ...options,
+      dataDir: fromFile('dataDir', file.dataDir),
+      host: fromFile('host', file.host),
+      httpPort: fromFile('httpPort', file.httpPort),
+      numPartitions: fromFile('numPartitions', file.numPartitions),
+      autoCreateTopics: fromFile('autoCreateTopics', file.autoCreateTopics),
+      topicDefaults: file.topicDefaults,
+    });
+  });
 
 program
   .command('dump-log')
@@ -60,7 +78,8 @@ program.addCommand(topicsCommand(() => new BrokerHttpApi(program.opts<{ http: st
 try {
   await program.parseAsync();
 } catch (error) {
-  if (!(error instanceof CliError)) throw error;
+  // Bad input from the user (a broker's answer, a config file, an unknown setting): one line, no stack.
+  if (!(error instanceof CliError || error instanceof FerryError)) throw error;
   process.stderr.write(`ferry: ${error.message}\n`);
   process.exitCode = 1;
 }

@@ -18,13 +18,15 @@ export interface StartOptions {
   allowUwsFallback: boolean;
   autoCreateTopics: boolean;
   numPartitions: number;
+  /** Broker-wide topic config defaults (Kafka topic names), from --config. */
+  topicDefaults?: Record<string, string>;
 }
 
 export async function start(options: StartOptions): Promise<void> {
   const logger = pino({ name: 'ferry' });
   const startedMs = Date.now();
   const dataDir = path.resolve(options.dataDir);
-  const broker = await Broker.open({ dataDir, autoCreateTopics: options.autoCreateTopics, defaultPartitions: options.numPartitions });
+  const broker = await Broker.open({ dataDir, autoCreateTopics: options.autoCreateTopics, defaultPartitions: options.numPartitions, defaultTopicConfigs: options.topicDefaults ?? {} });
   const server = await startServer({ broker, host: options.host, port: options.httpPort, allowUwsFallback: options.allowUwsFallback, logger });
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {

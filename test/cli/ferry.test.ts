@@ -70,3 +70,34 @@ describe('ferry CLI (the built dist/, as npm start runs it)', () => {
     expect(bad.stdout).toMatch(/baseOffset: 2 .* crcValid: false/);
   });
 });
+
+describe('ferry start --config', () => {
+  it('reads a server.properties file, and flags win over it', async () => {
+    const dataDir = tempDir('ferry-config-');
+    const properties = path.join(tempDir(), 'server.properties');
+    fs.writeFileSync(properties, `# a Kafka-style file\nlog.dirs=${dataDir}\nhost=127.0.0.1\nhttp.port=0\nnum.partitions=3\nlog.retention.ms=123456\n`);
+    const child = spawn(process.execPath, [builtCli, 'start', '--config', properties, '--num-partitions', '2'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    let port = 0;
+    for await (const line of readline.createInterface({ input: child.stdout })) {
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      if (entry.msg !== 'ferry ready') continue;
+      expect(entry.dataDir).toBe(dataDir);
+      port = Number(new URL(String(entry.http)).port);
+      const cid = ((await (await fetch(`http://127.0.0.1:${port}/v3/clusters`)).json()) as { data: Array<{ cluster_id: string }> }).data[0]!.cluster_id;
+      const created = await fetch(`http://127.0.0.1:${port}/v3/clusters/${cid}/topics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic_name: 'configured' }) });
+      expect(((await created.json()) as { partitions_count: number }).partitions_count).toBe(2); // the flag, not the file's 3
+      child.kill('SIGTERM');
+    }
+    expect(port).toBeGreaterThan(0);
+    expect(await exited).toBe(0);
+  });
+
+  it('names the line of a bad setting and exits 1', () => {
+    const properties = path.join(tempDir(), 'bad.properties');
+    fs.writeFileSync(properties, 'num.partitions=3\nno.such.setting=1\n');
+    const result = spawnSync(process.execPath, [builtCli, 'start', '--config', properties], { encoding: 'utf8' });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toBe(`ferry: ${properties}:2: unknown setting no.such.setting\n`);
+  });
+});

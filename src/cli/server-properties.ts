@@ -1,0 +1,94 @@
+/**
+ * `ferry start --config FILE`: a Kafka-style `server.properties` file.
+ *
+ *   # comments and blank lines are ignored
+ *   log.dirs=/var/lib/ferry          the data directory (also data.dir)
+ *   listeners.http.port=8080         HTTP and WebSocket port (also http.port)
+ *   host=0.0.0.0
+ *   num.partitions=3
+ *   auto.create.topics.enable=false
+ *   log.retention.ms=86400000        broker-wide topic defaults, by Kafka's broker names
+ *
+ * Command-line flags and environment variables win over the file.
+ */
+
+import fs from 'node:fs';
+import { CliError } from './http-api.js';
+
+/** Kafka's broker-level names for the topic defaults they set, as Ferry's topic config names. */
+const TOPIC_DEFAULTS: Readonly<Record<string, string>> = {
+  'log.segment.bytes': 'segment.bytes',
+  'log.roll.ms': 'segment.ms',
+  'log.index.size.max.bytes': 'segment.index.bytes',
+  'log.index.interval.bytes': 'index.interval.bytes',
+  'log.retention.ms': 'retention.ms',
+  'log.retention.bytes': 'retention.bytes',
+  'log.cleanup.policy': 'cleanup.policy',
+  'log.cleaner.delete.retention.ms': 'delete.retention.ms',
+  'message.max.bytes': 'max.message.bytes',
+  'log.message.timestamp.type': 'message.timestamp.type',
+  'log.flush.interval.messages': 'flush.messages',
+  'log.flush.interval.ms': 'flush.ms',
+  'log.preallocate': 'preallocate',
+};
+
+export interface ServerProperties {
+  dataDir?: string;
+  host?: string;
+  httpPort?: number;
+  numPartitions?: number;
+  autoCreateTopics?: boolean;
+  topicDefaults: Record<string, string>;
+}
+
+export function readServerProperties(file: string): ServerProperties {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new CliError(`cannot read --config ${file}: ${(error as Error).message}`);
+  }
+  const properties: ServerProperties = { topicDefaults: {} };
+  text.split('\n').forEach((raw, index) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#') || line.startsWith('!')) return;
+    const at = line.search(/[=:]/);
+    if (at <= 0) throw new CliError(`${file}:${index + 1}: expected name=value`);
+    const name = line.slice(0, at).trim();
+    const value = line.slice(at + 1).trim();
+    apply(properties, name, value, `${file}:${index + 1}`);
+  });
+  return properties;
+}
+
+function apply(properties: ServerProperties, name: string, value: string, where: string): void {
+  const integer = (min: number, max: number): number => {
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < min || parsed > max) throw new CliError(`${where}: ${name}=${value} must be an integer from ${min} to ${max}`);
+    return parsed;
+  };
+  switch (name) {
+    case 'log.dirs':
+    case 'log.dir':
+    case 'data.dir':
+      properties.dataDir = value;
+      return;
+    case 'host':
+      properties.host = value;
+      return;
+    case 'http.port':
+    case 'listeners.http.port':
+      properties.httpPort = integer(0, 65535);
+      return;
+    case 'num.partitions':
+      properties.numPartitions = integer(1, Number.MAX_SAFE_INTEGER);
+      return;
+    case 'auto.create.topics.enable':
+      if (value !== 'true' && value !== 'false') throw new CliError(`${where}: ${name} must be true or false`);
+      properties.autoCreateTopics = value === 'true';
+      return;
+  }
+  const topicName = Object.hasOwn(TOPIC_DEFAULTS, name) ? TOPIC_DEFAULTS[name] : undefined;
+  if (!topicName) throw new CliError(`${where}: unknown setting ${name}`);
+  properties.topicDefaults[topicName] = value;
+}
