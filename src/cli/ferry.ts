@@ -5,6 +5,8 @@
  *
  *   ferry start                  run the broker: HTTP + WebSocket on --http-port, data in --data-dir
  *   ferry topics …               create, list, describe, alter, delete topics through a running broker (like kafka-topics)
+ *   ferry produce <topic>        send stdin lines (or --file) as records (like kafka-console-producer)
+ *   ferry consume <topic>        print records, one per line (like kafka-console-consumer)
  *   ferry dump-log <file.log>    print a segment's batches (and --records), like kafka-dump-log
  */
 
@@ -12,6 +14,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { FerryError } from '../errors.js';
 import { dumpLog } from './dump-log.js';
 import { BrokerHttpApi, CliError } from './http-api.js';
+import { consumeCommand } from './consume.js';
+import { produceCommand } from './produce.js';
 import { topicsCommand } from './topics.js';
 import { readServerProperties } from './server-properties.js';
 import { start, type StartOptions } from './start.js';
@@ -74,6 +78,8 @@ program
   });
 
 program.addCommand(topicsCommand(() => new BrokerHttpApi(program.opts<{ http: string }>().http), write));
+program.addCommand(produceCommand(() => program.opts<{ http: string }>().http));
+program.addCommand(consumeCommand(() => program.opts<{ http: string }>().http, write));
 
 try {
   await program.parseAsync();

@@ -16,6 +16,7 @@
 
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { DoorContext } from '../door.js';
+import { registerClientBundle } from './client-bundle.js';
 import { registerFetch } from './fetch.js';
 import { HttpMetrics } from './metrics.js';
 import { registerOps } from './ops.js';
@@ -33,5 +34,6 @@ export function registerHttpDoor(app: TemplatedApp, context: DoorContext): void 
   registerFetch(router, broker);
   registerSse(router, broker, metrics, logger);
   registerOps(router, broker, metrics);
+  registerClientBundle(app, context);
   router.fallback();
 }
