@@ -103,6 +103,7 @@ describe('the browser bundle and the demo page', () => {
     const bundle = await fetch(`${origin}/ferry-client.js`);
     expect(bundle.status).toBe(200);
     expect(bundle.headers.get('content-type')).toMatch(/^text\/javascript/);
+    expect(bundle.headers.get('access-control-allow-origin')).toBe('*'); // loadable as a module from any origin
     const code = await bundle.text();
     expect(code).toContain('sourceMappingURL=ferry-client.js.map');
     const map = await fetch(`${origin}/ferry-client.js.map`);

@@ -67,6 +67,8 @@ function serve(res: HttpResponse, asset: Asset | null): void {
     res.writeHeader('content-type', asset.contentType);
     // Read once per process: revalidate so a restarted broker's rebuilt bundle is picked up.
     res.writeHeader('cache-control', 'no-cache');
+    // A module script from another origin needs CORS: any page may load the client (the data goes over /ws anyway).
+    res.writeHeader('access-control-allow-origin', '*');
     res.end(asset.body);
   });
 }
