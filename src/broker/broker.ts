@@ -9,10 +9,12 @@
  * itself, and the high watermark is the log end (acks=all is acks=1).
  */
 
+import fs from 'node:fs';
 import path from 'node:path';
 import { FerryError } from '../errors.js';
 import { buildBatch, type RecordInput } from '../storage/batch-builder.js';
 import { DEFAULT_LOG_CONFIG, logConfigFromTopicConfigs, type LogConfig } from '../storage/log-config.js';
+import { lockDataDir } from '../storage/data-dir-lock.js';
 import { LogManager, validateTopicName } from '../storage/log-manager.js';
 import type { AppendResult, PartitionLog } from '../storage/partition-log.js';
 import { decodeBatches, type DecodedRecord, type RecordHeader } from '../storage/records.js';
@@ -121,9 +123,20 @@ export class Broker {
   static async open(options: BrokerOptions): Promise<Broker> {
     const dataDir = path.resolve(options.dataDir);
     const defaultConfig = logConfigFromTopicConfigs(options.defaultTopicConfigs ?? {}, DEFAULT_LOG_CONFIG);
-    const metadata = MetadataStore.open(dataDir);
-    const configFor = (topic: string): LogConfig => logConfigFromTopicConfigs(metadata.get(topic)?.configs ?? {}, defaultConfig);
-    const logs = await LogManager.open({ dataDir, configFor, ...(options.clock ? { clock: options.clock } : {}) });
+    fs.mkdirSync(dataDir, { recursive: true });
+    // The lock comes first: nothing in the directory is read or written by a second broker.
+    const lock = lockDataDir(dataDir);
+    let logs: LogManager;
+    let metadata: MetadataStore;
+    try {
+      metadata = MetadataStore.open(dataDir);
+      const opened = metadata;
+      const configFor = (topic: string): LogConfig => logConfigFromTopicConfigs(opened.get(topic)?.configs ?? {}, defaultConfig);
+      logs = await LogManager.open({ dataDir, configFor, lock, ...(options.clock ? { clock: options.clock } : {}) });
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
     const broker = new Broker({ ...options, dataDir }, metadata, logs, defaultConfig);
     for (const topic of metadata.topics()) {
       for (let partition = 0; partition < topic.partitions; partition++) await logs.getOrCreate(topic.name, partition);

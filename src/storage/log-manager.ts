@@ -15,6 +15,7 @@ import { FerryError } from '../errors.js';
 import type { LogConfig } from './log-config.js';
 import { PartitionLog } from './partition-log.js';
 import type { StorageTasks } from './storage-pool.js';
+import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
 
 export interface LogManagerOptions {
   dataDir: string;
@@ -27,6 +28,8 @@ export interface LogManagerOptions {
   cleanerIntervalMs?: number;
   /** log.flush.offset.checkpoint.interval.ms */
   checkpointIntervalMs?: number;
+  /** The data directory's lock, when the caller took it first (before reading its own files there). */
+  lock?: DataDirLock;
 }
 
 export interface TopicPartition {
@@ -56,12 +59,15 @@ export class LogManager {
   private cleaning = false;
   private closed = false;
 
-  private constructor(private readonly options: LogManagerOptions) {}
+  private constructor(
+    private readonly options: LogManagerOptions,
+    private readonly lock: DataDirLock,
+  ) {}
 
   /** Opens every partition log under the data directory, recovering those that were not closed cleanly. */
   static async open(options: LogManagerOptions): Promise<LogManager> {
-    const manager = new LogManager(options);
     fs.mkdirSync(options.dataDir, { recursive: true });
+    const manager = new LogManager(options, options.lock ?? lockDataDir(options.dataDir));
     for (const entry of fs.readdirSync(options.dataDir, { withFileTypes: true })) {
       const match = entry.isDirectory() ? PARTITION_DIR.exec(entry.name) : null;
       if (match) await manager.getOrCreate(match[1]!, Number(match[2]));
@@ -165,5 +171,6 @@ export class LogManager {
     for (const timer of this.timers) clearInterval(timer);
     await Promise.all([...this.logs.values()].map((log) => log.close()));
     this.logs.clear();
+    this.lock.release();
   }
 }

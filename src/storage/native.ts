@@ -46,6 +46,12 @@ export interface NativeIo {
    */
   preallocate(fd: number, position: number, length: number): void;
   /**
+   * flock(2) LOCK_EX|LOCK_NB: true when this process now holds the file's
+   * exclusive lock, false when another process does. Released with the
+   * descriptor, so also when the process dies.
+   */
+  lockExclusive(fd: number): boolean;
+  /**
    * sendfile(2) of file bytes [position, position + length) to a socket, on a
    * libuv pool thread; resolves with bytes sent, fewer than `length` only when
    * the file ends first.
@@ -85,6 +91,7 @@ const FUNCTION_NAMES = [
   'pread',
   'fdatasync',
   'preallocate',
+  'lockExclusive',
   'sendfile',
 ] as const satisfies readonly (keyof NativeIo)[];
 

@@ -51,6 +51,21 @@ const EXPECTED_ROWS = [
   'compaction (rate)',
   'compaction event-loop lag p99',
   'compaction event-loop lag max',
+  'ws produce json 100B x500',
+  'ws produce json 100B x500 (MB/s)',
+  'ws consume json 100B',
+  'ws consume json 100B (MB/s)',
+  'ws consume binary 100B',
+  'ws consume binary 100B (MB/s)',
+  'ws e2e latency json p50',
+  'ws e2e latency json p99',
+  'ws e2e latency json p99.9',
+  'ws e2e latency json max',
+  'ws e2e latency binary p50',
+  'ws e2e latency binary p99',
+  'ws e2e latency binary p99.9',
+  'ws e2e latency binary max',
+  'http produce STRING 100B x500',
 ];
 
 interface Run {

@@ -176,3 +176,15 @@ describe('topic configs', () => {
     await broker.close();
   });
 });
+
+describe('one broker per data directory', () => {
+  it('refuses a second broker on a data directory in use, and allows it once the first has closed', async () => {
+    const dataDir = tempDir();
+    const first = await Broker.open({ dataDir });
+    await expect(Broker.open({ dataDir })).rejects.toThrow(/in use by another Ferry process/);
+    await first.close();
+    const second = await Broker.open({ dataDir });
+    expect(second.clusterId).toBe(first.clusterId);
+    await second.close();
+  });
+});

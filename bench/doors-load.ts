@@ -1,0 +1,230 @@
+/**
+ * The load generator of bench/doors.bench.ts, run as a child process so its
+ * CPU (encoding requests, decoding pushes) is not counted against the
+ * broker's event loop in the parent:
+ *
+ *   node --import tsx bench/doors-load.ts '<LoadJob as JSON>'
+ *
+ * It prints its result as one JSON line on stdout (a LoadResult) and exits;
+ * progress and errors go to stderr. Nothing here asserts on timing.
+ */
+
+import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
+import * as hdr from 'hdr-histogram-js';
+import { FerryClient, type ConsumedRecord, type Encoding, type ProduceInput, type Subscription, type WebSocketConstructor } from '../src/client/index.js';
+
+const WebSocket = createRequire(import.meta.url)('ws') as WebSocketConstructor;
+
+export type LoadJob =
+  | { mode: 'ws-produce'; url: string; topic: string; encoding: Encoding; valueBytes: number; batchRecords: number; inflight: number; seconds: number }
+  | { mode: 'ws-consume'; url: string; topic: string; encodings: Encoding[]; valueBytes: number; batchRecords: number; inflight: number; records: number }
+  | { mode: 'ws-latency'; url: string; topic: string; encoding: Encoding; valueBytes: number; ratePerSecond: number; warmupSeconds: number; seconds: number }
+  | { mode: 'http-produce'; baseUrl: string; clusterId: string; topic: string; valueBytes: number; batchRecords: number; inflight: number; seconds: number };
+
+export type LoadResult =
+  | { mode: 'ws-produce'; records: number; valueBytes: number; elapsedMs: number }
+  | { mode: 'ws-consume'; prefillMs: number; runs: Array<{ encoding: Encoding; records: number; valueBytes: number; elapsedMs: number }> }
+  | { mode: 'ws-latency'; sent: number; received: number; recorded: number; p50Ms: number; p99Ms: number; p999Ms: number; maxMs: number; elapsedMs: number }
+  | { mode: 'http-produce'; records: number; requests: number; elapsedMs: number };
+
+const WAIT_MS = 60_000;
+
+function filler(length: number): string {
+  return 'x'.repeat(length);
+}
+
+function batch(valueBytes: number, records: number): ProduceInput[] {
+  const value = filler(valueBytes);
+  return Array.from({ length: records }, () => ({ value }));
+}
+
+/** Runs `inflight` loops of `call` until `seconds` have passed; returns the calls completed and the time taken. */
+async function closedLoop(inflight: number, seconds: number, call: () => Promise<void>): Promise<{ calls: number; elapsedMs: number }> {
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  let calls = 0;
+  await Promise.all(
+    Array.from({ length: inflight }, async () => {
+      while (performance.now() < deadline) {
+        await call();
+        calls++;
+      }
+    }),
+  );
+  return { calls, elapsedMs: performance.now() - started };
+}
+
+async function wsProduce(job: Extract<LoadJob, { mode: 'ws-produce' }>): Promise<LoadResult> {
+  const client = await FerryClient.connect(job.url, { WebSocket, encoding: job.encoding });
+  const records = batch(job.valueBytes, job.batchRecords);
+  // Warm-up: a few calls, untimed.
+  for (let i = 0; i < 4; i++) await client.produce(job.topic, records, { acks: 1 });
+  const { calls, elapsedMs } = await closedLoop(job.inflight, job.seconds, async () => {
+    await client.produce(job.topic, records, { acks: 1 });
+  });
+  await client.close();
+  const count = calls * job.batchRecords;
+  return { mode: 'ws-produce', records: count, valueBytes: count * job.valueBytes, elapsedMs };
+}
+
+async function withinWait<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${WAIT_MS} ms`)), WAIT_MS)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function countToEnd(subscription: Subscription, expected: number): Promise<{ records: number; valueBytes: number }> {
+  let records = 0;
+  let valueBytes = 0;
+  for await (const record of subscription) {
+    valueBytes += record.value?.length ?? 0;
+    if (++records >= expected) break;
+  }
+  return { records, valueBytes };
+}
+
+async function wsConsume(job: Extract<LoadJob, { mode: 'ws-consume' }>): Promise<LoadResult> {
+  // Pre-fill (untimed): JSON produce, acks=1, `inflight` batches at a time.
+  const producer = await FerryClient.connect(job.url, { WebSocket, encoding: 'json' });
+  const records = batch(job.valueBytes, job.batchRecords);
+  const batches = Math.ceil(job.records / job.batchRecords);
+  const prefillStarted = performance.now();
+  let nextBatch = 0;
+  await Promise.all(
+    Array.from({ length: job.inflight }, async () => {
+      while (nextBatch < batches) {
+        nextBatch++;
+        await producer.produce(job.topic, records, { acks: 1 });
+      }
+    }),
+  );
+  const prefillMs = performance.now() - prefillStarted;
+  await producer.close();
+  const total = batches * job.batchRecords;
+
+  const runs: Array<{ encoding: Encoding; records: number; valueBytes: number; elapsedMs: number }> = [];
+  for (const encoding of job.encodings) {
+    const client = await FerryClient.connect(job.url, { WebSocket, encoding });
+    const started = performance.now();
+    const subscription = client.subscribe(job.topic, { from: 'earliest' });
+    const counted = await withinWait(countToEnd(subscription, total), `consume ${total} records (${encoding})`);
+    const elapsedMs = performance.now() - started;
+    await client.close();
+    runs.push({ encoding, ...counted, elapsedMs });
+  }
+  return { mode: 'ws-consume', prefillMs, runs };
+}
+
+/** The producer's send time (performance.now(), ms) as text, padded to `valueBytes`. */
+function stampValue(sentAt: number, valueBytes: number): string {
+  return sentAt.toFixed(4).padEnd(valueBytes, ' ');
+}
+
+async function wsLatency(job: Extract<LoadJob, { mode: 'ws-latency' }>): Promise<LoadResult> {
+  const producer = await FerryClient.connect(job.url, { WebSocket, encoding: job.encoding });
+  const consumer = await FerryClient.connect(job.url, { WebSocket, encoding: job.encoding });
+  const subscription = consumer.subscribe(job.topic, { from: 'latest' });
+  await withinWait(subscription.ready, 'subscribe');
+
+  // Microseconds, 1 µs to 60 s, 3 significant digits.
+  const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+  // The first warmupSeconds of records (same rate) are delivered but not recorded: JIT and socket warm-up.
+  const warmup = Math.round(job.ratePerSecond * job.warmupSeconds);
+  const total = warmup + Math.max(1, Math.round(job.ratePerSecond * job.seconds));
+  let received = 0;
+  let recorded = 0;
+  const consumed = (async () => {
+    for await (const record of subscription as AsyncIterable<ConsumedRecord>) {
+      const deliveredAt = performance.now();
+      const sentAt = Number.parseFloat(record.valueText ?? '');
+      if (received++ >= warmup && Number.isFinite(sentAt)) {
+        histogram.recordValue(Math.max(1, Math.round((deliveredAt - sentAt) * 1000)));
+        recorded++;
+      }
+      if (received >= total) break;
+    }
+  })();
+
+  // Open loop: record i is due at started + i / rate, whether or not earlier ones were answered;
+  // its timestamp is the time it was due (no coordinated omission when the sender falls behind).
+  const intervalMs = 1000 / job.ratePerSecond;
+  const started = performance.now();
+  const produced: Array<Promise<unknown>> = [];
+  let sent = 0;
+  await new Promise<void>((resolve) => {
+    const tick = (): void => {
+      const now = performance.now();
+      while (sent < total && started + sent * intervalMs <= now) {
+        produced.push(producer.produce(job.topic, { value: stampValue(started + sent * intervalMs, job.valueBytes) }, { acks: 1 }));
+        sent++;
+      }
+      if (sent >= total) resolve();
+      else setTimeout(tick, Math.max(0, Math.min(1, started + sent * intervalMs - performance.now())));
+    };
+    tick();
+  });
+  await withinWait(Promise.all(produced), 'produce answers');
+  await withinWait(consumed, `deliver ${total} records`);
+  const elapsedMs = performance.now() - started;
+  await producer.close();
+  await consumer.close();
+  const ms = (micros: number): number => micros / 1000;
+  return {
+    mode: 'ws-latency',
+    sent,
+    received,
+    recorded,
+    p50Ms: ms(histogram.getValueAtPercentile(50)),
+    p99Ms: ms(histogram.getValueAtPercentile(99)),
+    p999Ms: ms(histogram.getValueAtPercentile(99.9)),
+    maxMs: ms(histogram.maxValue),
+    elapsedMs,
+  };
+}
+
+async function httpProduce(job: Extract<LoadJob, { mode: 'http-produce' }>): Promise<LoadResult> {
+  const url = `${job.baseUrl}/v3/clusters/${encodeURIComponent(job.clusterId)}/topics/${encodeURIComponent(job.topic)}/records`;
+  const value = filler(job.valueBytes);
+  const body = JSON.stringify(Array.from({ length: job.batchRecords }, () => ({ value: { type: 'STRING', data: value } })));
+  const post = async (): Promise<void> => {
+    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const text = await response.text();
+    if (response.status !== 200) throw new Error(`POST ${url}: ${response.status} ${text.slice(0, 200)}`);
+  };
+  for (let i = 0; i < 4; i++) await post(); // warm-up, untimed
+  const { calls, elapsedMs } = await closedLoop(job.inflight, job.seconds, post);
+  return { mode: 'http-produce', records: calls * job.batchRecords, requests: calls, elapsedMs };
+}
+
+async function main(): Promise<void> {
+  const argument = process.argv[2];
+  if (argument === undefined) throw new Error('usage: node --import tsx bench/doors-load.ts <job as JSON>');
+  const job = JSON.parse(argument) as LoadJob;
+  let result: LoadResult;
+  switch (job.mode) {
+    case 'ws-produce':
+      result = await wsProduce(job);
+      break;
+    case 'ws-consume':
+      result = await wsConsume(job);
+      break;
+    case 'ws-latency':
+      result = await wsLatency(job);
+      break;
+    case 'http-produce':
+      result = await httpProduce(job);
+      break;
+  }
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+try {
+  await main();
+} catch (error) {
+  process.stderr.write(`doors-load failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exitCode = 1;
+}
