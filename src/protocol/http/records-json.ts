@@ -95,10 +95,20 @@ function parseData(input: unknown, where: string): { type: EmbeddedType; bytes: 
   return { type: type as EmbeddedType, bytes: encodeData(type as EmbeddedType, data, `${where}.data`) };
 }
 
+/** JSON.parse accepts nesting that JSON.stringify then overflows the stack on: that is bad input, not a broker failure. */
+function jsonText(data: unknown, where: string): string {
+  try {
+    return JSON.stringify(data);
+  } catch (error) {
+    if (error instanceof RangeError) throw badRequest(`${where} is nested too deeply`);
+    throw error;
+  }
+}
+
 function encodeData(type: EmbeddedType, data: unknown, where: string): Buffer {
   switch (type) {
     case 'JSON':
-      return Buffer.from(JSON.stringify(data), 'utf8');
+      return Buffer.from(jsonText(data, where), 'utf8');
     case 'STRING':
       return Buffer.from(expectString(data, where), 'utf8');
     case 'BINARY':

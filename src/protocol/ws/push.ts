@@ -18,6 +18,7 @@
  *   stopped         unsubscribed, failed, or the socket closed
  */
 
+import { setMaxListeners } from 'node:events';
 import type { Broker, FetchResult } from '../../broker/broker.js';
 import { recordsAfter, recordsMessage } from './frames.js';
 import type { WsLimits } from './limits.js';
@@ -130,6 +131,8 @@ export class PushSubscription {
     const order = rotated(this.positions, this.rotation++);
     const shareBytes = Math.max(1, Math.floor(Math.min(this.creditBytes, this.limits.pushBytesMax) / order.length));
     const round = new AbortController();
+    // One waiting fetch per partition listens on this signal: many partitions are many listeners, not a leak.
+    setMaxListeners(0, round.signal);
     const abortRound = (): void => round.abort();
     this.stopper.signal.addEventListener('abort', abortRound, { once: true });
     const fetches = order.map((position) =>

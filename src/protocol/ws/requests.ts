@@ -98,7 +98,7 @@ function recordsOf(fields: Fields): ProduceRecord[] {
     if (partition !== null) produced.partition = partition;
     const timestamp = recordFields.raw('timestamp');
     if (timestamp !== undefined) {
-      if (!Number.isSafeInteger(timestamp)) throw recordFields.invalid('timestamp must be an integer (ms since the epoch)');
+      if (!Number.isSafeInteger(timestamp) || (timestamp as number) < 0) throw recordFields.invalid('timestamp must be a non-negative integer (ms since the epoch)');
       produced.timestamp = timestamp as number;
     }
     return produced;

@@ -49,6 +49,15 @@ describe('bad input', () => {
     await stillServing();
   });
 
+  it('JSON data nested too deeply to re-encode: 400, not a broker failure', async () => {
+    const depth = 200_000;
+    const body = `{"value":{"type":"JSON","data":${'['.repeat(depth)}${']'.repeat(depth)}}}`;
+    const reply = await call<ErrorReply>('POST', records('good'), body);
+    expectError(reply, 400);
+    expect(reply.json.message).toMatch(/nested too deeply/);
+    await stillServing();
+  });
+
   it('records of the wrong shape: 400, and nothing of the request is written', async () => {
     const before = t.broker.describeTopic('good').partitions.map((p) => p.logEndOffset);
     const bad: unknown[] = [
