@@ -4,11 +4,16 @@
  */
 
 import { pino, type Logger } from 'pino';
+import type { ListenOptions } from 'uWebSockets.js';
 import type { Broker } from '../broker/broker.js';
 import type { DoorContext } from './door.js';
 import { registerHttpDoor } from './http/index.js';
 import { loadUws } from './uws.js';
 import { registerWebSocketDoor } from './ws/index.js';
+
+const ALL_INTERFACES = '0.0.0.0';
+/** uSockets' ListenOptions value (a const enum in the typings, so not importable as a value). */
+const LIBUS_LISTEN_EXCLUSIVE_PORT = 1 as ListenOptions;
 
 export interface ServerOptions {
   broker: Broker;
@@ -35,9 +40,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const context: DoorContext = { broker: options.broker, uws, logger };
   const closeWebSockets = registerWebSocketDoor(app, context);
   registerHttpDoor(app, context);
-  const host = options.host ?? '0.0.0.0';
+  const host = options.host ?? ALL_INTERFACES;
   const listenSocket = await new Promise<Exclude<Parameters<Parameters<typeof app.listen>[2]>[0], false>>((resolve, reject) => {
-    app.listen(host, options.port, (socket) => (socket ? resolve(socket) : reject(new Error(`cannot listen on ${host}:${options.port} (in use?)`))));
+    const listening = (socket: Parameters<Parameters<typeof app.listen>[2]>[0]): void => {
+      if (socket) resolve(socket);
+      else reject(new Error(`cannot listen on ${host}:${options.port} (is another broker using it?)`));
+    };
+    // This uWS build sets SO_REUSEPORT when given a host, so a second broker would silently share
+    // the port. On all interfaces (the default) the exclusive form makes it fail instead.
+    if (host === ALL_INTERFACES) app.listen(options.port, LIBUS_LISTEN_EXCLUSIVE_PORT, listening);
+    else app.listen(host, options.port, listening);
   });
   const port = uws.us_socket_local_port(listenSocket);
   let closed = false;
