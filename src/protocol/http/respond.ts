@@ -45,6 +45,8 @@ export class Exchange {
   constructor(
     private readonly res: HttpResponse,
     private readonly observer: ExchangeObserver,
+    /** A HEAD request: the GET's status and headers, its length reported, no body. */
+    private readonly headOnly = false,
   ) {
     res.onAborted(() => this.aborted());
   }
@@ -78,7 +80,8 @@ export class Exchange {
     this.res.cork(() => {
       this.res.writeStatus(statusLine(status));
       if (contentType !== null) this.res.writeHeader('content-type', contentType);
-      this.res.end(body, closeConnection);
+      if (this.headOnly) this.res.endWithoutBody(typeof body === 'string' ? Buffer.byteLength(body) : body.length, closeConnection);
+      else this.res.end(body, closeConnection);
     });
     this.observer.sent(typeof body === 'string' ? Buffer.byteLength(body) : body.length);
     this.finish('done', status);
@@ -129,6 +132,17 @@ export class Exchange {
    */
   beginStream(status: number, headers: readonly Header[], drainFiller: string): void {
     if (this.state !== 'open') return;
+    if (this.headOnly) {
+      // HEAD of a stream: its headers, no body; the abort tells the producer of the stream to stop at once.
+      this.res.cork(() => {
+        this.res.writeStatus(statusLine(status));
+        for (const [name, value] of headers) this.res.writeHeader(name, value);
+        this.res.endWithoutBody();
+      });
+      this.finish('done', status);
+      this.controller.abort();
+      return;
+    }
     this.drainFiller = drainFiller;
     this.status = status;
     this.state = 'streaming';

@@ -30,7 +30,7 @@ export interface RouteRequest {
 
 export type RouteHandler = (exchange: Exchange, request: RouteRequest) => void | Promise<void>;
 
-type Method = 'get' | 'post' | 'put' | 'patch' | 'del' | 'any';
+type Method = 'get' | 'head' | 'post' | 'put' | 'patch' | 'del' | 'any';
 
 export class Router {
   constructor(
@@ -39,8 +39,10 @@ export class Router {
     private readonly logger: Logger,
   ) {}
 
+  /** A GET route answers HEAD too (status and headers, no body), as health checks and caches expect. */
   get(pattern: string, handler: RouteHandler): void {
     this.register('get', pattern, false, handler);
+    this.register('head', pattern, false, handler);
   }
 
   post(pattern: string, handler: RouteHandler): void {
@@ -73,7 +75,7 @@ export class Router {
     const parameterCount = pattern.split('/').filter((segment) => segment.startsWith(':')).length;
     this.app[method](pattern, (res, req) => {
       const httpMethod = req.getMethod().toUpperCase();
-      const exchange = this.open(res, pattern, httpMethod);
+      const exchange = this.open(res, pattern, httpMethod, method === 'head');
       let request: RouteRequest;
       let body: Promise<Buffer> | null = null;
       try {
@@ -96,8 +98,8 @@ export class Router {
     }
   }
 
-  private open(res: HttpResponse, route: string, method: string): Exchange {
-    return new Exchange(res, this.metrics.observer(route, method));
+  private open(res: HttpResponse, route: string, method: string, headOnly = false): Exchange {
+    return new Exchange(res, this.metrics.observer(route, method), headOnly);
   }
 
   private failed(exchange: Exchange, error: unknown, route: string): void {

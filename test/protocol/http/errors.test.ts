@@ -154,3 +154,23 @@ async function rawExchange(request: string): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 50));
   socket.destroy();
 }
+
+describe('HEAD', () => {
+  it('answers HEAD on GET routes with the GET status and headers and no body, streams included', async () => {
+    const health = await fetch(`${t.origin}/healthz`, { method: 'HEAD', signal: AbortSignal.timeout(WAIT_MS) });
+    expect(health.status).toBe(200);
+    expect(health.headers.get('content-type')).toBe('application/json');
+    expect(await health.text()).toBe('');
+    const missing = await fetch(`${t.cluster}/topics/nope`, { method: 'HEAD', signal: AbortSignal.timeout(WAIT_MS) });
+    expect(missing.status).toBe(404);
+    const stream = await fetch(`${t.cluster}/topics/good/records/stream`, { method: 'HEAD', signal: AbortSignal.timeout(WAIT_MS) });
+    expect(stream.status).toBe(200);
+    expect(stream.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect(await stream.text()).toBe('');
+    // The stream behind the HEAD stopped: no SSE stream is left open.
+    await expect
+      .poll(async () => (await (await fetch(`${t.origin}/metrics`)).text()).match(/^ferry_http_sse_streams (\d+)/m)?.[1], { timeout: WAIT_MS })
+      .toBe('0');
+    await stillServing();
+  });
+});
