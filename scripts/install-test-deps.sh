@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
-# Debian packages the test suite needs that npm cannot provide. Idempotent:
-# installs only what is missing. Called from .ci/run before `npm test`.
+# Installs what the test suite needs from Debian's packages, once: chromium for
+# the real-browser test. `npm test` runs this first, so a fresh machine needs
+# nothing by hand. Idempotent: a no-op when everything is already there.
 set -euo pipefail
 
-# Headless browser for test/browser (driven by playwright-core, which never
-# downloads a browser of its own).
-command -v chromium >/dev/null 2>&1 || (apt-get update && apt-get install -y --no-install-recommends chromium)
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-test-deps: the tests need ${missing[*]} from Debian's packages; run as root, or: sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
+  exit 1
+fi
+echo "install-test-deps: installing ${missing[*]}"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
