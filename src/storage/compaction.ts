@@ -40,7 +40,7 @@ import { threadId } from 'node:worker_threads';
 import { syncDirectory } from './file-io.js';
 import type { LogConfig } from './log-config.js';
 import { LogSegment, type SegmentSettings } from './log-segment.js';
-import { CONTROL_FLAG_MASK, COMPRESSION_CODEC_MASK, ATTRIBUTES_OFFSET, type CompressionCodec } from './record-batch.js';
+import { batchCompression, batchIsControl } from './record-batch.js';
 import { buildBatch } from './batch-builder.js';
 import { decodeBatch, recordsRegion } from './records.js';
 import { scanBatches, type BatchHeader } from './segment-scan.js';
@@ -98,7 +98,7 @@ export function compactSegments(plan: CompactionPlan): CompactionOutcome {
   wasmCore.keymapInit(Math.max(1024, Math.min(COMPACTION_KEYS_MAX, countRecords(plan, baseOffsets))));
   for (const base of baseOffsets) {
     forEachBatch(plan, base, (header, bytes, at) => {
-      if (isControl(bytes, at)) return;
+      if (batchIsControl(bytes, at)) return;
       wasmCore.keymapIndexRecords(recordsRegion(bytes, at), header.recordCount, BigInt(header.baseOffset));
     });
   }
@@ -140,7 +140,7 @@ interface KeptBatch {
 /** The batch as it should be after cleaning: itself, a rebuilt subset, or null when nothing survives. */
 function cleanBatch(bytes: Buffer, at: number, header: BatchHeader, tombstonesExpired: boolean, stats: CompactionStats): KeptBatch | null {
   stats.recordsRead += header.recordCount;
-  if (isControl(bytes, at)) {
+  if (batchIsControl(bytes, at)) {
     stats.recordsKept += header.recordCount;
     return { bytes, start: at, end: at + header.sizeBytes };
   }
@@ -170,7 +170,7 @@ function cleanBatch(bytes: Buffer, at: number, header: BatchHeader, tombstonesEx
     survivors.map((record) => ({ key: record.key, value: record.value, headers: record.headers, timestamp: record.timestamp, offsetDelta: Number(record.offset - batch.baseOffset) })),
     {
       baseOffset: batch.baseOffset,
-      compression: (bytes.readInt16BE(at + ATTRIBUTES_OFFSET) & COMPRESSION_CODEC_MASK) as CompressionCodec,
+      compression: batchCompression(bytes, at),
       partitionLeaderEpoch: batch.partitionLeaderEpoch,
       producerId: batch.producerId,
       producerEpoch: batch.producerEpoch,
@@ -182,10 +182,6 @@ function cleanBatch(bytes: Buffer, at: number, header: BatchHeader, tombstonesEx
     },
   );
   return { bytes: rebuilt, start: 0, end: rebuilt.length };
-}
-
-function isControl(bytes: Buffer, at: number): boolean {
-  return (bytes.readInt16BE(at + ATTRIBUTES_OFFSET) & CONTROL_FLAG_MASK) !== 0;
 }
 
 /** Walks every batch of a segment, each whole in memory and its CRC checked: compaction never copies a corrupt batch. */

@@ -73,17 +73,9 @@ export const enum CompressionCodec {
 export const NO_TIMESTAMP = -1n;
 export const NO_PRODUCER_ID = -1n;
 
-export function batchBaseOffset(buf: Buffer, at = 0): bigint {
-  return buf.readBigInt64BE(at + BASE_OFFSET_OFFSET);
-}
-
 /** Total bytes of the batch at `at`, log overhead included. */
 export function batchSize(buf: Buffer, at = 0): number {
   return buf.readInt32BE(at + LENGTH_OFFSET) + LOG_OVERHEAD;
-}
-
-export function batchMagic(buf: Buffer, at = 0): number {
-  return buf.readInt8(at + MAGIC_OFFSET);
 }
 
 export function batchCrc(buf: Buffer, at = 0): number {
@@ -98,32 +90,8 @@ export function batchCompression(buf: Buffer, at = 0): CompressionCodec {
   return (batchAttributes(buf, at) & COMPRESSION_CODEC_MASK) as CompressionCodec;
 }
 
-export function batchLastOffsetDelta(buf: Buffer, at = 0): number {
-  return buf.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET);
-}
-
-export function batchLastOffset(buf: Buffer, at = 0): bigint {
-  return batchBaseOffset(buf, at) + BigInt(batchLastOffsetDelta(buf, at));
-}
-
-export function batchBaseTimestamp(buf: Buffer, at = 0): bigint {
-  return buf.readBigInt64BE(at + BASE_TIMESTAMP_OFFSET);
-}
-
-export function batchMaxTimestamp(buf: Buffer, at = 0): bigint {
-  return buf.readBigInt64BE(at + MAX_TIMESTAMP_OFFSET);
-}
-
-export function batchRecordCount(buf: Buffer, at = 0): number {
-  return buf.readInt32BE(at + RECORDS_COUNT_OFFSET);
-}
-
 export function batchIsControl(buf: Buffer, at = 0): boolean {
   return (batchAttributes(buf, at) & CONTROL_FLAG_MASK) !== 0;
-}
-
-export function batchIsTransactional(buf: Buffer, at = 0): boolean {
-  return (batchAttributes(buf, at) & TRANSACTIONAL_FLAG_MASK) !== 0;
 }
 
 export function batchUsesLogAppendTime(buf: Buffer, at = 0): boolean {

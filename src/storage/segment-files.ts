@@ -4,7 +4,7 @@
  *   00000000000000000000.log         record batches
  *   00000000000000000000.index       sparse offset index
  *   00000000000000000000.timeindex   sparse time index
- *   <name>.cleaned                   a compaction output not yet swapped in
+ *   .cleaning/                       compaction output not yet swapped in (compaction.ts)
  *   checkpoint                       log start offset, recovery point, clean-shutdown flag
  */
 
@@ -13,7 +13,6 @@ import path from 'node:path';
 export const LOG_FILE_SUFFIX = '.log';
 export const OFFSET_INDEX_FILE_SUFFIX = '.index';
 export const TIME_INDEX_FILE_SUFFIX = '.timeindex';
-export const CLEANED_FILE_SUFFIX = '.cleaned';
 export const CHECKPOINT_FILE_NAME = 'checkpoint';
 
 const BASE_OFFSET_DIGITS = 20;
@@ -29,11 +28,11 @@ export interface SegmentPaths {
   timeIndex: string;
 }
 
-export function segmentPaths(dir: string, baseOffset: number, extraSuffix = ''): SegmentPaths {
+export function segmentPaths(dir: string, baseOffset: number): SegmentPaths {
   return {
-    log: path.join(dir, segmentFileName(baseOffset, LOG_FILE_SUFFIX) + extraSuffix),
-    offsetIndex: path.join(dir, segmentFileName(baseOffset, OFFSET_INDEX_FILE_SUFFIX) + extraSuffix),
-    timeIndex: path.join(dir, segmentFileName(baseOffset, TIME_INDEX_FILE_SUFFIX) + extraSuffix),
+    log: path.join(dir, segmentFileName(baseOffset, LOG_FILE_SUFFIX)),
+    offsetIndex: path.join(dir, segmentFileName(baseOffset, OFFSET_INDEX_FILE_SUFFIX)),
+    timeIndex: path.join(dir, segmentFileName(baseOffset, TIME_INDEX_FILE_SUFFIX)),
   };
 }
 
