@@ -272,9 +272,11 @@ function encodeValue(
       else writer.writeNullableString(value as string | null);
       return;
     case 'bytes':
-    case 'records':
       if (compact) writer.writeCompactNullableBytes(value as Buffer | null);
       else writer.writeNullableBytes(value as Buffer | null);
+      return;
+    case 'records':
+      writer.writeRecords(value as Buffer | null, compact);
       return;
     case 'struct':
       if (nullable && !field.isArray) {

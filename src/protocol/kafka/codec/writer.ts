@@ -6,6 +6,11 @@
  * returns a subarray of it. Length prefixes whose value is only known after
  * the body (frame sizes, tagged-field sizes) are patched in place:
  * `writeInt32At` for fixed widths, `insertUnsignedVarintAt` for varints.
+ *
+ * Large record sets are not copied in: `writeRecords` keeps a reference to
+ * them (an "external" chunk placed between two stretches of the writer's own
+ * buffer), and `finishChunks()` returns the pieces in order for one corked
+ * socket write — the Fetch path sends log bytes without copying them.
  */
 
 import { assert } from '../../../errors.js';
@@ -13,10 +18,20 @@ import { assert } from '../../../errors.js';
 const INITIAL_BYTES = 256;
 const INT16_MAX = 0x7fff;
 const INT32_MAX = 0x7fffffff;
+/** Record sets at least this large are written by reference; smaller ones are cheaper to copy than to send as their own chunk. */
+export const EXTERNAL_CHUNK_BYTES_MIN = 4096;
+
+interface ExternalChunk {
+  /** The external bytes come right before the writer's own byte at this position. */
+  at: number;
+  bytes: Buffer;
+}
 
 export class KafkaWriter {
   private buffer: Buffer;
   private position = 0;
+  private readonly externals: ExternalChunk[] = [];
+  private externalBytes = 0;
 
   constructor(initialBytes = INITIAL_BYTES) {
     this.buffer = Buffer.allocUnsafe(Math.max(16, initialBytes));
@@ -26,9 +41,31 @@ export class KafkaWriter {
     return this.position;
   }
 
-  /** The bytes written so far: a subarray of the internal buffer. */
+  /** Every byte written so far, external chunks included. */
+  get byteLength(): number {
+    return this.position + this.externalBytes;
+  }
+
+  /**
+   * The bytes written so far as one Buffer: a subarray of the internal buffer
+   * when nothing was written by reference, else a copy joining the chunks.
+   */
   finish(): Buffer {
-    return this.buffer.subarray(0, this.position);
+    if (this.externals.length === 0) return this.buffer.subarray(0, this.position);
+    return Buffer.concat(this.finishChunks(), this.byteLength);
+  }
+
+  /** The bytes written so far, in order, as the writer's own stretches and the external chunks between them. */
+  finishChunks(): Buffer[] {
+    const chunks: Buffer[] = [];
+    let from = 0;
+    for (const external of this.externals) {
+      if (external.at > from) chunks.push(this.buffer.subarray(from, external.at));
+      chunks.push(external.bytes);
+      from = external.at;
+    }
+    if (this.position > from || chunks.length === 0) chunks.push(this.buffer.subarray(from, this.position));
+    return chunks;
   }
 
   private ensure(byteCount: number): number {
@@ -176,6 +213,23 @@ export class KafkaWriter {
     return this;
   }
 
+  /** `bytes` placed by reference, not copied: the caller must not change them before the chunks are written out. */
+  writeExternal(bytes: Buffer): this {
+    if (bytes.length < EXTERNAL_CHUNK_BYTES_MIN) return this.writeRaw(bytes);
+    this.externals.push({ at: this.position, bytes });
+    this.externalBytes += bytes.length;
+    return this;
+  }
+
+  /** A `records` field (nullable bytes, compact in flexible versions), large record sets by reference. */
+  writeRecords(value: Buffer | null, compact: boolean): this {
+    if (value === null) return compact ? this.writeUnsignedVarint(0) : this.writeInt32(-1);
+    assert(value.length <= INT32_MAX, 'records exceed int32 length');
+    if (compact) this.writeUnsignedVarint(value.length + 1);
+    else this.writeInt32(value.length);
+    return this.writeExternal(value);
+  }
+
   writeNullableBytes(value: Buffer | null): this {
     if (value === null) return this.writeInt32(-1);
     assert(value.length <= INT32_MAX, 'bytes exceed int32 length');
@@ -229,6 +283,8 @@ export class KafkaWriter {
    */
   insertUnsignedVarintAt(at: number, value: number): this {
     assert(at >= 0 && at <= this.position, `insert at ${at} outside the ${this.position} bytes written`);
+    // Tagged fields never hold record sets, so nothing written by reference can sit after `at`.
+    assert(this.externals.every((external) => external.at < at), 'varint inserted before an external chunk');
     const width = unsignedVarintBytes(value);
     const tailEnd = this.position;
     this.ensure(width);

@@ -1,0 +1,17 @@
+/**
+ * Every API the Kafka door answers, one handler per API key. ApiVersions
+ * advertises exactly this table, so adding an API is adding its handler here.
+ */
+
+import type { ApiHandler, SupportedApi } from '../handler.js';
+import { apiVersionsHandler } from './api-versions.js';
+
+export const HANDLERS: readonly ApiHandler[] = [apiVersionsHandler];
+
+export const HANDLERS_BY_KEY: ReadonlyMap<number, ApiHandler> = new Map(HANDLERS.map((handler) => [handler.apiKey, handler]));
+
+export const SUPPORTED_APIS: readonly SupportedApi[] = HANDLERS.map((handler) => ({
+  apiKey: handler.apiKey,
+  minVersion: handler.versions.min,
+  maxVersion: handler.versions.max,
+})).sort((a, b) => a.apiKey - b.apiKey);
