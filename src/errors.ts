@@ -36,6 +36,10 @@ export const ERROR_CODES = {
   UNSUPPORTED_COMPRESSION_TYPE: { code: 76, retriable: false },
   UNKNOWN_TOPIC_ID: { code: 100, retriable: true },
   INVALID_RECORD: { code: 87, retriable: false },
+  TRANSACTIONAL_ID_AUTHORIZATION_FAILED: { code: 53, retriable: false },
+  FETCH_SESSION_ID_NOT_FOUND: { code: 70, retriable: true },
+  INVALID_FETCH_SESSION_EPOCH: { code: 71, retriable: true },
+  INCONSISTENT_TOPIC_ID: { code: 103, retriable: true },
 } as const;
 
 export type ErrorName = keyof typeof ERROR_CODES;

@@ -97,7 +97,8 @@ export interface FetchedRecords {
   logStartOffset: number;
 }
 
-export type OffsetSpec = 'earliest' | 'latest' | { timestamp: number };
+/** `maxTimestamp`: the first record carrying the log's newest timestamp (Kafka's MAX_TIMESTAMP, KIP-734). */
+export type OffsetSpec = 'earliest' | 'latest' | 'maxTimestamp' | { timestamp: number };
 
 /** Kafka's largest partition count is bounded by memory; this bound keeps one request from asking for millions. */
 export const TOPIC_PARTITIONS_MAX = 10_000;
@@ -310,6 +311,10 @@ export class Broker {
     const log = this.log(topicName, partition);
     if (spec === 'earliest') return { offset: log.logStartOffset, timestamp: -1 };
     if (spec === 'latest') return { offset: log.logEndOffset, timestamp: -1 };
+    if (spec === 'maxTimestamp') {
+      const newest = log.maxTimestamp;
+      return newest < 0 ? { offset: -1, timestamp: -1 } : log.offsetForTimestamp(newest) ?? { offset: -1, timestamp: -1 };
+    }
     return log.offsetForTimestamp(spec.timestamp) ?? { offset: -1, timestamp: -1 };
   }
 
@@ -318,6 +323,21 @@ export class Broker {
     this.assertOpen();
     const log = this.log(topicName, partition);
     return log.deleteRecordsBefore(beforeOffset === -1 ? log.logEndOffset : beforeOffset);
+  }
+
+  /** The name of the topic with this id (Kafka's 22-character base64url form), if any. */
+  topicNameById(topicId: string): string | undefined {
+    return this.metadata.topics().find((topic) => topic.topicId === topicId)?.name;
+  }
+
+  /** Resolves on the next append to any of these partitions, after `timeoutMs`, or on abort (Fetch's long-poll over many partitions). */
+  waitForAppend(partitions: ReadonlyArray<{ topic: string; partition: number }>, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    const logs: PartitionLog[] = [];
+    for (const { topic, partition } of partitions) {
+      const log = this.metadata.get(topic) ? this.logs.get(topic, partition) : undefined;
+      if (log) logs.push(log);
+    }
+    return this.waiters.waitForAnyAppend(logs, timeoutMs, signal);
   }
 
   // --- internals ---------------------------------------------------------------------------

@@ -15,20 +15,25 @@ export class FetchWaiters {
 
   /** Resolves on the next append to `log`, after `timeoutMs`, or when `signal` aborts. */
   waitForAppend(log: PartitionLog, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    return this.waitForAnyAppend([log], timeoutMs, signal);
+  }
+
+  /** Resolves on the next append to any of `logs`, after `timeoutMs`, or when `signal` aborts. */
+  waitForAnyAppend(logs: readonly PartitionLog[], timeoutMs: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
-      if (signal?.aborted || timeoutMs <= 0) {
+      if (signal?.aborted || timeoutMs <= 0 || logs.length === 0) {
         resolve();
         return;
       }
       const wake: Wake = () => {
         clearTimeout(timer);
         signal?.removeEventListener('abort', wake);
-        this.forget(log, wake);
+        for (const log of logs) this.forget(log, wake);
         resolve();
       };
       const timer = setTimeout(wake, timeoutMs);
       signal?.addEventListener('abort', wake, { once: true });
-      this.remember(log, wake);
+      for (const log of logs) this.remember(log, wake);
     });
   }
 

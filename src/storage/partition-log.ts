@@ -229,6 +229,13 @@ export class PartitionLog {
     return this.segments[this.segments.length - 1]!;
   }
 
+  /** The newest record timestamp in the log (-1 when empty): ListOffsets' MAX_TIMESTAMP is the first record carrying it. */
+  get maxTimestamp(): number {
+    let newest = -1;
+    for (const segment of this.segments) newest = Math.max(newest, segment.maxTimestamp);
+    return newest;
+  }
+
   onAppend(listener: AppendListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

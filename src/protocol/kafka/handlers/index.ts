@@ -5,8 +5,16 @@
 
 import type { ApiHandler, SupportedApi } from '../handler.js';
 import { apiVersionsHandler } from './api-versions.js';
+import { fetchHandler } from './fetch.js';
+import { listOffsetsHandler } from './list-offsets.js';
+import { produceHandler } from './produce.js';
 
-export const HANDLERS: readonly ApiHandler[] = [apiVersionsHandler];
+export const HANDLERS: readonly ApiHandler[] = [
+  produceHandler,
+  fetchHandler,
+  listOffsetsHandler,
+  apiVersionsHandler,
+];
 
 export const HANDLERS_BY_KEY: ReadonlyMap<number, ApiHandler> = new Map(HANDLERS.map((handler) => [handler.apiKey, handler]));
 

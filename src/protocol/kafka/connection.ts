@@ -1,0 +1,230 @@
+/**
+ * One Kafka client connection: frames in, handlers called, responses out.
+ *
+ * Requests are decoded and handed to their handler in arrival order (so
+ * produce appends keep the order the client sent them in), may complete in
+ * any order, and are answered strictly in arrival order, as Kafka promises
+ * per connection. At most CONNECTION_REQUESTS_IN_FLIGHT_MAX requests wait
+ * for their answer; beyond that, or while the socket's write buffer is over
+ * CONNECTION_WRITE_BUFFER_BYTES_MAX, the socket is not read (Kafka "mutes"
+ * the channel), so one client cannot queue unbounded work.
+ *
+ * Bad input is answered as Kafka does: a bad size prefix, an undecodable
+ * header or body, an unknown API key or an unsupported version closes the
+ * connection, except ApiVersions at a version too new for us, which gets a
+ * v0 answer with UNSUPPORTED_VERSION and our version list (KIP-511) so the
+ * client can retry lower. Either way the broker and other connections carry
+ * on. A handler's FerryError becomes the response's top-level error code
+ * when the response has one.
+ */
+
+import type net from 'node:net';
+import type { Logger } from 'pino';
+import type { Broker } from '../../broker/broker.js';
+import { ERROR_CODES, FerryError } from '../../errors.js';
+import { API_KEY } from './apis.js';
+import { KafkaReader } from './codec/reader.js';
+import { KafkaWriter } from './codec/writer.js';
+import { decode, decodeRequestHeader, encode, encodeResponseHeader, type RequestHeader } from './codec/message-codec.js';
+import { FrameReader } from './frame-reader.js';
+import { NO_RESPONSE, type ApiHandler, type KafkaDoorSettings, type KafkaSession, type RequestContext, type ResponseBody, type SupportedApi } from './handler.js';
+import { CONNECTION_REQUESTS_IN_FLIGHT_MAX, CONNECTION_WRITE_BUFFER_BYTES_MAX, SIZE_PREFIX_BYTES } from './limits.js';
+import { inRange, type ApiSpec } from './message-spec.js';
+
+/** What every connection of one door shares. */
+export interface DoorState {
+  broker: Broker;
+  settings: KafkaDoorSettings;
+  handlers: ReadonlyMap<number, ApiHandler>;
+  supportedApis: readonly SupportedApi[];
+  logger: Logger;
+  requestBytesMax: number;
+}
+
+interface PendingResponse {
+  /** null until the handler answered. */
+  chunks: Buffer[] | typeof NO_RESPONSE | null;
+}
+
+export class KafkaConnection {
+  private readonly frames: FrameReader;
+  private readonly pending: PendingResponse[] = [];
+  private readonly aborter = new AbortController();
+  private readonly session: KafkaSession;
+  private readonly logger: Logger;
+  private paused = false;
+  private closed = false;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly door: DoorState,
+    connectionId: number,
+  ) {
+    this.frames = new FrameReader(door.requestBytesMax);
+    this.session = { connectionId, clientHost: `/${socket.remoteAddress ?? 'unknown'}`, saslMechanism: null, principal: null };
+    this.logger = door.logger.child({ connection: connectionId, client: `${socket.remoteAddress}:${socket.remotePort}` });
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.updateReading());
+    socket.on('error', (error) => this.logger.debug({ err: error }, 'socket error'));
+    socket.on('close', () => this.onClose());
+  }
+
+  /** Closes the connection; waits on its long polls end through the abort signal. */
+  close(reason: string): void {
+    if (this.closed) return;
+    this.logger.debug({ reason }, 'closing Kafka connection');
+    this.socket.destroy();
+    this.onClose();
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.aborter.abort();
+  }
+
+  private onData(chunk: Buffer): void {
+    let frames: Buffer[];
+    try {
+      frames = this.frames.push(chunk);
+    } catch (error) {
+      this.close(errorMessage(error));
+      return;
+    }
+    for (const frame of frames) {
+      if (this.closed) return;
+      this.dispatch(frame);
+    }
+    this.updateReading();
+  }
+
+  private dispatch(frame: Buffer): void {
+    const reader = new KafkaReader(frame);
+    let header: RequestHeader;
+    let api: ApiSpec | undefined;
+    try {
+      ({ header, api } = decodeRequestHeader(reader));
+    } catch (error) {
+      this.close(`undecodable request header: ${errorMessage(error)}`);
+      return;
+    }
+    const handler = this.door.handlers.get(header.requestApiKey);
+    if (api === undefined || handler === undefined) {
+      this.close(`API key ${header.requestApiKey} is not supported`);
+      return;
+    }
+    const version = header.requestApiVersion;
+    if (!inRange(handler.versions, version)) {
+      if (api.apiKey === API_KEY.ApiVersions) this.answerUnsupportedApiVersions(api, header.correlationId);
+      else this.close(`${api.name} v${version} is not supported (supported: ${handler.versions.min}-${handler.versions.max})`);
+      return;
+    }
+    if (this.door.settings.saslPlainUsers.size > 0 && this.session.principal === null && handler.allowedBeforeAuthentication !== true) {
+      this.close(`${api.name} before SASL authentication`);
+      return;
+    }
+    let body: Record<string, unknown>;
+    try {
+      body = decode(api.request, version, reader);
+    } catch (error) {
+      this.close(`undecodable ${api.name} v${version} request: ${errorMessage(error)}`);
+      return;
+    }
+    this.run(handler, api, header, body);
+  }
+
+  private run(handler: ApiHandler, api: ApiSpec, header: RequestHeader, body: Record<string, unknown>): void {
+    const slot: PendingResponse = { chunks: null };
+    this.pending.push(slot);
+    const context: RequestContext = {
+      broker: this.door.broker,
+      settings: this.door.settings,
+      session: this.session,
+      header,
+      apiVersion: header.requestApiVersion,
+      supportedApis: this.door.supportedApis,
+      signal: this.aborter.signal,
+      logger: this.logger,
+    };
+    const answer = (response: ResponseBody | typeof NO_RESPONSE): void => {
+      if (this.closed) return;
+      try {
+        slot.chunks = response === NO_RESPONSE ? NO_RESPONSE : encodeResponse(api, header.requestApiVersion, header.correlationId, response);
+      } catch (error) {
+        this.logger.error({ err: error, api: api.name, version: header.requestApiVersion }, 'cannot encode the response');
+        this.close('response encoding failed');
+        return;
+      }
+      this.flush();
+    };
+    const fail = (error: unknown): void => {
+      if (this.closed) return;
+      const fallback = errorResponse(api, header.requestApiVersion, error);
+      if (fallback === null) {
+        if (!(error instanceof FerryError)) this.logger.error({ err: error, api: api.name }, 'handler failed');
+        this.close(`${api.name} failed: ${errorMessage(error)}`);
+        return;
+      }
+      if (!(error instanceof FerryError)) this.logger.error({ err: error, api: api.name }, 'handler failed; answered UNKNOWN_SERVER_ERROR');
+      answer(fallback);
+    };
+    try {
+      const result = handler.handle(body, context);
+      if (result instanceof Promise) result.then(answer, fail);
+      else answer(result);
+    } catch (error) {
+      fail(error);
+    }
+  }
+
+  private answerUnsupportedApiVersions(api: ApiSpec, correlationId: number): void {
+    const body = { errorCode: ERROR_CODES.UNSUPPORTED_VERSION.code, apiKeys: this.door.supportedApis.map((entry) => ({ ...entry })) };
+    this.pending.push({ chunks: encodeResponse(api, 0, correlationId, body) });
+    this.flush();
+  }
+
+  /** Writes every answered response at the head of the queue, in one corked batch. */
+  private flush(): void {
+    if (this.pending[0]?.chunks === null || this.pending.length === 0) return;
+    this.socket.cork();
+    while (this.pending.length > 0 && this.pending[0]!.chunks !== null) {
+      const { chunks } = this.pending.shift()!;
+      if (chunks === NO_RESPONSE || chunks === null) continue;
+      for (const chunk of chunks) this.socket.write(chunk);
+    }
+    this.socket.uncork();
+    this.updateReading();
+  }
+
+  private updateReading(): void {
+    if (this.closed) return;
+    const busy = this.pending.length >= CONNECTION_REQUESTS_IN_FLIGHT_MAX || this.socket.writableLength > CONNECTION_WRITE_BUFFER_BYTES_MAX;
+    if (busy && !this.paused) this.socket.pause();
+    else if (!busy && this.paused) this.socket.resume();
+    this.paused = busy;
+  }
+}
+
+/** Size prefix, response header and body, as the writer's chunks (record sets by reference). */
+export function encodeResponse(api: ApiSpec, version: number, correlationId: number, body: ResponseBody): Buffer[] {
+  const writer = new KafkaWriter(1024);
+  writer.writeInt32(0);
+  encodeResponseHeader(api, version, correlationId, writer);
+  encode(api.response, version, body, writer);
+  writer.writeInt32At(0, writer.byteLength - SIZE_PREFIX_BYTES);
+  return writer.finishChunks();
+}
+
+/** A body carrying only a top-level error code, when the response has such a field at this version; else null. */
+function errorResponse(api: ApiSpec, version: number, error: unknown): ResponseBody | null {
+  const hasErrorCode = api.response.fields.some((field) => field.key === 'errorCode' && inRange(field.versions, version));
+  if (!hasErrorCode) return null;
+  const errorCode = error instanceof FerryError ? error.errorCode : ERROR_CODES.UNKNOWN_SERVER_ERROR.code;
+  const withMessage = api.response.fields.some((field) => field.key === 'errorMessage' && inRange(field.versions, version));
+  return withMessage ? { errorCode, errorMessage: errorMessage(error) } : { errorCode };
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,261 @@
+/**
+ * Fetch (key 1), versions 4-17: record batches straight from the segments —
+ * no decode, no re-encode. Each partition's bytes are read from the page
+ * cache in one pread and placed in the response by reference (KafkaWriter
+ * external chunks), so they are never copied again on their way out.
+ *
+ * Honours max_wait_ms (capped at FETCH_WAIT_MS_MAX), min_bytes, max_bytes
+ * (capped at FETCH_RESPONSE_BYTES_MAX), partition_max_bytes, KIP-74 (the
+ * first batch of the first non-empty partition comes whole even if larger
+ * than the limits), fetch sessions (v7+, fetch-sessions.ts) and topic ids
+ * (v13+). isolation_level: without transactions the last stable offset is
+ * the high watermark, so both levels read the same records.
+ *
+ * Versions below 4 answer in the pre-0.11 message formats Ferry does not
+ * keep, so they are not offered (Kafka 4.0 dropped them too).
+ */
+
+import type { Broker } from '../../../broker/broker.js';
+import { ERROR_CODES, FerryError } from '../../../errors.js';
+import { FetchSessionCache, INITIAL_EPOCH, partitionKey, SESSIONLESS_EPOCH, type FetchSession, type SessionPartition } from '../fetch-sessions.js';
+import type { ApiHandler, RequestContext } from '../handler.js';
+import { FETCH_RESPONSE_BYTES_MAX, FETCH_WAIT_MS_MAX } from '../limits.js';
+import { errorFields } from './error-fields.js';
+
+const TOPIC_IDS_MIN_VERSION = 13;
+const SESSIONS_MIN_VERSION = 7;
+const READ_COMMITTED = 1;
+const ZERO_UUID = Buffer.alloc(16);
+const NO_RECORDS = Buffer.alloc(0);
+
+interface FetchPartitionRequest {
+  partition: number;
+  fetchOffset: bigint;
+  partitionMaxBytes: number;
+}
+
+interface FetchTopicRequest {
+  topic: string;
+  topicId: Buffer;
+  partitions: FetchPartitionRequest[];
+}
+
+interface ForgottenTopic {
+  topic: string;
+  topicId: Buffer;
+  partitions: number[];
+}
+
+interface FetchRequest {
+  maxWaitMs: number;
+  minBytes: number;
+  maxBytes: number;
+  isolationLevel: number;
+  sessionId: number;
+  sessionEpoch: number;
+  topics: FetchTopicRequest[];
+  forgottenTopicsData: ForgottenTopic[];
+}
+
+interface PartitionAnswer {
+  target: SessionPartition;
+  errorCode: number;
+  highWatermark: number;
+  logStartOffset: number;
+  records: Buffer;
+  nextOffset: number;
+}
+
+const sessionCaches = new WeakMap<Broker, FetchSessionCache>();
+
+function sessionCache(broker: Broker): FetchSessionCache {
+  let cache = sessionCaches.get(broker);
+  if (!cache) sessionCaches.set(broker, (cache = new FetchSessionCache()));
+  return cache;
+}
+
+export const fetchHandler: ApiHandler = {
+  apiKey: 1,
+  versions: { min: 4, max: 17 },
+  async handle(body, context) {
+    const request = body as unknown as FetchRequest;
+    const usesSessions = context.apiVersion >= SESSIONS_MIN_VERSION;
+    const sessionEpoch = usesSessions ? request.sessionEpoch : SESSIONLESS_EPOCH;
+    const cache = sessionCache(context.broker);
+    const requested = requestedPartitions(request, context);
+    let session: FetchSession | null = null;
+    let targets: SessionPartition[];
+    let incremental = false;
+    try {
+      if (sessionEpoch === SESSIONLESS_EPOCH) {
+        if (request.sessionId !== 0) cache.close(request.sessionId);
+        targets = requested;
+      } else if (sessionEpoch === INITIAL_EPOCH) {
+        if (request.sessionId !== 0) cache.close(request.sessionId);
+        session = cache.open(requested);
+        targets = [...session.partitions.values()];
+      } else {
+        session = cache.resume(request.sessionId, sessionEpoch);
+        applyIncremental(session, requested, request.forgottenTopicsData, context);
+        session.nextEpoch = session.nextEpoch === 0x7fffffff ? 1 : session.nextEpoch + 1;
+        targets = [...session.partitions.values()];
+        incremental = true;
+      }
+    } catch (error) {
+      if (!(error instanceof FerryError)) throw error;
+      return { throttleTimeMs: 0, errorCode: error.errorCode, sessionId: 0, responses: [] };
+    }
+    const shows = incremental ? hasNews : (): boolean => true;
+    const answers = await readWithWait(request, targets, shows, context);
+    const shown = answers.filter(shows);
+    if (session) remember(session, answers);
+    return {
+      throttleTimeMs: 0,
+      errorCode: 0,
+      sessionId: session?.id ?? 0,
+      responses: groupByTopic(shown, request.isolationLevel === READ_COMMITTED),
+    };
+  },
+};
+
+function requestedPartitions(request: FetchRequest, context: RequestContext): SessionPartition[] {
+  const out: SessionPartition[] = [];
+  for (const topic of request.topics) {
+    const name = topicName(topic.topic, topic.topicId, context);
+    for (const partition of topic.partitions) {
+      out.push({
+        topic: name,
+        topicId: context.apiVersion >= TOPIC_IDS_MIN_VERSION ? topic.topicId : ZERO_UUID,
+        partition: partition.partition,
+        fetchOffset: Number(partition.fetchOffset),
+        maxBytes: partition.partitionMaxBytes,
+        lastHighWatermark: -1,
+        lastLogStartOffset: -1,
+        lastErrorCode: -1,
+      });
+    }
+  }
+  return out;
+}
+
+/** v13+ names topics by id; an unknown id keeps an empty name and answers UNKNOWN_TOPIC_ID. */
+function topicName(name: string, topicId: Buffer, context: RequestContext): string {
+  if (context.apiVersion < TOPIC_IDS_MIN_VERSION) return name;
+  return context.broker.topicNameById(topicId.toString('base64url')) ?? '';
+}
+
+function applyIncremental(session: FetchSession, requested: readonly SessionPartition[], forgotten: readonly ForgottenTopic[], context: RequestContext): void {
+  for (const topic of forgotten) {
+    const name = topicName(topic.topic, topic.topicId, context);
+    for (const partition of topic.partitions) session.partitions.delete(partitionKey(name, partition));
+  }
+  for (const partition of requested) {
+    const key = partitionKey(partition.topic, partition.partition);
+    const known = session.partitions.get(key);
+    if (known) {
+      known.fetchOffset = partition.fetchOffset;
+      known.maxBytes = partition.maxBytes;
+    } else {
+      session.partitions.set(key, partition);
+    }
+  }
+}
+
+/**
+ * Reads every target; while fewer than min_bytes came back and no error is
+ * to be shown, waits for appends until max_wait_ms. (An error the session
+ * already reported does not end the wait, or a consumer of a deleted topic
+ * would spin.)
+ */
+async function readWithWait(
+  request: FetchRequest,
+  targets: readonly SessionPartition[],
+  shows: (answer: PartitionAnswer) => boolean,
+  context: RequestContext,
+): Promise<PartitionAnswer[]> {
+  const deadline = Date.now() + Math.max(0, Math.min(request.maxWaitMs, FETCH_WAIT_MS_MAX));
+  const budget = Math.max(0, Math.min(request.maxBytes, FETCH_RESPONSE_BYTES_MAX));
+  for (;;) {
+    const answers = readAll(targets, budget, context);
+    let bytes = 0;
+    let failed = false;
+    for (const answer of answers) {
+      bytes += answer.records.length;
+      if (answer.errorCode !== 0 && shows(answer)) failed = true;
+    }
+    const remainingMs = deadline - Date.now();
+    if (bytes >= request.minBytes || failed || remainingMs <= 0 || context.signal.aborted) return answers;
+    await context.broker.waitForAppend(targets, remainingMs, context.signal);
+  }
+}
+
+function readAll(targets: readonly SessionPartition[], budgetBytes: number, context: RequestContext): PartitionAnswer[] {
+  let remaining = budgetBytes;
+  let sentAny = false;
+  return targets.map((target) => {
+    const answer = readOne(target, Math.min(remaining, target.maxBytes), !sentAny, context);
+    remaining = Math.max(0, remaining - answer.records.length);
+    if (answer.records.length > 0) sentAny = true;
+    return answer;
+  });
+}
+
+function readOne(target: SessionPartition, maxBytes: number, minOneBatch: boolean, context: RequestContext): PartitionAnswer {
+  try {
+    if (target.topic === '') throw new FerryError('UNKNOWN_TOPIC_ID', `no topic has id ${target.topicId.toString('base64url')}`);
+    const log = context.broker.log(target.topic, target.partition);
+    const highWatermark = log.logEndOffset;
+    const logStartOffset = log.logStartOffset;
+    if (target.fetchOffset < logStartOffset || target.fetchOffset > highWatermark) {
+      return { target, errorCode: ERROR_CODES.OFFSET_OUT_OF_RANGE.code, highWatermark, logStartOffset, records: NO_RECORDS, nextOffset: target.fetchOffset };
+    }
+    const read = log.read(target.fetchOffset, Math.max(0, maxBytes), { minOneBatch, maxOffset: highWatermark });
+    return { target, errorCode: 0, highWatermark, logStartOffset, records: read.bytes, nextOffset: read.nextOffset };
+  } catch (error) {
+    const { errorCode } = errorFields(error, context.logger, 'fetch');
+    return { target, errorCode, highWatermark: -1, logStartOffset: -1, records: NO_RECORDS, nextOffset: target.fetchOffset };
+  }
+}
+
+/** Whether an incremental fetch must show this partition: records, or a high watermark, log start or error the client has not seen. */
+function hasNews(answer: PartitionAnswer): boolean {
+  const seen = answer.target;
+  return answer.records.length > 0 || answer.errorCode !== seen.lastErrorCode || answer.highWatermark !== seen.lastHighWatermark || answer.logStartOffset !== seen.lastLogStartOffset;
+}
+
+/** Notes what the client now knows; partitions that returned records go to the back so the others get their turn next time. */
+function remember(session: FetchSession, answers: readonly PartitionAnswer[]): void {
+  for (const answer of answers) {
+    const target = answer.target;
+    target.lastErrorCode = answer.errorCode;
+    target.lastHighWatermark = answer.highWatermark;
+    target.lastLogStartOffset = answer.logStartOffset;
+    if (answer.records.length > 0) {
+      const key = partitionKey(target.topic, target.partition);
+      session.partitions.delete(key);
+      session.partitions.set(key, target);
+    }
+  }
+}
+
+function groupByTopic(answers: readonly PartitionAnswer[], readCommitted: boolean): Array<Record<string, unknown>> {
+  const topics: Array<{ topic: string; topicId: Buffer; partitions: Array<Record<string, unknown>> }> = [];
+  for (const answer of answers) {
+    let last = topics[topics.length - 1];
+    if (last === undefined || last.topic !== answer.target.topic || !last.topicId.equals(answer.target.topicId)) {
+      last = { topic: answer.target.topic, topicId: answer.target.topicId, partitions: [] };
+      topics.push(last);
+    }
+    last.partitions.push({
+      partitionIndex: answer.target.partition,
+      errorCode: answer.errorCode,
+      highWatermark: BigInt(answer.highWatermark),
+      lastStableOffset: BigInt(answer.highWatermark),
+      logStartOffset: BigInt(answer.logStartOffset),
+      abortedTransactions: readCommitted ? [] : null,
+      preferredReadReplica: -1,
+      records: answer.records,
+    });
+  }
+  return topics;
+}
