@@ -41,6 +41,9 @@ export interface DoorState {
   requestBytesMax: number;
 }
 
+/** How long a closing connection may take to flush what was already written before it is destroyed. */
+const CLOSE_LINGER_MS = 5_000;
+
 interface PendingResponse {
   /** null until the handler answered. */
   chunks: Buffer[] | typeof NO_RESPONSE | null;
@@ -70,12 +73,24 @@ export class KafkaConnection {
     socket.on('close', () => this.onClose());
   }
 
-  /** Closes the connection; waits on its long polls end through the abort signal. */
+  /**
+   * Closes the connection: responses already written still go out (end,
+   * not destroy), nothing more is read or answered, and waits on its long
+   * polls end through the abort signal.
+   */
   close(reason: string): void {
     if (this.closed) return;
     this.logger.debug({ reason }, 'closing Kafka connection');
-    this.socket.destroy();
     this.onClose();
+    this.socket.removeAllListeners('data');
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), CLOSE_LINGER_MS).unref();
+  }
+
+  /** Drops the connection at once (broker shutdown). */
+  destroy(): void {
+    this.onClose();
+    this.socket.destroy();
   }
 
   private onClose(): void {

@@ -76,7 +76,7 @@ export async function startKafkaServer(options: KafkaServerOptions): Promise<Run
     },
     close: () =>
       new Promise<void>((resolve) => {
-        for (const connection of connections) connection.close('broker shutting down');
+        for (const connection of connections) connection.destroy();
         server.close(() => resolve());
       }),
   };
