@@ -3,7 +3,7 @@
  * The `ferry` command line. Every option of `start` can also be given as an
  * environment variable (shown in `ferry start --help`).
  *
- *   ferry start                  run the broker: HTTP + WebSocket on --http-port, data in --data-dir
+ *   ferry start                  run the broker: Kafka protocol on --kafka-port, HTTP + WebSocket on --http-port, data in --data-dir
  *   ferry topics …               create, list, describe, alter, delete topics through a running broker (like kafka-topics)
  *   ferry produce <topic>        send stdin lines (or --file) as records (like kafka-console-producer)
  *   ferry consume <topic>        print records, one per line (like kafka-console-consumer)
@@ -17,7 +17,7 @@ import { BrokerHttpApi, CliError } from './http-api.js';
 import { consumeCommand } from './consume.js';
 import { produceCommand } from './produce.js';
 import { topicsCommand } from './topics.js';
-import { readServerProperties } from './server-properties.js';
+import { parseSaslPlainUsers, readServerProperties } from './server-properties.js';
 import { start, type StartOptions } from './start.js';
 
 function port(value: string): number {
@@ -32,6 +32,14 @@ function positive(value: string): number {
   return parsed;
 }
 
+function saslUsers(value: string): Map<string, string> {
+  try {
+    return parseSaslPlainUsers(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
 const program = new Command('ferry')
   .description('Ferry: an event-streaming broker in the Kafka model')
   .addOption(new Option('--http <url>', "a running broker's HTTP address, for the commands that talk to one").default('http://localhost:8080').env('FERRY_HTTP'));
@@ -42,10 +50,13 @@ const write = (line: string): void => {
 
 program
   .command('start')
-  .description('run the broker: open (and recover) the data directory, serve HTTP and WebSocket')
+  .description('run the broker: open (and recover) the data directory, serve the Kafka protocol, HTTP and WebSocket')
   .addOption(new Option('--data-dir <dir>', 'where topics and partition logs live').default('./data').env('FERRY_DATA_DIR'))
   .addOption(new Option('--host <address>', 'address to listen on').default('0.0.0.0').env('FERRY_HOST'))
   .addOption(new Option('--http-port <port>', 'HTTP and WebSocket port').default(8080).argParser(port).env('FERRY_HTTP_PORT'))
+  .addOption(new Option('--kafka-port <port>', 'Kafka protocol port').default(9092).argParser(port).env('FERRY_KAFKA_PORT'))
+  .addOption(new Option('--advertised-host <host>', 'host name Kafka clients are told to connect to (Metadata, FindCoordinator)').default('localhost').env('FERRY_ADVERTISED_HOST'))
+  .addOption(new Option('--sasl-plain-users <user:password,...>', 'require SASL PLAIN on the Kafka port with these users').argParser(saslUsers).env('FERRY_SASL_PLAIN_USERS'))
   .addOption(new Option('--num-partitions <n>', 'partitions of an auto-created topic (num.partitions)').default(1).argParser(positive).env('FERRY_NUM_PARTITIONS'))
   .addOption(new Option('--no-auto-create-topics', 'refuse produce to a topic that does not exist (auto.create.topics.enable=false)').env('FERRY_NO_AUTO_CREATE_TOPICS'))
   .addOption(new Option('--allow-uws-fallback', "serve on uWebSockets.js's slow ws-based fallback if its native binary does not load").default(false).env('FERRY_ALLOW_UWS_FALLBACK'))
@@ -61,6 +72,9 @@ program
       dataDir: fromFile('dataDir', file.dataDir),
       host: fromFile('host', file.host),
       httpPort: fromFile('httpPort', file.httpPort),
+      kafkaPort: fromFile('kafkaPort', file.kafkaPort),
+      advertisedHost: fromFile('advertisedHost', file.advertisedHost),
+      saslPlainUsers: options.saslPlainUsers ?? file.saslPlainUsers,
       numPartitions: fromFile('numPartitions', file.numPartitions),
       autoCreateTopics: fromFile('autoCreateTopics', file.autoCreateTopics),
       topicDefaults: file.topicDefaults,

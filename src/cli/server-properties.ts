@@ -4,6 +4,9 @@
  *   # comments and blank lines are ignored
  *   log.dirs=/var/lib/ferry          the data directory (also data.dir)
  *   listeners.http.port=8080         HTTP and WebSocket port (also http.port)
+ *   listeners.kafka.port=9092        Kafka protocol port (also kafka.port)
+ *   advertised.host.name=localhost   host Kafka clients are told to connect to
+ *   sasl.plain.users=alice:secret    require SASL PLAIN with these user:password pairs (comma-separated)
  *   host=0.0.0.0
  *   num.partitions=3
  *   auto.create.topics.enable=false
@@ -36,6 +39,9 @@ export interface ServerProperties {
   dataDir?: string;
   host?: string;
   httpPort?: number;
+  kafkaPort?: number;
+  advertisedHost?: string;
+  saslPlainUsers?: Map<string, string>;
   numPartitions?: number;
   autoCreateTopics?: boolean;
   topicDefaults: Record<string, string>;
@@ -80,6 +86,20 @@ function apply(properties: ServerProperties, name: string, value: string, where:
     case 'listeners.http.port':
       properties.httpPort = integer(0, 65535);
       return;
+    case 'kafka.port':
+    case 'listeners.kafka.port':
+      properties.kafkaPort = integer(0, 65535);
+      return;
+    case 'advertised.host.name':
+      properties.advertisedHost = value;
+      return;
+    case 'sasl.plain.users':
+      try {
+        properties.saslPlainUsers = parseSaslPlainUsers(value);
+      } catch (error) {
+        throw new CliError(`${where}: ${(error as Error).message}`);
+      }
+      return;
     case 'num.partitions':
       properties.numPartitions = integer(1, Number.MAX_SAFE_INTEGER);
       return;
@@ -91,4 +111,15 @@ function apply(properties: ServerProperties, name: string, value: string, where:
   const topicName = Object.hasOwn(TOPIC_DEFAULTS, name) ? TOPIC_DEFAULTS[name] : undefined;
   if (!topicName) throw new CliError(`${where}: unknown setting ${name}`);
   properties.topicDefaults[topicName] = value;
+}
+
+/** `alice:secret,bob:pw` as a user -> password map; a password may contain ':' but not ','. */
+export function parseSaslPlainUsers(value: string): Map<string, string> {
+  const users = new Map<string, string>();
+  for (const pair of value.split(',')) {
+    const at = pair.indexOf(':');
+    if (at <= 0) throw new Error(`SASL PLAIN users are user:password pairs separated by commas, got "${pair}"`);
+    users.set(pair.slice(0, at), pair.slice(at + 1));
+  }
+  return users;
 }

@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { PartitionLog } from '../../src/storage/partition-log.js';
 import { closeSharedStoragePool } from '../../src/storage/storage-pool.js';
 import { config, tempDir, valuesBatch } from '../storage/helpers.js';
+import { RawKafkaClient } from '../protocol/kafka/helpers.js';
 
 afterAll(closeSharedStoragePool);
 
@@ -22,7 +23,7 @@ describe('ferry CLI (the built dist/, as npm start runs it)', () => {
     fs.appendFileSync(path.join(dataDir, 'payments-0', '00000000000000000000.log'), Buffer.alloc(100, 7)); // a torn tail
     // No close: the checkpoint still says the shutdown was not clean.
 
-    const child = spawn(process.execPath, [builtCli, 'start', '--data-dir', dataDir, '--host', '127.0.0.1', '--http-port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [builtCli, 'start', '--data-dir', dataDir, '--host', '127.0.0.1', '--http-port', '0', '--kafka-port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     const lines: Array<Record<string, unknown>> = [];
     for await (const line of readline.createInterface({ input: child.stdout })) {
@@ -31,6 +32,9 @@ describe('ferry CLI (the built dist/, as npm start runs it)', () => {
       if (entry.msg === 'ferry ready') {
         const port = Number(new URL(String(entry.http)).port);
         await new Promise<void>((resolve, reject) => net.connect(port, '127.0.0.1').once('connect', function (this: net.Socket) { this.destroy(); resolve(); }).once('error', reject));
+        const kafka = await RawKafkaClient.connect(Number(String(entry.kafka).split(':').at(-1)));
+        expect((await kafka.request(18, 3, {}))['errorCode']).toBe(0);
+        kafka.close();
         child.kill('SIGTERM');
       }
     }
@@ -44,8 +48,8 @@ describe('ferry CLI (the built dist/, as npm start runs it)', () => {
   it('start --help lists every option with its environment variable', () => {
     const help = spawnSync(process.execPath, [builtCli, 'start', '--help'], { encoding: 'utf8' });
     expect(help.status).toBe(0);
-    for (const option of ['--data-dir', '--host', '--http-port', '--num-partitions', '--no-auto-create-topics', '--allow-uws-fallback']) expect(help.stdout).toContain(option);
-    for (const variable of ['FERRY_DATA_DIR', 'FERRY_HTTP_PORT', 'FERRY_ALLOW_UWS_FALLBACK']) expect(help.stdout).toContain(variable);
+    for (const option of ['--data-dir', '--host', '--http-port', '--kafka-port', '--advertised-host', '--sasl-plain-users', '--num-partitions', '--no-auto-create-topics', '--allow-uws-fallback']) expect(help.stdout).toContain(option);
+    for (const variable of ['FERRY_DATA_DIR', 'FERRY_HTTP_PORT', 'FERRY_KAFKA_PORT', 'FERRY_ALLOW_UWS_FALLBACK']) expect(help.stdout).toContain(variable);
   });
 
   it('dump-log prints batches and records, and fails on a corrupt batch', async () => {
@@ -75,7 +79,7 @@ describe('ferry start --config', () => {
   it('reads a server.properties file, and flags win over it', async () => {
     const dataDir = tempDir('ferry-config-');
     const properties = path.join(tempDir(), 'server.properties');
-    fs.writeFileSync(properties, `# a Kafka-style file\nlog.dirs=${dataDir}\nhost=127.0.0.1\nhttp.port=0\nnum.partitions=3\nlog.retention.ms=123456\n`);
+    fs.writeFileSync(properties, `# a Kafka-style file\nlog.dirs=${dataDir}\nhost=127.0.0.1\nhttp.port=0\nkafka.port=0\nnum.partitions=3\nlog.retention.ms=123456\n`);
     const child = spawn(process.execPath, [builtCli, 'start', '--config', properties, '--num-partitions', '2'], { stdio: ['ignore', 'pipe', 'inherit'] });
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     let port = 0;
