@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs from Debian's packages, once: chromium for
-# the real-browser test. `npm test` runs this first, so a fresh machine needs
+# the real-browser test, kcat and librdkafka's Python binding for the Kafka
+# protocol tests. `npm test` runs this first, so a fresh machine needs
 # nothing by hand. Idempotent: a no-op when everything is already there.
 set -euo pipefail
 
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v kcat >/dev/null 2>&1 || missing+=(kcat)
+# Debian's Python modules load in Debian's interpreter, not whichever python3 is first on PATH.
+/usr/bin/python3 -c 'import confluent_kafka' >/dev/null 2>&1 || missing+=(python3-confluent-kafka)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
