@@ -149,19 +149,40 @@ export class Broker {
     return this.metadata.clusterId;
   }
 
+  /** auto.create.topics.enable: on unless the options turn it off. */
+  get autoCreateTopicsEnabled(): boolean {
+    return this.options.autoCreateTopics !== false;
+  }
+
+  /** num.partitions: the partition count of a topic created without one. */
+  get defaultPartitionCount(): number {
+    return this.options.defaultPartitions ?? 1;
+  }
+
+  /** Broker-wide topic config defaults set at start (Kafka topic names); every other config has Kafka's default. */
+  get topicConfigDefaults(): Readonly<Record<string, string>> {
+    return this.options.defaultTopicConfigs ?? {};
+  }
+
   // --- topics ------------------------------------------------------------------------------
 
   async createTopic(name: string, options: { partitions?: number; configs?: Record<string, string> } = {}): Promise<TopicDescription> {
     this.assertOpen();
-    validateTopicName(name);
-    if (this.metadata.get(name)) throw new FerryError('TOPIC_ALREADY_EXISTS', `topic ${name} already exists`);
-    const partitions = options.partitions ?? this.options.defaultPartitions ?? 1;
-    checkPartitionCount(partitions);
+    const partitions = this.validateNewTopic(name, options);
     const configs = { ...(options.configs ?? {}) };
-    logConfigFromTopicConfigs(configs, this.defaultConfig); // rejects unknown names and bad values before anything is made
     this.metadata.put({ name, topicId: newKafkaId(), partitions, configs });
     for (let partition = 0; partition < partitions; partition++) await this.logs.getOrCreate(name, partition);
     return this.describeTopic(name);
+  }
+
+  /** Every check createTopic makes, creating nothing (CreateTopics validateOnly); returns the partition count it would use. */
+  validateNewTopic(name: string, options: { partitions?: number; configs?: Record<string, string> } = {}): number {
+    validateTopicName(name);
+    if (this.metadata.get(name)) throw new FerryError('TOPIC_ALREADY_EXISTS', `topic ${name} already exists`);
+    const partitions = options.partitions ?? this.defaultPartitionCount;
+    checkPartitionCount(partitions);
+    logConfigFromTopicConfigs(options.configs ?? {}, this.defaultConfig); // rejects unknown names and bad values before anything is made
+    return partitions;
   }
 
   async deleteTopic(name: string): Promise<void> {

@@ -109,6 +109,33 @@ const PARSERS: Record<string, Parser> = {
 
 export const SUPPORTED_LOG_CONFIG_NAMES: readonly string[] = Object.keys(PARSERS);
 
+/** Kafka's Long.MAX_VALUE, which its configs use for "never" (Infinity here). */
+const LONG_MAX = '9223372036854775807';
+
+function long(value: number): string {
+  return Number.isFinite(value) ? String(value) : LONG_MAX;
+}
+
+/** The inverse of the parsers: every supported topic config of `config` as Kafka writes its value (DescribeConfigs). */
+export function topicConfigValues(config: Readonly<LogConfig>): Record<string, string> {
+  const policies = [config.cleanupCompact ? 'compact' : '', config.cleanupDelete ? 'delete' : ''].filter((p) => p !== '');
+  return {
+    'segment.bytes': long(config.segmentBytes),
+    'segment.ms': long(config.segmentMs),
+    'index.interval.bytes': long(config.indexIntervalBytes),
+    'retention.ms': long(config.retentionMs),
+    'retention.bytes': long(config.retentionBytes),
+    'delete.retention.ms': long(config.deleteRetentionMs),
+    'max.message.bytes': long(config.maxMessageBytes),
+    'segment.index.bytes': long(config.segmentIndexBytes),
+    'flush.messages': long(config.flushMessages),
+    'flush.ms': long(config.flushMs),
+    preallocate: String(config.preallocate),
+    'message.timestamp.type': config.timestampType,
+    'cleanup.policy': policies.join(','),
+  };
+}
+
 /** Kafka topic configs (name -> string value) over the defaults. Unknown names are an error. */
 export function logConfigFromTopicConfigs(
   configs: Readonly<Record<string, string>>,

@@ -7,12 +7,14 @@ import type { ApiHandler, SupportedApi } from '../handler.js';
 import { apiVersionsHandler } from './api-versions.js';
 import { fetchHandler } from './fetch.js';
 import { listOffsetsHandler } from './list-offsets.js';
+import { metadataHandler } from './metadata.js';
 import { produceHandler } from './produce.js';
 
 export const HANDLERS: readonly ApiHandler[] = [
   produceHandler,
   fetchHandler,
   listOffsetsHandler,
+  metadataHandler,
   apiVersionsHandler,
 ];
 

@@ -1,0 +1,166 @@
+/**
+ * Metadata (key 3), versions 0-12: the brokers, the controller, the cluster
+ * id and the topics a client asks for. Every Kafka client calls it first.
+ *
+ *   topics null (v1+), or empty in v0    every topic, internal ones flagged
+ *   topics named                         those, auto-created when both the
+ *                                        request (always in v0-3,
+ *                                        AllowAutoTopicCreation from v4) and
+ *                                        auto.create.topics.enable allow it
+ *   topics by id (v12, name null)        those; UNKNOWN_TOPIC_ID otherwise
+ *
+ * Ferry creates a topic synchronously, so a topic auto-created here is
+ * answered at once with NONE and its partitions, where Kafka answers
+ * LEADER_NOT_AVAILABLE and lets the client ask again.
+ *
+ * Single node: this broker is the controller and leads every partition at
+ * leader epoch 0, with itself as the only replica.
+ */
+
+import type { Broker, TopicDescription } from '../../../broker/broker.js';
+import { FerryError } from '../../../errors.js';
+import { validateTopicName } from '../../../storage/log-manager.js';
+import type { ApiHandler, RequestContext } from '../handler.js';
+import {
+  advertisedBrokers,
+  AUTHORIZED_OPERATIONS_OMITTED,
+  CLUSTER_OPERATIONS,
+  TOPIC_OPERATIONS,
+  topicIdBytes,
+  topicIdFromBytes,
+  ZERO_UUID,
+} from './cluster-view.js';
+import { errorFields } from './error-fields.js';
+
+interface MetadataRequestTopic {
+  topicId: Buffer;
+  name: string | null;
+}
+
+interface MetadataRequest {
+  topics: MetadataRequestTopic[] | null;
+  allowAutoTopicCreation: boolean;
+  includeClusterAuthorizedOperations: boolean;
+  includeTopicAuthorizedOperations: boolean;
+}
+
+interface MetadataResponsePartition {
+  errorCode: number;
+  partitionIndex: number;
+  leaderId: number;
+  leaderEpoch: number;
+  replicaNodes: number[];
+  isrNodes: number[];
+  offlineReplicas: number[];
+}
+
+interface MetadataResponseTopic {
+  errorCode: number;
+  name: string | null;
+  topicId: Buffer;
+  isInternal: boolean;
+  partitions: MetadataResponsePartition[];
+  topicAuthorizedOperations: number;
+}
+
+/** Single node: leadership never moves, so every partition stays at its first epoch. */
+const LEADER_EPOCH = 0;
+/** v0-3 have no AllowAutoTopicCreation: Kafka always allowed it there. */
+const ALLOW_AUTO_CREATION_FIELD_VERSION = 4;
+/** Name became nullable (lookup by topic id) in v12; Kafka refuses id lookups before. */
+const TOPIC_ID_LOOKUP_VERSION = 12;
+
+export const metadataHandler: ApiHandler = {
+  apiKey: 3,
+  versions: { min: 0, max: 12 },
+  async handle(request, context) {
+    const body = request as unknown as MetadataRequest;
+    const topicOperations = body.includeTopicAuthorizedOperations ? TOPIC_OPERATIONS : AUTHORIZED_OPERATIONS_OMITTED;
+    const everyTopic = body.topics === null || (context.apiVersion === 0 && body.topics.length === 0);
+    const topics = everyTopic
+      ? context.broker.listTopics({ includeInternal: true }).map((topic) => topicEntry(topic, topicOperations))
+      : await requestedTopics(body, context, topicOperations);
+    return {
+      throttleTimeMs: 0,
+      brokers: advertisedBrokers(context),
+      clusterId: context.broker.clusterId,
+      controllerId: context.broker.brokerId,
+      topics,
+      clusterAuthorizedOperations: body.includeClusterAuthorizedOperations ? CLUSTER_OPERATIONS : AUTHORIZED_OPERATIONS_OMITTED,
+    };
+  },
+};
+
+async function requestedTopics(body: MetadataRequest, context: RequestContext, topicOperations: number): Promise<MetadataResponseTopic[]> {
+  const allowAutoCreation = context.broker.autoCreateTopicsEnabled && (context.apiVersion < ALLOW_AUTO_CREATION_FIELD_VERSION || body.allowAutoTopicCreation);
+  const answers: MetadataResponseTopic[] = [];
+  const seen = new Set<string>();
+  for (const requested of body.topics ?? []) {
+    const key = requested.name ?? `id:${requested.topicId.toString('hex')}`;
+    if (seen.has(key)) continue; // Kafka answers each topic once however often it is named
+    seen.add(key);
+    try {
+      const topic = requested.name === null ? topicById(context, requested.topicId) : await topicByName(context.broker, requested.name, allowAutoCreation);
+      answers.push(topicEntry(topic, topicOperations));
+    } catch (error) {
+      answers.push(errorEntry(requested, context, errorFields(error, context.logger, `Metadata for ${key}`).errorCode));
+    }
+  }
+  return answers;
+}
+
+async function topicByName(broker: Broker, name: string, allowAutoCreation: boolean): Promise<TopicDescription> {
+  validateTopicName(name); // INVALID_TOPIC_EXCEPTION whether or not the topic could be auto-created
+  try {
+    return broker.describeTopic(name);
+  } catch (error) {
+    if (!(error instanceof FerryError && error.errorName === 'UNKNOWN_TOPIC_OR_PARTITION') || !allowAutoCreation) throw error;
+  }
+  try {
+    return await broker.createTopic(name);
+  } catch (error) {
+    // Two clients racing to auto-create the same topic: the loser answers with the winner's.
+    if (error instanceof FerryError && error.errorName === 'TOPIC_ALREADY_EXISTS') return broker.describeTopic(name);
+    throw error;
+  }
+}
+
+function topicById(context: RequestContext, topicId: Buffer): TopicDescription {
+  if (context.apiVersion < TOPIC_ID_LOOKUP_VERSION) throw new FerryError('INVALID_REQUEST', `Metadata v${context.apiVersion} cannot look topics up by id`);
+  const id = topicIdFromBytes(topicId);
+  const name = id === null ? undefined : context.broker.topicNameById(id);
+  if (name === undefined) throw new FerryError('UNKNOWN_TOPIC_ID', `no topic has id ${id ?? 'zero'}`);
+  return context.broker.describeTopic(name);
+}
+
+function topicEntry(topic: TopicDescription, topicOperations: number): MetadataResponseTopic {
+  return {
+    errorCode: 0,
+    name: topic.name,
+    topicId: topicIdBytes(topic.topicId),
+    isInternal: topic.internal,
+    partitions: topic.partitions.map((partition) => ({
+      errorCode: 0,
+      partitionIndex: partition.partition,
+      leaderId: partition.leader,
+      leaderEpoch: LEADER_EPOCH,
+      replicaNodes: partition.replicas,
+      isrNodes: partition.isr,
+      offlineReplicas: [],
+    })),
+    topicAuthorizedOperations: topicOperations,
+  };
+}
+
+/** A topic that could not be answered: named as asked (the name is nullable only from v12). */
+function errorEntry(requested: MetadataRequestTopic, context: RequestContext, errorCode: number): MetadataResponseTopic {
+  const name = requested.name ?? (context.apiVersion >= TOPIC_ID_LOOKUP_VERSION ? null : '');
+  return {
+    errorCode,
+    name,
+    topicId: requested.name === null ? requested.topicId : ZERO_UUID,
+    isInternal: false,
+    partitions: [],
+    topicAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
+  };
+}
