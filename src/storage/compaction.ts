@@ -28,6 +28,12 @@
  * A segment emptied by cleaning is deleted, except the log's first: its base
  * offset is what keeps the log start offset where it is.
  *
+ * Idempotent producers: the last batch each producer wrote is never dropped,
+ * even when none of its records survive; it stays as an empty batch (header
+ * only: offsets, producer id, epoch and sequences, no records), as Kafka's
+ * cleaner keeps it, so producer state rebuilt from the log still knows the
+ * producer's epoch and last sequence.
+ *
  * Keys are identified by a 128-bit hash (two xxHash64 seeds) in the key map,
  * as Kafka's cleaner identifies them by an MD5 digest. If the records outnumber
  * the map, only a prefix of segments is cleaned this round (records after that
@@ -40,7 +46,20 @@ import { threadId } from 'node:worker_threads';
 import { syncDirectory } from './file-io.js';
 import type { LogConfig } from './log-config.js';
 import { LogSegment, type SegmentSettings } from './log-segment.js';
-import { batchCompression, batchIsControl } from './record-batch.js';
+import {
+  ATTRIBUTES_OFFSET,
+  BASE_TIMESTAMP_OFFSET,
+  BATCH_HEADER_BYTES,
+  COMPRESSION_CODEC_MASK,
+  CRC_OFFSET,
+  LENGTH_OFFSET,
+  LOG_OVERHEAD,
+  MAX_TIMESTAMP_OFFSET,
+  RECORDS_COUNT_OFFSET,
+  batchCompression,
+  batchIsControl,
+} from './record-batch.js';
+import { crc32c } from './crc32c.js';
 import { buildBatch } from './batch-builder.js';
 import { decodeBatch, recordsRegion } from './records.js';
 import { scanBatches, type BatchHeader } from './segment-scan.js';
@@ -58,6 +77,8 @@ export interface CompactionPlan {
   nowMs: number;
   deleteRetentionMs: number;
   settings: SegmentSettings;
+  /** lastOffset of each idempotent producer's last batch: kept (empty if need be) whatever cleaning decides. */
+  producerLastOffsets: number[];
 }
 
 export interface CompactionStats {
@@ -82,8 +103,15 @@ export interface CompactionOutcome {
   stats: CompactionStats;
 }
 
-export function planCompaction(dir: string, inactive: readonly LogSegment[], config: LogConfig, settings: SegmentSettings, nowMs: number): CompactionPlan {
-  return { dir, baseOffsets: inactive.map((segment) => segment.baseOffset), nowMs, deleteRetentionMs: config.deleteRetentionMs, settings };
+export function planCompaction(
+  dir: string,
+  inactive: readonly LogSegment[],
+  config: LogConfig,
+  settings: SegmentSettings,
+  nowMs: number,
+  producerLastOffsets: readonly number[] = [],
+): CompactionPlan {
+  return { dir, baseOffsets: inactive.map((segment) => segment.baseOffset), nowMs, deleteRetentionMs: config.deleteRetentionMs, settings, producerLastOffsets: [...producerLastOffsets] };
 }
 
 /** The work done in the pool: both passes, cleaned segments left in `.cleaning/`. */
@@ -103,6 +131,7 @@ export function compactSegments(plan: CompactionPlan): CompactionOutcome {
     });
   }
 
+  const producerLastOffsets = new Set(plan.producerLastOffsets);
   const cleaned: CleanedSegment[] = [];
   for (const base of baseOffsets) {
     const source = segmentPaths(plan.dir, base).log;
@@ -112,7 +141,7 @@ export function compactSegments(plan: CompactionPlan): CompactionOutcome {
     const output = LogSegment.create(cleaningDir, base, { ...plan.settings, preallocateBytes: 0 });
     forEachBatch(plan, base, (header, bytes, at) => {
       stats.bytesRead += header.sizeBytes;
-      const kept = cleanBatch(bytes, at, header, tombstonesExpired, stats);
+      const kept = cleanBatch(bytes, at, header, tombstonesExpired, stats) ?? (producerLastOffsets.has(header.lastOffset) ? emptiedBatch(bytes, at) : null);
       if (kept) output.append(kept.bytes, kept.start, kept.end);
     });
     output.closeTimeIndexEntry();
@@ -182,6 +211,21 @@ function cleanBatch(bytes: Buffer, at: number, header: BatchHeader, tombstonesEx
     },
   );
   return { bytes: rebuilt, start: 0, end: rebuilt.length };
+}
+
+/**
+ * The header of the batch at `at` with its records gone (recordCount 0, no
+ * compression): offsets, producer fields and maxTimestamp kept, baseTimestamp
+ * set to maxTimestamp, as Kafka writes the batches its cleaner empties.
+ */
+export function emptiedBatch(bytes: Buffer, at: number): KeptBatch {
+  const header = Buffer.from(bytes.subarray(at, at + BATCH_HEADER_BYTES));
+  header.writeInt32BE(BATCH_HEADER_BYTES - LOG_OVERHEAD, LENGTH_OFFSET);
+  header.writeInt16BE(header.readInt16BE(ATTRIBUTES_OFFSET) & ~COMPRESSION_CODEC_MASK, ATTRIBUTES_OFFSET);
+  header.writeBigInt64BE(header.readBigInt64BE(MAX_TIMESTAMP_OFFSET), BASE_TIMESTAMP_OFFSET);
+  header.writeInt32BE(0, RECORDS_COUNT_OFFSET);
+  header.writeUInt32BE(crc32c(header, ATTRIBUTES_OFFSET, BATCH_HEADER_BYTES), CRC_OFFSET);
+  return { bytes: header, start: 0, end: header.length };
 }
 
 /** Walks every batch of a segment, each whole in memory and its CRC checked: compaction never copies a corrupt batch. */

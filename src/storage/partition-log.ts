@@ -7,6 +7,9 @@
  *   offsets  log start, log end, offset for a timestamp
  *   upkeep   segment roll, retention, DeleteRecords, compaction (in the pool)
  *   restart  checkpoint, recovery after an unclean stop
+ *   producers idempotent producer state: checked before each append is
+ *            written, snapshotted at roll and clean close, rebuilt on open
+ *            from the newest snapshot and the batch headers after it
  *
  * Appends are written in call order, each all or nothing: most are validated
  * and written synchronously; one holding a large compressed batch is
@@ -40,6 +43,8 @@ import { syncDirectoryAsync } from './file-io.js';
 import { decodeBatch, type DecodedRecord } from './records.js';
 import { CLEANING_DIR_NAME, type CompactionOutcome, type CompactionStats, planCompaction, swapInCleanedSegments } from './compaction.js';
 import { scanBatches } from './segment-scan.js';
+import { DEFAULT_PRODUCER_ID_EXPIRATION_MS, ProducerStateTable, type DuplicateAppend, type ProducerEntry } from './producer-state.js';
+import { deleteSnapshot, encodeSnapshot, isSnapshotTempFile, readSnapshot, snapshotOffsets, writeSnapshotAsync, writeSnapshotSync } from './producer-snapshot.js';
 import { segmentBaseOffsets } from './segment-files.js';
 import { sharedStoragePool, unwrapValidation, type StorageTasks } from './storage-pool.js';
 
@@ -52,6 +57,8 @@ export interface PartitionLogOptions {
   clock?: () => number;
   /** Stamped into every appended batch's partitionLeaderEpoch. */
   leaderEpoch?: number;
+  /** producer.id.expiration.ms: idempotent producers silent this long are forgotten. */
+  producerIdExpirationMs?: number;
 }
 
 export interface AppendResult {
@@ -61,6 +68,11 @@ export interface AppendResult {
   logAppendTimeMs: number;
   logStartOffset: number;
   recordCount: number;
+  /**
+   * A producer's resend of batches already in the log: nothing was written,
+   * and the offsets (and LogAppendTime) are those of the first delivery.
+   */
+  duplicate?: boolean;
 }
 
 export interface ReadOptions {
@@ -107,6 +119,9 @@ interface WrittenAppend {
   mustFlush: boolean;
 }
 
+/** Producer snapshots kept per partition: the newest, and older ones to fall back on if a recovery cuts the log below it. */
+export const PRODUCER_SNAPSHOTS_RETAINED = 3;
+
 /** Offsets are JS numbers: exact to 2^53, which no log reaches. */
 const OFFSET_MAX = Number.MAX_SAFE_INTEGER;
 /** Most bytes one read returns (beyond a first batch larger than that): bounds a fetch's memory. */
@@ -133,6 +148,10 @@ export class PartitionLog {
   private readonly tasks: StorageTasks;
   private readonly clock: () => number;
   private readonly leaderEpoch: number;
+  private readonly producers: ProducerStateTable;
+  private readonly producerIdExpirationMs: number;
+  /** Snapshots being written in the background (taken at a roll); close waits for them. */
+  private snapshotWrites: Promise<void> = Promise.resolve();
   config: LogConfig;
 
   private constructor(readonly dir: string, options: PartitionLogOptions) {
@@ -140,6 +159,8 @@ export class PartitionLog {
     this.tasks = options.tasks ?? sharedStoragePool();
     this.clock = options.clock ?? Date.now;
     this.leaderEpoch = options.leaderEpoch ?? 0;
+    this.producers = new ProducerStateTable(dir);
+    this.producerIdExpirationMs = options.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS;
   }
 
   /** Opens (creating if needed) the log in `options.dir`, recovering it first if it was not closed cleanly. */
@@ -172,6 +193,53 @@ export class PartitionLog {
     this.logStart = Math.min(this.logStart, this.logEndOffset);
     this.recoveryPoint = this.logEndOffset;
     this.saveCheckpoint(false);
+    this.loadProducerState();
+  }
+
+  /**
+   * Producer state as of the log end: the newest readable snapshot at or
+   * below it, then every batch header after the snapshot's offset. After a
+   * clean close the snapshot is at the log end and nothing is replayed; after
+   * an unclean stop the replay covers what was written since the last roll.
+   * Snapshots past the log end (a recovery cut the log below them) and
+   * unreadable ones are deleted.
+   */
+  private loadProducerState(): void {
+    const names = fs.readdirSync(this.dir);
+    for (const name of names) if (isSnapshotTempFile(name)) fs.rmSync(path.join(this.dir, name), { force: true });
+    const logEnd = this.logEndOffset;
+    let replayFrom = this.segments[0]!.baseOffset;
+    for (const offset of snapshotOffsets(names).reverse()) {
+      if (offset > logEnd) {
+        deleteSnapshot(this.dir, offset);
+        continue;
+      }
+      try {
+        const snapshot = readSnapshot(this.dir, offset);
+        for (const entry of snapshot.entries) this.producers.restore(entry);
+        replayFrom = offset;
+        break;
+      } catch (error) {
+        this.recovery.reasons.push(`${(error as Error).message}; ignored`);
+        deleteSnapshot(this.dir, offset);
+      }
+    }
+    this.replayProducerState(replayFrom);
+    this.producers.expire(this.clock(), this.producerIdExpirationMs);
+  }
+
+  /** Applies the producer fields of every batch at or after `fromOffset`, reading headers only. */
+  private replayProducerState(fromOffset: number): void {
+    for (let i = this.segmentIndexFor(fromOffset); i < this.segments.length; i++) {
+      const segment = this.segments[i]!;
+      const position = segment.baseOffset >= fromOffset ? 0 : segment.findBatchStart(fromOffset)?.position;
+      if (position === undefined || segment.sizeBytes === 0) continue;
+      const scan = { fd: segment.fd, fromPosition: position, endPosition: segment.sizeBytes, verify: false, batchBytesMax: this.segmentSettings.batchBytesMax };
+      scanBatches(scan, (_header, bytes, at) => {
+        this.producers.replay(bytes, at);
+        return true;
+      });
+    }
   }
 
   /**
@@ -293,20 +361,39 @@ export class PartitionLog {
     return { maxMessageBytes: this.config.maxMessageBytes, requireKeys: this.config.cleanupCompact };
   }
 
-  /** The synchronous half of an append: stamp, write, account. */
+  /** The synchronous half of an append: producer checks, stamp, write, account. */
   private writeValidated(bytes: Buffer, validated: ValidatedBatches): WrittenAppend {
     this.assertOpen();
+    const producerCheck = this.producers.check(bytes);
+    if (producerCheck !== null && 'duplicate' in producerCheck) return this.duplicateAppend(producerCheck.duplicate);
+    const segmentsBefore = this.segments.length;
     const firstOffset = this.logEndOffset;
     const lastOffset = firstOffset + validated.offsetCount - 1;
     if (lastOffset > OFFSET_MAX) throw new FerryError('KAFKA_STORAGE_ERROR', `offset ${lastOffset} exceeds ${OFFSET_MAX}`);
     const logAppendTimeMs = this.config.timestampType === 'LogAppendTime' ? this.clock() : -1;
     this.stampBatches(bytes, firstOffset, validated, logAppendTimeMs);
     this.writeBatches(bytes);
+    if (producerCheck !== null) {
+      this.producers.recordWritten(bytes, producerCheck.pending);
+      // A roll inside this append: snapshot now that the state includes the batches written before it.
+      if (this.segments.length !== segmentsBefore) this.snapshotProducersInBackground();
+    }
     this.unflushedRecords += validated.recordCount;
     for (const listener of this.listeners) listener(this);
     const mustFlush = this.unflushedRecords >= this.config.flushMessages;
     if (!mustFlush) this.armFlushTimer();
     return { result: { firstOffset, lastOffset, logAppendTimeMs, logStartOffset: this.logStart, recordCount: validated.recordCount }, mustFlush };
+  }
+
+  /**
+   * A resend answered with its first delivery's offsets. If that delivery is
+   * not on disk yet and the flush policy makes appends wait for one, the
+   * resend waits too: its answer promises no less than the original's.
+   */
+  private duplicateAppend(original: DuplicateAppend): WrittenAppend {
+    const logAppendTimeMs = this.config.timestampType === 'LogAppendTime' ? original.timestampMs : -1;
+    const result: AppendResult = { firstOffset: original.firstOffset, lastOffset: original.lastOffset, logAppendTimeMs, logStartOffset: this.logStart, recordCount: 0, duplicate: true };
+    return { result, mustFlush: original.lastOffset >= this.recoveryPoint && Number.isFinite(this.config.flushMessages) };
   }
 
   /**
@@ -351,7 +438,7 @@ export class PartitionLog {
         const maxTimestamp = readInt64AsNumber(bytes, at + MAX_TIMESTAMP_OFFSET);
         if (this.shouldRoll(this.activeSegment, at - runStart, size, lastOffset, maxTimestamp)) {
           if (at > runStart) this.activeSegment.append(bytes, runStart, at);
-          this.roll();
+          this.rollSegment();
           runStart = at;
         }
         at += size;
@@ -380,13 +467,70 @@ export class PartitionLog {
    * segments written since.
    */
   roll(): void {
+    if (this.rollSegment() && this.producers.size > 0) this.snapshotProducersInBackground();
+  }
+
+  /** The roll itself; false when the active segment is empty (nothing to roll). */
+  private rollSegment(): boolean {
     const old = this.activeSegment;
-    if (old.isEmpty) return;
+    if (old.isEmpty) return false;
     const created = LogSegment.create(this.dir, old.nextOffset, this.segmentSettings);
     this.segments.push(created);
     this.directoryDirty = true;
     old.seal();
     void this.flushRolled(old, created.baseOffset).catch(() => undefined); // a failure leaves unflushedBytes set: the next flush retries
+    return true;
+  }
+
+  // --- producer state ----------------------------------------------------------------------
+
+  /** The idempotent producers this partition knows, by id (DescribeProducers). */
+  producerEntries(): ProducerEntry[] {
+    this.assertOpen();
+    return this.producers.all();
+  }
+
+  /**
+   * Forgets producers silent for producer.id.expiration.ms (the log manager
+   * calls this periodically, as Kafka's producer.id.expiration.check.interval.ms).
+   */
+  expireProducers(): number {
+    this.assertOpen();
+    return this.producers.expire(this.clock(), this.producerIdExpirationMs);
+  }
+
+  /**
+   * Snapshot of the producer state at the log end, written off the event
+   * loop. Its bytes are taken now, so later appends cannot leak into it; a
+   * failed write only means a longer replay on the next unclean restart.
+   */
+  private snapshotProducersInBackground(): void {
+    const offset = this.logEndOffset;
+    const bytes = encodeSnapshot(offset, this.producers.all());
+    this.snapshotWrites = this.snapshotWrites
+      .then(() => writeSnapshotAsync(this.dir, offset, bytes))
+      .then(() => this.pruneSnapshots())
+      .catch((error: unknown) => process.emitWarning(`ferry: producer snapshot at ${offset} in ${this.dir} failed: ${(error as Error).message}`));
+  }
+
+  /** The same, durable before returning: at clean close, and before retention deletes the segments a replay would need. */
+  private snapshotProducersNow(): void {
+    writeSnapshotSync(this.dir, this.logEndOffset, encodeSnapshot(this.logEndOffset, this.producers.all()));
+    this.pruneSnapshots();
+  }
+
+  /**
+   * Keeps the newest PRODUCER_SNAPSHOTS_RETAINED snapshots, dropping any of
+   * the older ones that lie below the first segment (a replay from there could
+   * not find its batches).
+   */
+  private pruneSnapshots(): void {
+    const offsets = snapshotOffsets(fs.readdirSync(this.dir));
+    const firstBase = this.segments[0]?.baseOffset ?? 0;
+    offsets.forEach((offset, i) => {
+      const newest = i === offsets.length - 1;
+      if (!newest && (i < offsets.length - PRODUCER_SNAPSHOTS_RETAINED || offset < firstBase)) deleteSnapshot(this.dir, offset);
+    });
   }
 
   private async flushRolled(old: LogSegment, upTo: number): Promise<void> {
@@ -539,12 +683,16 @@ export class PartitionLog {
     const expired = (segment: LogSegment): boolean => cleanupDelete && retentionMs >= 0 && segment.maxTimestamp >= 0 && nowMs - segment.maxTimestamp > retentionMs;
     if (!this.activeSegment.isEmpty && expired(this.activeSegment)) this.roll();
     let excessBytes = cleanupDelete && retentionBytes >= 0 ? this.sizeBytes - retentionBytes : 0;
+    let snapshotTaken = false;
     while (this.segments.length > 1) {
       const oldest = this.segments[0]!;
       const next = this.segments[1]!;
       const belowStart = next.baseOffset <= this.logStart;
       const overSize = excessBytes > 0 && excessBytes >= oldest.sizeBytes;
       if (!belowStart && !overSize && !expired(oldest)) break;
+      // Producers outlive their batches (Kafka since KIP-360): their state must not need the deleted segments to be rebuilt.
+      if (!snapshotTaken && this.producers.size > 0) this.snapshotProducersNow();
+      snapshotTaken = true;
       this.segments.shift();
       oldest.delete();
       this.directoryDirty = true;
@@ -556,6 +704,7 @@ export class PartitionLog {
       this.logStart = this.segments[0]!.baseOffset;
       this.saveCheckpoint(false);
     }
+    if (result.deletedSegments > 0) this.pruneSnapshots();
     return result;
   }
 
@@ -574,7 +723,8 @@ export class PartitionLog {
   }
 
   private async runCompaction(): Promise<CompactionStats> {
-    const plan = planCompaction(this.dir, this.segments.slice(0, -1), this.config, this.segmentSettings, this.clock());
+    const producerLastOffsets = this.producers.all().flatMap((entry) => entry.batches.at(-1)?.lastOffset ?? []);
+    const plan = planCompaction(this.dir, this.segments.slice(0, -1), this.config, this.segmentSettings, this.clock(), producerLastOffsets);
     const outcome: CompactionOutcome = await this.tasks.compact(plan);
     this.segments = swapInCleanedSegments(this.dir, this.segments, outcome, this.segmentSettings);
     return outcome.stats;
@@ -661,10 +811,13 @@ export class PartitionLog {
     this.closed = true;
     await this.appendTail;
     await this.compaction?.catch(() => undefined);
+    await this.snapshotWrites;
     this.disarmFlushTimer();
     this.activeSegment.seal();
     await this.flush();
     await this.activeSegment.flush(true);
+    // At the log end: the next open replays nothing. Before the clean flag, which promises it.
+    if (this.producers.size > 0) this.snapshotProducersNow();
     this.saveCheckpoint(true);
     for (const segment of this.segments) segment.close();
   }
