@@ -8,6 +8,14 @@ import { apiVersionsHandler } from './api-versions.js';
 import { fetchHandler } from './fetch.js';
 import { listOffsetsHandler } from './list-offsets.js';
 import { metadataHandler } from './metadata.js';
+import { alterConfigsHandler, incrementalAlterConfigsHandler } from './alter-configs.js';
+import { createPartitionsHandler } from './create-partitions.js';
+import { createTopicsHandler } from './create-topics.js';
+import { deleteRecordsHandler } from './delete-records.js';
+import { deleteTopicsHandler } from './delete-topics.js';
+import { describeClusterHandler } from './describe-cluster.js';
+import { describeConfigsHandler } from './describe-configs.js';
+import { saslAuthenticateHandler, saslHandshakeHandler } from './sasl.js';
 import { produceHandler } from './produce.js';
 
 export const HANDLERS: readonly ApiHandler[] = [
@@ -15,6 +23,16 @@ export const HANDLERS: readonly ApiHandler[] = [
   fetchHandler,
   listOffsetsHandler,
   metadataHandler,
+  saslHandshakeHandler,
+  createTopicsHandler,
+  deleteTopicsHandler,
+  deleteRecordsHandler,
+  describeConfigsHandler,
+  alterConfigsHandler,
+  saslAuthenticateHandler,
+  createPartitionsHandler,
+  incrementalAlterConfigsHandler,
+  describeClusterHandler,
   apiVersionsHandler,
 ];
 

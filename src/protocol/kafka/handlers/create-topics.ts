@@ -1,0 +1,126 @@
+/**
+ * CreateTopics (key 19), versions 0-7. Each topic succeeds or fails alone:
+ *
+ *   NumPartitions -1               num.partitions
+ *   ReplicationFactor -1 or 1      one replica, on this broker (single node);
+ *                                  anything else INVALID_REPLICATION_FACTOR
+ *   Assignments                    only with both counts -1, as Kafka; each
+ *                                  partition 0..n-1 once, on [this broker];
+ *                                  otherwise INVALID_REPLICA_ASSIGNMENT
+ *   Configs                        supported topic configs (INVALID_CONFIG
+ *                                  with the reason otherwise)
+ *   ValidateOnly (v1+)             every check, nothing created
+ *
+ * v5+ answers the partition count, replication factor and every config
+ * with its source, as DescribeConfigs would; v7+ the topic id (zero for
+ * ValidateOnly, as Kafka). A name given twice is INVALID_REQUEST for both.
+ */
+
+import type { Broker } from '../../../broker/broker.js';
+import { FerryError } from '../../../errors.js';
+import type { ApiHandler, RequestContext } from '../handler.js';
+import { topicIdBytes, ZERO_UUID } from './cluster-view.js';
+import { isTopicConfigName, topicConfigEntries } from './config-entries.js';
+import { errorFields } from './error-fields.js';
+
+interface CreatableReplicaAssignment {
+  partitionIndex: number;
+  brokerIds: number[];
+}
+
+interface CreatableTopic {
+  name: string;
+  numPartitions: number;
+  replicationFactor: number;
+  assignments: CreatableReplicaAssignment[];
+  configs: Array<{ name: string; value: string | null }>;
+}
+
+interface CreateTopicsRequest {
+  topics: CreatableTopic[];
+  validateOnly: boolean;
+}
+
+/** Kafka's "use the broker's default" for NumPartitions and ReplicationFactor. */
+const USE_DEFAULT = -1;
+/** Single node: every partition has exactly this one replica. */
+const REPLICATION_FACTOR = 1;
+
+interface CreatedTopic {
+  partitions: number;
+  topicId: Buffer;
+  configs: Record<string, string>;
+}
+
+export const createTopicsHandler: ApiHandler = {
+  apiKey: 19,
+  versions: { min: 0, max: 7 },
+  async handle(request, context) {
+    const body = request as unknown as CreateTopicsRequest;
+    const counts = new Map<string, number>();
+    for (const topic of body.topics) counts.set(topic.name, (counts.get(topic.name) ?? 0) + 1);
+    const topics = [];
+    // One at a time: each creation writes the metadata file, and the answers keep the request's order.
+    for (const topic of body.topics) {
+      try {
+        if (counts.get(topic.name)! > 1) throw new FerryError('INVALID_REQUEST', `topic ${topic.name} is named more than once in the request`);
+        topics.push(createdEntry(topic.name, await createTopic(topic, body.validateOnly, context.broker), context));
+      } catch (error) {
+        topics.push({ name: topic.name, topicId: ZERO_UUID, ...errorFields(error, context.logger, `CreateTopics ${topic.name}`), numPartitions: USE_DEFAULT, replicationFactor: USE_DEFAULT, configs: null });
+      }
+    }
+    return { throttleTimeMs: 0, topics };
+  },
+};
+
+async function createTopic(topic: CreatableTopic, validateOnly: boolean, broker: Broker): Promise<CreatedTopic> {
+  const configs = topicConfigs(topic);
+  const partitions = partitionCount(topic, broker.brokerId);
+  const options = { configs, ...(partitions === USE_DEFAULT ? {} : { partitions }) };
+  if (validateOnly) return { partitions: broker.validateNewTopic(topic.name, options), topicId: ZERO_UUID, configs };
+  const created = await broker.createTopic(topic.name, options);
+  return { partitions: created.partitions.length, topicId: topicIdBytes(created.topicId), configs: created.configs };
+}
+
+function createdEntry(name: string, created: CreatedTopic, context: RequestContext): Record<string, unknown> {
+  const configs = topicConfigEntries(created.configs, context.broker.topicConfigDefaults, false).map((entry) => ({
+    name: entry.name,
+    value: entry.value,
+    readOnly: entry.readOnly,
+    configSource: entry.configSource,
+    isSensitive: entry.isSensitive,
+  }));
+  return { name, topicId: created.topicId, errorCode: 0, errorMessage: null, numPartitions: created.partitions, replicationFactor: REPLICATION_FACTOR, configs };
+}
+
+/** The partition count asked for (USE_DEFAULT for num.partitions), after the replication checks. */
+function partitionCount(topic: CreatableTopic, brokerId: number): number {
+  if (topic.assignments.length === 0) {
+    if (topic.replicationFactor !== USE_DEFAULT && topic.replicationFactor !== REPLICATION_FACTOR) {
+      throw new FerryError('INVALID_REPLICATION_FACTOR', `replication factor ${topic.replicationFactor}: this cluster has 1 broker, so it must be 1 (or -1 for the default)`);
+    }
+    return topic.numPartitions;
+  }
+  if (topic.numPartitions !== USE_DEFAULT || topic.replicationFactor !== USE_DEFAULT) {
+    throw new FerryError('INVALID_REQUEST', 'give either NumPartitions and ReplicationFactor or Assignments, not both (the counts must be -1 with assignments)');
+  }
+  const sorted = [...topic.assignments].sort((a, b) => a.partitionIndex - b.partitionIndex);
+  sorted.forEach((assignment, index) => {
+    if (assignment.partitionIndex !== index) throw new FerryError('INVALID_REPLICA_ASSIGNMENT', `assignments must cover partitions 0 to ${sorted.length - 1} once each`);
+    if (assignment.brokerIds.length !== 1 || assignment.brokerIds[0] !== brokerId) {
+      throw new FerryError('INVALID_REPLICA_ASSIGNMENT', `partition ${index} is assigned to [${assignment.brokerIds.join(', ')}]: this cluster has only broker ${brokerId}`);
+    }
+  });
+  return sorted.length;
+}
+
+function topicConfigs(topic: CreatableTopic): Record<string, string> {
+  const configs: Record<string, string> = {};
+  for (const config of topic.configs) {
+    if (!isTopicConfigName(config.name)) throw new FerryError('INVALID_CONFIG', `unknown topic config ${config.name}`);
+    if (Object.hasOwn(configs, config.name)) throw new FerryError('INVALID_REQUEST', `config ${config.name} is given more than once`);
+    if (config.value === null) throw new FerryError('INVALID_REQUEST', `config ${config.name}: a null value is not supported`);
+    configs[config.name] = config.value;
+  }
+  return configs;
+}
