@@ -19,6 +19,7 @@ import { LogManager, validateTopicName } from '../storage/log-manager.js';
 import type { AppendResult, PartitionLog } from '../storage/partition-log.js';
 import { decodeBatches, type DecodedRecord, type RecordHeader } from '../storage/records.js';
 import { FetchWaiters } from './fetch-waiters.js';
+import { GroupCoordinator, type GroupCoordinatorOptions } from './groups/group-coordinator.js';
 import { MetadataStore, newKafkaId, type TopicMetadata } from './metadata-store.js';
 import { partitionForKey } from './murmur2.js';
 
@@ -32,6 +33,8 @@ export interface BrokerOptions {
   /** Topic config defaults for the whole broker (Kafka names), over Kafka's own. */
   defaultTopicConfigs?: Record<string, string>;
   clock?: () => number;
+  /** Consumer-group coordinator settings (group.* and offsets.* broker settings). */
+  groups?: GroupCoordinatorOptions;
 }
 
 /** -1 is Kafka's "all": on a single node, the leader. */
@@ -108,6 +111,8 @@ export class Broker {
   private readonly waiters = new FetchWaiters();
   private readonly defaultConfig: LogConfig;
   readonly brokerId: number;
+  /** Consumer groups and their committed offsets (kept in __consumer_offsets). */
+  readonly groups: GroupCoordinator;
   private closed = false;
 
   private constructor(
@@ -117,6 +122,7 @@ export class Broker {
     defaultConfig: LogConfig,
   ) {
     this.brokerId = options.brokerId ?? 1;
+    this.groups = new GroupCoordinator(this, { ...(options.clock ? { clock: options.clock } : {}), ...options.groups });
     this.defaultConfig = defaultConfig;
   }
 
@@ -142,6 +148,7 @@ export class Broker {
     for (const topic of metadata.topics()) {
       for (let partition = 0; partition < topic.partitions; partition++) await logs.getOrCreate(topic.name, partition);
     }
+    broker.groups.load();
     return broker;
   }
 
@@ -406,6 +413,7 @@ export class Broker {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.groups.close();
     this.waiters.wakeEveryone();
     await this.logs.close();
   }

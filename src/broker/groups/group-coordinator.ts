@@ -1,0 +1,500 @@
+/**
+ * The classic group coordinator: every consumer group this broker serves,
+ * their membership (through rebalance.ts) and their committed offsets, kept
+ * in __consumer_offsets (offsets-topic.ts) and reloaded from it at open.
+ *
+ * Protocol-neutral: the Kafka door, the WebSocket door and the CLI call
+ * these methods. Protocol metadata and assignments are opaque Buffers here
+ * (for "consumer" groups they are consumer-protocol.ts bytes; only
+ * OffsetDelete looks inside, to refuse deleting offsets of a subscribed
+ * topic, as Kafka does). Whole-request failures are thrown FerryErrors;
+ * per-partition and per-member outcomes are returned.
+ */
+
+import type { Broker } from '../broker.js';
+import { FerryError, assert } from '../../errors.js';
+import { CONSUMER_PROTOCOL_TYPE, decodeSubscription } from './consumer-protocol.js';
+import { GROUP_STATES, Group, offsetKey, type CommittedOffset, type GroupState } from './group.js';
+import { DEFAULT_GROUP_SETTINGS, GROUP_ID_CHARS_MAX, MEMBER_METADATA_BYTES_MAX, PROTOCOLS_PER_MEMBER_MAX, type GroupCoordinatorSettings } from './limits.js';
+import { Member, type JoinResult, type SyncResult } from './member.js';
+import { OffsetsTopic, type OffsetsTopicRecord } from './offsets-topic.js';
+import {
+  decodeGroupMetadataValue,
+  decodeOffsetCommitValue,
+  decodeOffsetsTopicKey,
+  encodeGroupMetadataKey,
+  encodeGroupMetadataValue,
+  encodeOffsetCommitKey,
+  encodeOffsetCommitValue,
+  type GroupMetadataValue,
+} from './offsets-topic-records.js';
+import { Rebalancer, type HeartbeatRequest, type JoinRequest, type MemberIdentity, type SyncRequest } from './rebalance.js';
+
+export interface GroupCoordinatorOptions extends Partial<GroupCoordinatorSettings> {
+  clock?: () => number;
+  /** Failures nobody waits on (a background store, an unreadable __consumer_offsets record); a process warning by default. */
+  reportError?: (error: unknown, what: string) => void;
+}
+
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
+export interface OffsetToCommit extends TopicPartition {
+  offset: bigint;
+  /** -1 (unknown) by default. */
+  leaderEpoch?: number;
+  /** Free-form; null and absent are stored as "". */
+  metadata?: string | null;
+  /** Now by default (OffsetCommit v1 lets the client set it). */
+  commitTimestampMs?: bigint;
+}
+
+export interface CommitRequest {
+  groupId: string;
+  /** -1 for a commit from outside group management (only accepted while the group has no members). */
+  generationId: number;
+  memberId: string;
+  groupInstanceId: string | null;
+  offsets: readonly OffsetToCommit[];
+}
+
+export interface PartitionOutcome extends TopicPartition {
+  /** Null when this partition succeeded. */
+  error: FerryError | null;
+}
+
+export interface FetchedOffset extends TopicPartition {
+  /** -1 when nothing is committed. */
+  offset: bigint;
+  leaderEpoch: number;
+  metadata: string | null;
+}
+
+export interface GroupListing {
+  groupId: string;
+  /** "" for a group that only ever committed offsets. */
+  protocolType: string;
+  state: GroupState;
+}
+
+export interface MemberDescription {
+  memberId: string;
+  groupInstanceId: string | null;
+  clientId: string;
+  clientHost: string;
+  /** Metadata for the chosen protocol and the assignment: only while the group is Stable, empty otherwise (as Kafka). */
+  metadata: Buffer;
+  assignment: Buffer;
+}
+
+export interface GroupDescription {
+  groupId: string;
+  /** Dead for a group this coordinator does not know. */
+  state: GroupState;
+  protocolType: string;
+  /** The chosen protocol while Stable, "" otherwise. */
+  protocolName: string;
+  generationId: number;
+  leaderId: string | null;
+  members: MemberDescription[];
+}
+
+export interface MemberOutcome extends MemberIdentity {
+  error: FerryError | null;
+}
+
+export interface GroupOutcome {
+  groupId: string;
+  error: FerryError | null;
+}
+
+export class GroupCoordinator {
+  readonly settings: GroupCoordinatorSettings;
+  private readonly groups = new Map<string, Group>();
+  private readonly store: OffsetsTopic;
+  private readonly rebalancer: Rebalancer;
+  private readonly now: () => number;
+  private readonly reportError: (error: unknown, what: string) => void;
+  private closed = false;
+
+  constructor(
+    private readonly broker: Broker,
+    options: GroupCoordinatorOptions = {},
+  ) {
+    const { clock, reportError, ...settings } = options;
+    this.settings = { ...DEFAULT_GROUP_SETTINGS, ...definedOnly(settings) };
+    this.now = clock ?? Date.now;
+    this.reportError = reportError ?? ((error, what) => process.emitWarning(`group coordinator: ${what}: ${error instanceof Error ? error.message : String(error)}`));
+    this.store = new OffsetsTopic(broker, this.settings.offsetsTopicPartitions, this.now);
+    this.rebalancer = new Rebalancer({ settings: this.settings, now: this.now, storeGroup: (group) => this.storeGroup(group), reportError: this.reportError });
+  }
+
+  // --- membership --------------------------------------------------------------------------
+
+  join(request: JoinRequest): Promise<JoinResult> {
+    this.assertOpen();
+    checkGroupId(request.groupId);
+    const { sessionTimeoutMinMs, sessionTimeoutMaxMs } = this.settings;
+    if (!Number.isInteger(request.sessionTimeoutMs) || request.sessionTimeoutMs < sessionTimeoutMinMs || request.sessionTimeoutMs > sessionTimeoutMaxMs) {
+      throw new FerryError('INVALID_SESSION_TIMEOUT', `session timeout ${request.sessionTimeoutMs} ms is outside the broker's ${sessionTimeoutMinMs}-${sessionTimeoutMaxMs} ms`);
+    }
+    if (request.protocols.length > PROTOCOLS_PER_MEMBER_MAX) throw new FerryError('INVALID_REQUEST', `${request.protocols.length} protocols offered; at most ${PROTOCOLS_PER_MEMBER_MAX}`);
+    for (const protocol of request.protocols) checkMetadataSize(protocol.metadata, `metadata of protocol ${protocol.name}`);
+    const rebalanceTimeoutMs = request.rebalanceTimeoutMs > 0 ? request.rebalanceTimeoutMs : request.sessionTimeoutMs;
+    let group = this.groups.get(request.groupId);
+    if (!group) {
+      if (request.memberId !== '') throw new FerryError('UNKNOWN_MEMBER_ID', `group ${request.groupId} does not exist, so member ${request.memberId} is not in it`);
+      group = this.createGroup(request.groupId);
+    }
+    return this.rebalancer.join(group, { ...request, rebalanceTimeoutMs });
+  }
+
+  sync(request: SyncRequest): Promise<SyncResult> {
+    this.assertOpen();
+    for (const entry of request.assignments) checkMetadataSize(entry.assignment, `assignment of member ${entry.memberId}`);
+    return this.rebalancer.sync(this.groupForMember(request.groupId, request.memberId), request);
+  }
+
+  heartbeat(request: HeartbeatRequest): void {
+    this.assertOpen();
+    this.rebalancer.heartbeat(this.groupForMember(request.groupId, request.memberId), request);
+  }
+
+  /** LeaveGroup: each member's outcome (UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID, or null for left). */
+  leave(groupId: string, members: readonly MemberIdentity[]): MemberOutcome[] {
+    this.assertOpen();
+    checkGroupId(groupId);
+    const group = this.groups.get(groupId);
+    return members.map((identity) => {
+      try {
+        if (!group) throw new FerryError('UNKNOWN_MEMBER_ID', `group ${groupId} does not exist`);
+        this.rebalancer.leave(group, identity);
+        return { ...identity, error: null };
+      } catch (error) {
+        if (!(error instanceof FerryError)) throw error;
+        return { ...identity, error };
+      }
+    });
+  }
+
+  // --- offsets -----------------------------------------------------------------------------
+
+  /** OffsetCommit: acknowledged once stored. Group-level refusals are thrown; per-partition ones returned. */
+  async commitOffsets(request: CommitRequest): Promise<PartitionOutcome[]> {
+    this.assertOpen();
+    checkGroupId(request.groupId);
+    const group = this.groups.get(request.groupId) ?? this.groupForSimpleCommit(request);
+    this.authorizeCommit(group, request);
+    const nowMs = BigInt(this.now());
+    const outcomes: PartitionOutcome[] = [];
+    const accepted: CommittedOffset[] = [];
+    for (const entry of request.offsets) {
+      const error = this.commitError(entry);
+      outcomes.push({ topic: entry.topic, partition: entry.partition, error });
+      if (error) continue;
+      const commitTimestampMs = entry.commitTimestampMs !== undefined && entry.commitTimestampMs >= 0n ? entry.commitTimestampMs : nowMs;
+      accepted.push({ topic: entry.topic, partition: entry.partition, offset: entry.offset, leaderEpoch: entry.leaderEpoch ?? -1, metadata: entry.metadata ?? '', commitTimestampMs });
+    }
+    await this.store.append(
+      group.groupId,
+      accepted.map((committed) => ({ key: encodeOffsetCommitKey(group.groupId, committed.topic, committed.partition), value: encodeOffsetCommitValue({ ...committed, commitTimestampMs: committed.commitTimestampMs }) })),
+    );
+    for (const committed of accepted) group.offsets.set(offsetKey(committed.topic, committed.partition), committed);
+    return outcomes;
+  }
+
+  /** Sets offsets of a group with no members (the `ferry groups` reset); NON_EMPTY_GROUP while it has members. */
+  resetOffsets(groupId: string, offsets: readonly OffsetToCommit[]): Promise<PartitionOutcome[]> {
+    this.assertOpen();
+    const group = this.groups.get(groupId);
+    if (group && group.members.size > 0) throw new FerryError('NON_EMPTY_GROUP', `group ${groupId} has ${group.members.size} members: stop them before resetting its offsets`);
+    return this.commitOffsets({ groupId, generationId: -1, memberId: '', groupInstanceId: null, offsets });
+  }
+
+  /** OffsetFetch: the requested partitions (-1 where nothing is committed), or every committed one when `partitions` is null. */
+  fetchOffsets(groupId: string, partitions: readonly TopicPartition[] | null): FetchedOffset[] {
+    this.assertOpen();
+    checkGroupId(groupId);
+    const group = this.groups.get(groupId);
+    if (partitions === null) {
+      const committed = group ? [...group.offsets.values()] : [];
+      return committed.sort(byTopicPartition).map(fetchedOffset);
+    }
+    return partitions.map(({ topic, partition }) => {
+      const committed = group?.offsets.get(offsetKey(topic, partition));
+      return committed ? fetchedOffset(committed) : { topic, partition, offset: -1n, leaderEpoch: -1, metadata: null };
+    });
+  }
+
+  /** OffsetDelete: offsets of topics the group is not subscribed to (any, while it has no members). */
+  async deleteOffsets(groupId: string, partitions: readonly TopicPartition[]): Promise<PartitionOutcome[]> {
+    this.assertOpen();
+    checkGroupId(groupId);
+    const group = this.groups.get(groupId);
+    if (!group || group.state === 'Dead') throw new FerryError('GROUP_ID_NOT_FOUND', `group ${groupId} does not exist`);
+    if (group.state !== 'Empty' && group.protocolType !== CONSUMER_PROTOCOL_TYPE) {
+      throw new FerryError('NON_EMPTY_GROUP', `group ${groupId} has members and is not a consumer group, so its subscriptions are unknown`);
+    }
+    const subscribed = group.state === 'Empty' ? new Set<string>() : this.subscribedTopics(group);
+    const outcomes = partitions.map(({ topic, partition }) => ({
+      topic,
+      partition,
+      error: subscribed.has(topic) ? new FerryError('GROUP_SUBSCRIBED_TO_TOPIC', `group ${groupId} is subscribed to topic ${topic}`) : null,
+    }));
+    const deleted = outcomes.filter((outcome) => outcome.error === null && group.offsets.has(offsetKey(outcome.topic, outcome.partition)));
+    await this.store.append(groupId, deleted.map(({ topic, partition }) => ({ key: encodeOffsetCommitKey(groupId, topic, partition), value: null })));
+    for (const { topic, partition } of deleted) group.offsets.delete(offsetKey(topic, partition));
+    return outcomes;
+  }
+
+  // --- groups ------------------------------------------------------------------------------
+
+  /** ListGroups; `states` (case-insensitive state names) filters when non-empty. */
+  listGroups(options: { states?: readonly string[] } = {}): GroupListing[] {
+    this.assertOpen();
+    const states = new Set((options.states ?? []).map((state) => state.toLowerCase()));
+    return [...this.groups.values()]
+      .filter((group) => group.state !== 'Dead' && (states.size === 0 || states.has(group.state.toLowerCase())))
+      .map((group) => ({ groupId: group.groupId, protocolType: group.protocolType ?? '', state: group.state }));
+  }
+
+  describeGroup(groupId: string): GroupDescription {
+    this.assertOpen();
+    checkGroupId(groupId);
+    const group = this.groups.get(groupId);
+    if (!group) return { groupId, state: 'Dead', protocolType: '', protocolName: '', generationId: -1, leaderId: null, members: [] };
+    const stable = group.state === 'Stable';
+    const protocolName = stable ? group.protocolName ?? '' : '';
+    const empty = Buffer.alloc(0);
+    return {
+      groupId,
+      state: group.state,
+      protocolType: group.protocolType ?? '',
+      protocolName,
+      generationId: group.generationId,
+      leaderId: group.leaderId,
+      members: [...group.members.values()].map((member) => ({
+        memberId: member.memberId,
+        groupInstanceId: member.groupInstanceId,
+        clientId: member.clientId,
+        clientHost: member.clientHost,
+        metadata: stable ? member.metadataFor(protocolName) : empty,
+        assignment: stable ? member.assignment : empty,
+      })),
+    };
+  }
+
+  /** DeleteGroups: groups with no members, with their offsets (tombstones in __consumer_offsets). */
+  async deleteGroups(groupIds: readonly string[]): Promise<GroupOutcome[]> {
+    this.assertOpen();
+    return Promise.all(
+      groupIds.map(async (groupId) => {
+        try {
+          await this.deleteGroup(groupId);
+          return { groupId, error: null };
+        } catch (error) {
+          if (!(error instanceof FerryError)) throw error;
+          return { groupId, error };
+        }
+      }),
+    );
+  }
+
+  private async deleteGroup(groupId: string): Promise<void> {
+    checkGroupId(groupId);
+    const group = this.groups.get(groupId);
+    if (!group || group.state === 'Dead') throw new FerryError('GROUP_ID_NOT_FOUND', `group ${groupId} does not exist`);
+    if (group.state !== 'Empty') throw new FerryError('NON_EMPTY_GROUP', `group ${groupId} has members (${group.state})`);
+    group.transitionTo('Dead', this.now());
+    const tombstones: OffsetsTopicRecord[] = [...group.offsets.values()].map(({ topic, partition }) => ({ key: encodeOffsetCommitKey(groupId, topic, partition), value: null }));
+    tombstones.push({ key: encodeGroupMetadataKey(groupId), value: null });
+    try {
+      await this.store.append(groupId, tombstones);
+    } catch (error) {
+      // Not deleted after all: back to Empty (not a protocol transition, so set directly).
+      group.state = 'Empty';
+      throw error;
+    }
+    group.clearTimers();
+    this.groups.delete(groupId);
+  }
+
+  // --- lifecycle ---------------------------------------------------------------------------
+
+  /** Rebuilds every group from __consumer_offsets (broker open). Restored members keep their generation and must heartbeat within their session timeout. */
+  load(): void {
+    this.store.load((record) => {
+      try {
+        this.applyStoredRecord(record);
+      } catch (error) {
+        if (!(error instanceof FerryError)) throw error;
+        this.reportError(error, 'skipping an unreadable __consumer_offsets record');
+      }
+    });
+    for (const group of this.groups.values()) {
+      for (const member of group.members.values()) this.rebalancer.scheduleSession(group, member);
+    }
+  }
+
+  /** Clears every timer and fails every waiting JoinGroup/SyncGroup (broker close). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const error = new FerryError('COORDINATOR_NOT_AVAILABLE', 'the broker is shutting down');
+    for (const group of this.groups.values()) this.rebalancer.abandon(group, error);
+  }
+
+  // --- internals ---------------------------------------------------------------------------
+
+  private createGroup(groupId: string): Group {
+    const group = new Group(groupId, this.now());
+    this.groups.set(groupId, group);
+    return group;
+  }
+
+  /** SyncGroup and Heartbeat name a group that must exist: an unknown one means the member is unknown. */
+  private groupForMember(groupId: string, memberId: string): Group {
+    checkGroupId(groupId);
+    const group = this.groups.get(groupId);
+    if (!group) throw new FerryError('UNKNOWN_MEMBER_ID', `group ${groupId} does not exist, so member ${memberId} is not in it`);
+    return group;
+  }
+
+  private groupForSimpleCommit(request: CommitRequest): Group {
+    if (request.generationId >= 0) throw new FerryError('ILLEGAL_GENERATION', `group ${request.groupId} does not exist, so it has no generation ${request.generationId}`);
+    return this.createGroup(request.groupId);
+  }
+
+  /** Kafka's rules: a commit from outside group management only while the group is empty; otherwise a member of the current generation. */
+  private authorizeCommit(group: Group, request: CommitRequest): void {
+    if (group.state === 'Dead') throw new FerryError('COORDINATOR_NOT_AVAILABLE', `group ${group.groupId} is being deleted`);
+    if (group.isStaticMemberFenced(request.memberId, request.groupInstanceId)) {
+      throw new FerryError('FENCED_INSTANCE_ID', `instance ${request.groupInstanceId} of group ${group.groupId} belongs to another member than ${request.memberId}`);
+    }
+    if (request.generationId < 0 && group.state === 'Empty') return;
+    if (group.state === 'CompletingRebalance') throw new FerryError('REBALANCE_IN_PROGRESS', `group ${group.groupId} is completing a rebalance`);
+    const member = group.members.get(request.memberId);
+    if (!member) throw new FerryError('UNKNOWN_MEMBER_ID', `member ${request.memberId} is not in group ${group.groupId}`);
+    this.rebalancer.checkGeneration(group, request.generationId);
+    this.rebalancer.scheduleSession(group, member);
+  }
+
+  private commitError(entry: OffsetToCommit): FerryError | null {
+    const metadataBytes = Buffer.byteLength(entry.metadata ?? '', 'utf8');
+    if (metadataBytes > this.settings.offsetMetadataBytesMax) {
+      return new FerryError('OFFSET_METADATA_TOO_LARGE', `offset metadata of ${metadataBytes} bytes for ${entry.topic}-${entry.partition} is over offset.metadata.max.bytes (${this.settings.offsetMetadataBytesMax})`);
+    }
+    try {
+      this.broker.log(entry.topic, entry.partition);
+    } catch (error) {
+      if (error instanceof FerryError) return error;
+      throw error;
+    }
+    return null;
+  }
+
+  private subscribedTopics(group: Group): Set<string> {
+    const topics = new Set<string>();
+    for (const member of group.members.values()) {
+      try {
+        for (const topic of decodeSubscription(member.metadataFor(group.protocolName ?? '')).topics) topics.add(topic);
+      } catch (error) {
+        if (!(error instanceof FerryError)) throw error; // unreadable subscription: it names no topic we can honour
+      }
+    }
+    return topics;
+  }
+
+  private storeGroup(group: Group): Promise<void> {
+    const value: GroupMetadataValue = {
+      protocolType: group.protocolType ?? '',
+      generation: group.generationId,
+      protocol: group.protocolName,
+      leader: group.leaderId,
+      currentStateTimestampMs: BigInt(group.stateTimestampMs),
+      members: [...group.members.values()].map((member) => ({
+        memberId: member.memberId,
+        groupInstanceId: member.groupInstanceId,
+        clientId: member.clientId,
+        clientHost: member.clientHost,
+        rebalanceTimeoutMs: member.rebalanceTimeoutMs,
+        sessionTimeoutMs: member.sessionTimeoutMs,
+        subscription: member.metadataFor(group.protocolName ?? ''),
+        assignment: member.assignment,
+      })),
+    };
+    return this.store.append(group.groupId, [{ key: encodeGroupMetadataKey(group.groupId), value: encodeGroupMetadataValue(value) }]);
+  }
+
+  private applyStoredRecord(record: OffsetsTopicRecord): void {
+    const key = decodeOffsetsTopicKey(record.key);
+    const group = this.groups.get(key.group);
+    if (key.kind === 'offset') {
+      if (record.value === null) {
+        group?.offsets.delete(offsetKey(key.topic, key.partition));
+        return;
+      }
+      const value = decodeOffsetCommitValue(record.value);
+      (group ?? this.createGroup(key.group)).offsets.set(offsetKey(key.topic, key.partition), { topic: key.topic, partition: key.partition, ...value });
+      return;
+    }
+    if (record.value === null) {
+      if (group && group.offsets.size === 0) this.groups.delete(key.group);
+      else if (group) this.restoreMembership(group, emptyMetadata());
+      return;
+    }
+    this.restoreMembership(group ?? this.createGroup(key.group), decodeGroupMetadataValue(record.value));
+  }
+
+  /** A group as last stored: Stable with its members and assignments, or Empty. Not a protocol transition, so the state is set directly. */
+  private restoreMembership(group: Group, value: GroupMetadataValue): void {
+    assert(group.state === 'Empty' || group.state === 'Stable', `group ${group.groupId} is ${group.state} while loading`);
+    group.members.clear();
+    group.staticMembers.clear();
+    group.leaderId = null;
+    group.protocolType = value.protocolType === '' ? null : value.protocolType;
+    group.protocolName = value.protocol;
+    group.generationId = value.generation;
+    for (const stored of value.members) {
+      const protocols = value.protocol === null ? [] : [{ name: value.protocol, metadata: stored.subscription }];
+      const member = new Member(stored.memberId, stored.groupInstanceId, stored.clientId, stored.clientHost, stored.sessionTimeoutMs, stored.rebalanceTimeoutMs, protocols);
+      member.assignment = stored.assignment;
+      group.add(member);
+    }
+    if (value.leader !== null && group.members.has(value.leader)) group.leaderId = value.leader;
+    group.state = group.members.size > 0 ? 'Stable' : 'Empty';
+    group.stateTimestampMs = Number(value.currentStateTimestampMs >= 0n ? value.currentStateTimestampMs : BigInt(this.now()));
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new FerryError('COORDINATOR_NOT_AVAILABLE', 'the broker is shutting down');
+  }
+}
+
+export { GROUP_STATES };
+
+function checkGroupId(groupId: string): void {
+  if (groupId.length === 0 || groupId.length > GROUP_ID_CHARS_MAX) throw new FerryError('INVALID_GROUP_ID', `group id must be 1 to ${GROUP_ID_CHARS_MAX} characters, not ${groupId.length}`);
+}
+
+function checkMetadataSize(bytes: Buffer, what: string): void {
+  if (bytes.length > MEMBER_METADATA_BYTES_MAX) throw new FerryError('INVALID_REQUEST', `${what} is ${bytes.length} bytes; at most ${MEMBER_METADATA_BYTES_MAX}`);
+}
+
+function fetchedOffset(committed: CommittedOffset): FetchedOffset {
+  return { topic: committed.topic, partition: committed.partition, offset: committed.offset, leaderEpoch: committed.leaderEpoch, metadata: committed.metadata };
+}
+
+function byTopicPartition(a: TopicPartition, b: TopicPartition): number {
+  return a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition;
+}
+
+function emptyMetadata(): GroupMetadataValue {
+  return { protocolType: '', generation: 0, protocol: null, leader: null, currentStateTimestampMs: -1n, members: [] };
+}
+
+function definedOnly<T extends object>(values: T): Partial<T> {
+  return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
