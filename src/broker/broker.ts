@@ -22,6 +22,8 @@ import { FetchWaiters } from './fetch-waiters.js';
 import { GroupCoordinator, type GroupCoordinatorOptions } from './groups/group-coordinator.js';
 import { MetadataStore, newKafkaId, type TopicMetadata } from './metadata-store.js';
 import { partitionForKey } from './murmur2.js';
+import { ProducerIdAllocator, type ProducerIdAndEpoch } from './producer-ids.js';
+import type { ProducerEntry } from '../storage/producer-state.js';
 
 export interface BrokerOptions {
   dataDir: string;
@@ -35,6 +37,8 @@ export interface BrokerOptions {
   clock?: () => number;
   /** Consumer-group coordinator settings (group.* and offsets.* broker settings). */
   groups?: GroupCoordinatorOptions;
+  /** producer.id.expiration.ms: idempotent producers silent this long are forgotten (Kafka: one day). */
+  producerIdExpirationMs?: number;
 }
 
 /** -1 is Kafka's "all": on a single node, the leader. */
@@ -109,6 +113,7 @@ const INTERNAL_TOPIC_PREFIX = '__';
 
 export class Broker {
   private readonly waiters = new FetchWaiters();
+  private readonly producerIds: ProducerIdAllocator;
   private readonly defaultConfig: LogConfig;
   readonly brokerId: number;
   /** Consumer groups and their committed offsets (kept in __consumer_offsets). */
@@ -124,6 +129,7 @@ export class Broker {
     this.brokerId = options.brokerId ?? 1;
     this.groups = new GroupCoordinator(this, { ...(options.clock ? { clock: options.clock } : {}), ...options.groups });
     this.defaultConfig = defaultConfig;
+    this.producerIds = new ProducerIdAllocator(metadata);
   }
 
   /** Opens the data directory: metadata, then every partition log (recovering any not closed cleanly). */
@@ -139,7 +145,13 @@ export class Broker {
       metadata = MetadataStore.open(dataDir);
       const opened = metadata;
       const configFor = (topic: string): LogConfig => logConfigFromTopicConfigs(opened.get(topic)?.configs ?? {}, defaultConfig);
-      logs = await LogManager.open({ dataDir, configFor, lock, ...(options.clock ? { clock: options.clock } : {}) });
+      logs = await LogManager.open({
+        dataDir,
+        configFor,
+        lock,
+        ...(options.clock ? { clock: options.clock } : {}),
+        ...(options.producerIdExpirationMs !== undefined ? { producerIdExpirationMs: options.producerIdExpirationMs } : {}),
+      });
     } catch (error) {
       lock.release();
       throw error;
@@ -344,6 +356,23 @@ export class Broker {
       return newest < 0 ? { offset: -1, timestamp: -1 } : log.offsetForTimestamp(newest) ?? { offset: -1, timestamp: -1 };
     }
     return log.offsetForTimestamp(spec.timestamp) ?? { offset: -1, timestamp: -1 };
+  }
+
+  // --- idempotent producers ---------------------------------------------------------------
+
+  /**
+   * InitProducerId: a new producer id with epoch 0, or the given id with its
+   * epoch bumped (KIP-360); transactional ids are refused (producer-ids.ts).
+   */
+  initProducerId(transactionalId: string | null, producerId?: bigint, producerEpoch?: number): ProducerIdAndEpoch {
+    this.assertOpen();
+    return this.producerIds.initProducerId(transactionalId, producerId, producerEpoch);
+  }
+
+  /** DescribeProducers: the idempotent producers a partition knows, by id. */
+  describeProducers(topicName: string, partition: number): ProducerEntry[] {
+    this.assertOpen();
+    return this.log(topicName, partition).producerEntries();
   }
 
   /** DeleteRecords: every offset below `beforeOffset` (-1: the high watermark) becomes unreadable. Returns the new log start. */

@@ -1,7 +1,8 @@
 /**
- * The broker's metadata: cluster id and topics (id, partition count, configs
- * as set by the user), in `<data-dir>/ferry-metadata.json`, rewritten
- * atomically and durably on every change. Partition logs live beside it in
+ * The broker's metadata: cluster id, topics (id, partition count, configs
+ * as set by the user) and the end of the last block of producer ids handed
+ * out, in `<data-dir>/ferry-metadata.json`, rewritten atomically and durably
+ * on every change. Partition logs live beside it in
  * `<topic>-<partition>/` directories; this file says which of them are topics.
  */
 
@@ -26,6 +27,14 @@ interface MetadataFile {
   version: number;
   clusterId: string;
   topics: TopicMetadata[];
+  /** Producer ids below this were reserved (handed out or skipped); absent in files from before producer ids. */
+  producerIdBlockEnd?: number;
+}
+
+/** A range of producer ids reserved durably: [start, end). */
+export interface ProducerIdBlock {
+  start: number;
+  end: number;
 }
 
 /** A Kafka-style id: 16 random bytes as unpadded base64url. */
@@ -40,6 +49,7 @@ export class MetadataStore {
     private readonly file: string,
     readonly clusterId: string,
     topics: readonly TopicMetadata[],
+    private producerIdBlockEnd = 0,
   ) {
     for (const topic of topics) this.topicsByName.set(topic.name, topic);
   }
@@ -55,7 +65,31 @@ export class MetadataStore {
     }
     const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as MetadataFile;
     if (parsed.version !== FORMAT_VERSION) throw new Error(`${file}: metadata format version ${parsed.version}, this broker reads ${FORMAT_VERSION}`);
-    return new MetadataStore(file, parsed.clusterId, parsed.topics);
+    const blockEnd = parsed.producerIdBlockEnd ?? 0;
+    if (!Number.isSafeInteger(blockEnd) || blockEnd < 0) throw new Error(`${file}: producerIdBlockEnd ${blockEnd} is not a non-negative integer`);
+    return new MetadataStore(file, parsed.clusterId, parsed.topics, blockEnd);
+  }
+
+  /**
+   * Reserves the next `count` producer ids, durably before returning, so no
+   * id is ever handed out twice, across restarts included (ids of a block
+   * not used up before a restart are skipped, as Kafka skips them).
+   */
+  reserveProducerIds(count: number): ProducerIdBlock {
+    const block = { start: this.producerIdBlockEnd, end: this.producerIdBlockEnd + count };
+    this.producerIdBlockEnd = block.end;
+    try {
+      this.save();
+    } catch (error) {
+      this.producerIdBlockEnd = block.start;
+      throw error;
+    }
+    return block;
+  }
+
+  /** Whether `producerId` was ever reserved here (and so may have been handed out). */
+  producerIdReserved(producerId: number): boolean {
+    return producerId >= 0 && producerId < this.producerIdBlockEnd;
   }
 
   topics(): TopicMetadata[] {
@@ -76,7 +110,7 @@ export class MetadataStore {
   }
 
   private save(): void {
-    const contents: MetadataFile = { version: FORMAT_VERSION, clusterId: this.clusterId, topics: this.topics() };
+    const contents: MetadataFile = { version: FORMAT_VERSION, clusterId: this.clusterId, topics: this.topics(), producerIdBlockEnd: this.producerIdBlockEnd };
     writeFileDurably(this.file, `${JSON.stringify(contents, null, 2)}\n`);
   }
 }

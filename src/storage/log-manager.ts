@@ -30,6 +30,10 @@ export interface LogManagerOptions {
   checkpointIntervalMs?: number;
   /** The data directory's lock, when the caller took it first (before reading its own files there). */
   lock?: DataDirLock;
+  /** producer.id.expiration.ms, for every log. */
+  producerIdExpirationMs?: number;
+  /** producer.id.expiration.check.interval.ms */
+  producerExpirationCheckIntervalMs?: number;
 }
 
 export interface TopicPartition {
@@ -101,6 +105,7 @@ export class LogManager {
         config: this.options.configFor(topic),
         ...(this.options.tasks ? { tasks: this.options.tasks } : {}),
         ...(this.options.clock ? { clock: this.options.clock } : {}),
+        ...(this.options.producerIdExpirationMs !== undefined ? { producerIdExpirationMs: this.options.producerIdExpirationMs } : {}),
       });
       this.opening.set(name, pending);
     }
@@ -144,6 +149,13 @@ export class LogManager {
     }
   }
 
+  /** Forgets idempotent producers silent for producer.id.expiration.ms, in every log. */
+  expireProducers(): number {
+    let expired = 0;
+    for (const log of this.logs.values()) expired += log.expireProducers();
+    return expired;
+  }
+
   checkpointAll(): void {
     for (const log of this.logs.values()) log.saveCheckpoint(false);
   }
@@ -162,6 +174,7 @@ export class LogManager {
     every(this.options.retentionCheckIntervalMs, 300_000, () => this.enforceRetention());
     every(this.options.cleanerIntervalMs, 15_000, () => this.compactAll());
     every(this.options.checkpointIntervalMs, 60_000, () => this.checkpointAll());
+    every(this.options.producerExpirationCheckIntervalMs, 600_000, () => this.expireProducers());
   }
 
   /** Flushes and closes every log (each marks its shutdown clean). */

@@ -373,11 +373,9 @@ export class PartitionLog {
     const logAppendTimeMs = this.config.timestampType === 'LogAppendTime' ? this.clock() : -1;
     this.stampBatches(bytes, firstOffset, validated, logAppendTimeMs);
     this.writeBatches(bytes);
-    if (producerCheck !== null) {
-      this.producers.recordWritten(bytes, producerCheck.pending);
-      // A roll inside this append: snapshot now that the state includes the batches written before it.
-      if (this.segments.length !== segmentsBefore) this.snapshotProducersInBackground();
-    }
+    if (producerCheck !== null) this.producers.recordWritten(bytes, producerCheck.pending);
+    // A roll inside this append: snapshot now that the state includes the batches written before it.
+    if (this.segments.length !== segmentsBefore) this.snapshotProducersInBackground();
     this.unflushedRecords += validated.recordCount;
     for (const listener of this.listeners) listener(this);
     const mustFlush = this.unflushedRecords >= this.config.flushMessages;
@@ -467,7 +465,7 @@ export class PartitionLog {
    * segments written since.
    */
   roll(): void {
-    if (this.rollSegment() && this.producers.size > 0) this.snapshotProducersInBackground();
+    if (this.rollSegment()) this.snapshotProducersInBackground();
   }
 
   /** The roll itself; false when the active segment is empty (nothing to roll). */
@@ -501,7 +499,8 @@ export class PartitionLog {
 
   /**
    * Snapshot of the producer state at the log end, written off the event
-   * loop. Its bytes are taken now, so later appends cannot leak into it; a
+   * loop. Taken at every roll, producers or not: it bounds what an unclean
+   * restart replays to the segments written since. Its bytes are taken now, so later appends cannot leak into it; a
    * failed write only means a longer replay on the next unclean restart.
    */
   private snapshotProducersInBackground(): void {
@@ -691,7 +690,7 @@ export class PartitionLog {
       const overSize = excessBytes > 0 && excessBytes >= oldest.sizeBytes;
       if (!belowStart && !overSize && !expired(oldest)) break;
       // Producers outlive their batches (Kafka since KIP-360): their state must not need the deleted segments to be rebuilt.
-      if (!snapshotTaken && this.producers.size > 0) this.snapshotProducersNow();
+      if (!snapshotTaken) this.snapshotProducersNow();
       snapshotTaken = true;
       this.segments.shift();
       oldest.delete();
@@ -816,8 +815,8 @@ export class PartitionLog {
     this.activeSegment.seal();
     await this.flush();
     await this.activeSegment.flush(true);
-    // At the log end: the next open replays nothing. Before the clean flag, which promises it.
-    if (this.producers.size > 0) this.snapshotProducersNow();
+    // At the log end, even with no producers: the next open replays nothing. Before the clean flag.
+    this.snapshotProducersNow();
     this.saveCheckpoint(true);
     for (const segment of this.segments) segment.close();
   }

@@ -5,6 +5,8 @@
 
 import type { ApiHandler, SupportedApi } from '../handler.js';
 import { apiVersionsHandler } from './api-versions.js';
+import { describeProducersHandler } from './describe-producers.js';
+import { initProducerIdHandler } from './init-producer-id.js';
 import { fetchHandler } from './fetch.js';
 import { listOffsetsHandler } from './list-offsets.js';
 import { metadataHandler } from './metadata.js';
@@ -34,6 +36,8 @@ export const HANDLERS: readonly ApiHandler[] = [
   incrementalAlterConfigsHandler,
   describeClusterHandler,
   apiVersionsHandler,
+  initProducerIdHandler,
+  describeProducersHandler,
 ];
 
 export const HANDLERS_BY_KEY: ReadonlyMap<number, ApiHandler> = new Map(HANDLERS.map((handler) => [handler.apiKey, handler]));
