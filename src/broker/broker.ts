@@ -109,7 +109,8 @@ export type OffsetSpec = 'earliest' | 'latest' | 'maxTimestamp' | { timestamp: n
 
 /** Kafka's largest partition count is bounded by memory; this bound keeps one request from asking for millions. */
 export const TOPIC_PARTITIONS_MAX = 10_000;
-const INTERNAL_TOPIC_PREFIX = '__';
+/** Topics the broker makes for itself (__consumer_offsets): listed as internal, never auto-created by a client's request. */
+export const INTERNAL_TOPIC_PREFIX = '__';
 
 export class Broker {
   private readonly waiters = new FetchWaiters();

@@ -6,7 +6,8 @@
  *   topics named                         those, auto-created when both the
  *                                        request (always in v0-3,
  *                                        AllowAutoTopicCreation from v4) and
- *                                        auto.create.topics.enable allow it
+ *                                        auto.create.topics.enable allow it,
+ *                                        except internal (__) names
  *   topics by id (v12, name null)        those; UNKNOWN_TOPIC_ID otherwise
  *
  * Ferry creates a topic synchronously, so a topic auto-created here is
@@ -17,7 +18,7 @@
  * leader epoch 0, with itself as the only replica.
  */
 
-import type { Broker, TopicDescription } from '../../../broker/broker.js';
+import { INTERNAL_TOPIC_PREFIX, type Broker, type TopicDescription } from '../../../broker/broker.js';
 import { FerryError } from '../../../errors.js';
 import { validateTopicName } from '../../../storage/log-manager.js';
 import type { ApiHandler, RequestContext } from '../handler.js';
@@ -114,7 +115,8 @@ async function topicByName(broker: Broker, name: string, allowAutoCreation: bool
   try {
     return broker.describeTopic(name);
   } catch (error) {
-    if (!(error instanceof FerryError && error.errorName === 'UNKNOWN_TOPIC_OR_PARTITION') || !allowAutoCreation) throw error;
+    // Internal topics are the broker's to create, with their own partitions and configs (the group coordinator's __consumer_offsets).
+    if (!(error instanceof FerryError && error.errorName === 'UNKNOWN_TOPIC_OR_PARTITION') || !allowAutoCreation || name.startsWith(INTERNAL_TOPIC_PREFIX)) throw error;
   }
   try {
     return await broker.createTopic(name);

@@ -73,8 +73,10 @@ describe('Metadata', () => {
     expect(topicsOf(v0)[0]).toMatchObject({ errorCode: 0, name: 'old-client' });
   });
 
-  it('does not auto-create when the request says no (v4+) or auto.create.topics.enable is false', async () => {
+  it('does not auto-create when the request says no (v4+), for internal names, or when auto.create.topics.enable is false', async () => {
     const h = await open();
+    const internal = await h.call(metadataHandler, 12, { topics: named('__consumer_offsets'), allowAutoTopicCreation: true });
+    expect(topicsOf(internal)[0]).toMatchObject({ errorCode: ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION.code, name: '__consumer_offsets' });
     const refused = await h.call(metadataHandler, 12, { topics: named('nope'), allowAutoTopicCreation: false });
     expect(topicsOf(refused)[0]).toMatchObject({ errorCode: ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION.code, name: 'nope', partitions: [] });
     expect(h.broker.listTopics()).toEqual([]);
