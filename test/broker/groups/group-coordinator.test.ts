@@ -1,7 +1,9 @@
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { decodeOffsetsTopicKey, offsetsPartitionFor } from '../../../src/broker/groups/offsets-topic-records.js';
 import { MemberIdRequiredError } from '../../../src/broker/groups/rebalance.js';
 import { FerryError } from '../../../src/errors.js';
 import { closeSharedStoragePool } from '../../../src/storage/storage-pool.js';
+import { readAll } from '../../storage/helpers.js';
 import { expectError, joinRequest, openBroker } from './helpers.js';
 
 afterAll(closeSharedStoragePool);
@@ -286,6 +288,13 @@ describe('offsets', () => {
     const offsetsTopic = broker.describeTopic('__consumer_offsets');
     expect(offsetsTopic).toMatchObject({ internal: true, configs: { 'cleanup.policy': 'compact' } });
     expect(broker.listTopics().map((topic) => topic.name)).toEqual(['orders']);
+    const stored = readAll(broker.log('__consumer_offsets', offsetsPartitionFor('g', offsetsTopic.partitions.length)));
+    const keys = stored.map((record) => decodeOffsetsTopicKey(record.key!));
+    expect(keys).toContainEqual({ kind: 'group', group: 'g' });
+    expect(keys.filter((key) => key.kind === 'offset' && key.group === 'g')).toEqual([
+      { kind: 'offset', group: 'g', topic: 'orders', partition: 1 },
+      { kind: 'offset', group: 'g', topic: 'orders', partition: 1 },
+    ]);
     await broker.close();
 
     const reopened = await openBroker({ dataDir });

@@ -19,6 +19,17 @@ import { describeClusterHandler } from './describe-cluster.js';
 import { describeConfigsHandler } from './describe-configs.js';
 import { saslAuthenticateHandler, saslHandshakeHandler } from './sasl.js';
 import { produceHandler } from './produce.js';
+import { deleteGroupsHandler } from './delete-groups.js';
+import { describeGroupsHandler } from './describe-groups.js';
+import { findCoordinatorHandler } from './find-coordinator.js';
+import { heartbeatHandler } from './heartbeat.js';
+import { joinGroupHandler } from './join-group.js';
+import { leaveGroupHandler } from './leave-group.js';
+import { listGroupsHandler } from './list-groups.js';
+import { offsetCommitHandler } from './offset-commit.js';
+import { offsetDeleteHandler } from './offset-delete.js';
+import { offsetFetchHandler } from './offset-fetch.js';
+import { syncGroupHandler } from './sync-group.js';
 
 export const HANDLERS: readonly ApiHandler[] = [
   produceHandler,
@@ -38,6 +49,17 @@ export const HANDLERS: readonly ApiHandler[] = [
   apiVersionsHandler,
   initProducerIdHandler,
   describeProducersHandler,
+  findCoordinatorHandler,
+  joinGroupHandler,
+  syncGroupHandler,
+  heartbeatHandler,
+  leaveGroupHandler,
+  offsetCommitHandler,
+  offsetFetchHandler,
+  offsetDeleteHandler,
+  listGroupsHandler,
+  describeGroupsHandler,
+  deleteGroupsHandler,
 ];
 
 export const HANDLERS_BY_KEY: ReadonlyMap<number, ApiHandler> = new Map(HANDLERS.map((handler) => [handler.apiKey, handler]));
