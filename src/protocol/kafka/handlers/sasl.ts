@@ -1,11 +1,15 @@
 /**
- * SaslHandshake (key 17, v1 only) and SaslAuthenticate (key 36, v0-2):
+ * SaslHandshake (key 17, v0-1) and SaslAuthenticate (key 36, v0-2):
  * SASL/PLAIN against the door's user list, in Kafka's framed form
  * (KIP-152): the client picks a mechanism, then sends its PLAIN token
  * inside SaslAuthenticate.
  *
- * SaslHandshake v0 is not offered: after a v0 handshake the client sends
- * raw, unframed SASL tokens, which only the connection loop could read.
+ * SaslHandshake v0 is advertised but refused (UNSUPPORTED_VERSION, with the
+ * mechanisms): after a v0 handshake the client would send raw, unframed
+ * SASL tokens, which only the connection loop could read. It is advertised
+ * because librdkafka enables SASL only when the broker's SaslHandshake
+ * range includes v0; it then sends v1, as every client since Kafka 1.0
+ * does when the broker offers it.
  *
  * A PLAIN token is UTF-8 (RFC 4616):
  *
@@ -40,13 +44,17 @@ const NO_AUTH_BYTES = Buffer.alloc(0);
 const SESSION_LIFETIME_UNLIMITED_MS = 0n;
 const AUTHENTICATION_FAILED = 'Authentication failed: invalid username or password';
 
+/** The first SaslHandshake version whose tokens travel in SaslAuthenticate requests. */
+const FRAMED_HANDSHAKE_VERSION = 1;
+
 export const saslHandshakeHandler: ApiHandler = {
   apiKey: 17,
-  versions: { min: 1, max: 1 },
+  versions: { min: 0, max: 1 },
   allowedBeforeAuthentication: true,
   handle(request, context) {
     const { mechanism } = request as unknown as { mechanism: string };
     const { session, settings } = context;
+    if (context.apiVersion < FRAMED_HANDSHAKE_VERSION) return { errorCode: ERROR_CODES.UNSUPPORTED_VERSION.code, mechanisms: [...SASL_MECHANISMS] };
     if (!saslEnabled(settings) || session.principal !== null || session.saslMechanism !== null) {
       return { errorCode: ERROR_CODES.ILLEGAL_SASL_STATE.code, mechanisms: saslEnabled(settings) ? [...SASL_MECHANISMS] : [] };
     }

@@ -99,9 +99,16 @@ describe('SASL PLAIN', () => {
     expect(h.session.principal).toBeNull();
   });
 
-  it('lets exactly ApiVersions, SaslHandshake and SaslAuthenticate run before authentication; advertises handshake v1 only', () => {
+  it('lets exactly ApiVersions, SaslHandshake and SaslAuthenticate run before authentication', () => {
     expect(HANDLERS.filter((handler) => handler.allowedBeforeAuthentication === true).map((handler) => handler.apiKey).sort((a, b) => a - b)).toEqual([17, 18, 36]);
-    expect(saslHandshakeHandler.versions).toEqual({ min: 1, max: 1 });
+  });
+
+  it('advertises SaslHandshake v0 (librdkafka requires it in the range) but refuses it: v0 tokens would be unframed', async () => {
+    expect(saslHandshakeHandler.versions).toEqual({ min: 0, max: 1 });
+    harness = await openHarness({}, USERS);
+    const h = harness;
+    expect(await h.call(saslHandshakeHandler, 0, { mechanism: 'PLAIN' })).toEqual({ errorCode: code('UNSUPPORTED_VERSION'), mechanisms: ['PLAIN'] });
+    expect(h.session.saslMechanism).toBeNull();
   });
 });
 
