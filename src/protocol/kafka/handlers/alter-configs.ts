@@ -11,16 +11,17 @@
  *                             configs (cleanup.policy) APPEND (2) and
  *                             SUBTRACT (3) against the effective value
  *
- * Errors per resource: UNKNOWN_TOPIC_OR_PARTITION, INVALID_CONFIG (unknown
- * name, bad value, APPEND to a non-list config), INVALID_REQUEST (null value
- * where one is needed, a config or resource named twice, an unknown
- * operation). Broker configs are read-only in Ferry: altering one is
- * INVALID_REQUEST.
+ * Errors per resource: INVALID_TOPIC_EXCEPTION, UNKNOWN_TOPIC_OR_PARTITION,
+ * INVALID_CONFIG (unknown name, bad value, APPEND to a non-list config),
+ * INVALID_REQUEST (null value where one is needed, a config or resource
+ * named twice, an unknown operation). Broker configs are read-only in
+ * Ferry: altering one is INVALID_REQUEST.
  */
 
 import type { Broker } from '../../../broker/broker.js';
 import { FerryError } from '../../../errors.js';
 import { logConfigFromTopicConfigs } from '../../../storage/log-config.js';
+import { validateTopicName } from '../../../storage/log-manager.js';
 import type { ApiHandler, RequestContext } from '../handler.js';
 import { CONFIG_TYPE, isTopicConfigName, RESOURCE_TYPE, topicConfigEntries, topicConfigType } from './config-entries.js';
 import { checkBrokerName } from './describe-configs.js';
@@ -88,6 +89,7 @@ function alterResource(resource: AlterConfigsResource, validateOnly: boolean, br
     return;
   }
   if (resource.resourceType !== RESOURCE_TYPE.TOPIC) throw new FerryError('INVALID_REQUEST', `resource type ${resource.resourceType} has no alterable configs in Ferry`);
+  validateTopicName(resource.resourceName);
   const current = broker.describeTopic(resource.resourceName).configs;
   const names = new Set<string>();
   for (const config of resource.configs) {

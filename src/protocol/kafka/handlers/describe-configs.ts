@@ -14,6 +14,7 @@
  */
 
 import { FerryError } from '../../../errors.js';
+import { validateTopicName } from '../../../storage/log-manager.js';
 import type { ApiHandler, RequestContext } from '../handler.js';
 import { brokerConfigEntries, RESOURCE_TYPE, topicConfigEntries, type ConfigEntry } from './config-entries.js';
 import { errorFields } from './error-fields.js';
@@ -51,6 +52,7 @@ export const describeConfigsHandler: ApiHandler = {
 function resourceConfigs(resource: DescribeConfigsResource, includeSynonyms: boolean, context: RequestContext): ConfigEntry[] {
   const { broker } = context;
   if (resource.resourceType === RESOURCE_TYPE.TOPIC) {
+    validateTopicName(resource.resourceName); // INVALID_TOPIC_EXCEPTION before UNKNOWN_TOPIC_OR_PARTITION, as Kafka
     return topicConfigEntries(broker.describeTopic(resource.resourceName).configs, broker.topicConfigDefaults, includeSynonyms);
   }
   if (resource.resourceType === RESOURCE_TYPE.BROKER) {

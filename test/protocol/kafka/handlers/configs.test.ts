@@ -104,9 +104,11 @@ describe('DescribeConfigs', () => {
         { resourceType: BROKER, resourceName: '2', configurationKeys: null },
         { resourceType: TOPIC, resourceName: 'missing', configurationKeys: null },
         { resourceType: 3, resourceName: 'group', configurationKeys: null },
+        { resourceType: TOPIC, resourceName: 'bad/name', configurationKeys: null },
       ],
     });
-    const [self, defaults, other, missing, group] = list(response, 'results');
+    const [self, defaults, other, missing, group, invalid] = list(response, 'results');
+    expect(invalid!['errorCode']).toBe(code('INVALID_TOPIC_EXCEPTION'));
     const broker = configsOf(self!);
     expect(self!['errorCode']).toBe(0);
     expect(valuesOf(self!)).toMatchObject({ 'broker.id': '1', 'num.partitions': '3', 'auto.create.topics.enable': 'false', 'log.retention.ms': '1000', 'log.segment.bytes': '1073741824' });
@@ -220,6 +222,7 @@ describe('IncrementalAlterConfigs', () => {
     expect(await errorOf(resource([change('retention.ms', SET, '1'), change('retention.ms', DELETE)]))).toBe(code('INVALID_REQUEST'));
     expect(await errorOf(resource([change('no.such', DELETE)]))).toBe(code('INVALID_CONFIG'));
     expect(await errorOf(resource([change('retention.ms', SET, '1')], 'missing'))).toBe(code('UNKNOWN_TOPIC_OR_PARTITION'));
+    expect(await errorOf(resource([change('retention.ms', SET, '1')], '..'))).toBe(code('INVALID_TOPIC_EXCEPTION'));
     expect(await errorOf({ resources: [{ resourceType: BROKER, resourceName: '1', configs: [change('log.retention.ms', SET, '1')] }], validateOnly: false })).toBe(code('INVALID_REQUEST'));
     expect(h.broker.describeTopic('orders').configs).toEqual({ 'retention.ms': '1000' });
   });
