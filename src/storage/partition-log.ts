@@ -44,7 +44,8 @@ import { decodeBatch, type DecodedRecord } from './records.js';
 import { CLEANING_DIR_NAME, type CompactionOutcome, type CompactionStats, planCompaction, swapInCleanedSegments } from './compaction.js';
 import { scanBatches } from './segment-scan.js';
 import { DEFAULT_PRODUCER_ID_EXPIRATION_MS, ProducerStateTable, type DuplicateAppend, type ProducerEntry } from './producer-state.js';
-import { deleteSnapshot, encodeSnapshot, isSnapshotTempFile, readSnapshot, snapshotOffsets, writeSnapshotAsync, writeSnapshotSync } from './producer-snapshot.js';
+import { decodeSnapshot, deleteSnapshot, encodeSnapshot, isSnapshotTempFile, readSnapshot, snapshotOffsets, writeSnapshotAsync, writeSnapshotSync } from './producer-snapshot.js';
+import { replayProducerState, type ProducerReplayTask, type ReplayRange } from './producer-replay.js';
 import { segmentBaseOffsets } from './segment-files.js';
 import { sharedStoragePool, unwrapValidation, type StorageTasks } from './storage-pool.js';
 
@@ -193,53 +194,63 @@ export class PartitionLog {
     this.logStart = Math.min(this.logStart, this.logEndOffset);
     this.recoveryPoint = this.logEndOffset;
     this.saveCheckpoint(false);
-    this.loadProducerState();
+    await this.loadProducerState();
   }
 
   /**
    * Producer state as of the log end: the newest readable snapshot at or
    * below it, then every batch header after the snapshot's offset. After a
    * clean close the snapshot is at the log end and nothing is replayed; after
-   * an unclean stop the replay covers what was written since the last roll.
-   * Snapshots past the log end (a recovery cut the log below them) and
-   * unreadable ones are deleted.
+   * an unclean stop the replay covers what was written since the last roll,
+   * and runs in the storage pool. Snapshots past the log end (a recovery cut
+   * the log below them) and unreadable ones are deleted.
    */
-  private loadProducerState(): void {
+  private async loadProducerState(): Promise<void> {
     const names = fs.readdirSync(this.dir);
     for (const name of names) if (isSnapshotTempFile(name)) fs.rmSync(path.join(this.dir, name), { force: true });
     const logEnd = this.logEndOffset;
-    let replayFrom = this.segments[0]!.baseOffset;
+    let snapshot: { offset: number; entries: ProducerEntry[] } | null = null;
     for (const offset of snapshotOffsets(names).reverse()) {
       if (offset > logEnd) {
         deleteSnapshot(this.dir, offset);
         continue;
       }
       try {
-        const snapshot = readSnapshot(this.dir, offset);
-        for (const entry of snapshot.entries) this.producers.restore(entry);
-        replayFrom = offset;
+        snapshot = readSnapshot(this.dir, offset);
         break;
       } catch (error) {
         this.recovery.reasons.push(`${(error as Error).message}; ignored`);
         deleteSnapshot(this.dir, offset);
       }
     }
-    this.replayProducerState(replayFrom);
+    const ranges = this.replayRanges(snapshot?.offset ?? this.segments[0]!.baseOffset);
+    const entries = ranges.length === 0 ? (snapshot?.entries ?? []) : await this.replayInPool({
+      dir: this.dir,
+      snapshotOffset: snapshot?.offset ?? null,
+      ranges,
+      endOffset: logEnd,
+      batchBytesMax: this.segmentSettings.batchBytesMax,
+    });
+    for (const entry of entries) this.producers.restore(entry);
     this.producers.expire(this.clock(), this.producerIdExpirationMs);
   }
 
-  /** Applies the producer fields of every batch at or after `fromOffset`, reading headers only. */
-  private replayProducerState(fromOffset: number): void {
+  private async replayInPool(task: ProducerReplayTask): Promise<ProducerEntry[]> {
+    const answer = this.tasks.replayProducers ? await this.tasks.replayProducers(task) : replayProducerState(task);
+    const bytes = Buffer.from(answer.buffer, answer.byteOffset, answer.byteLength);
+    return decodeSnapshot(bytes, `replay of ${this.dir}`).entries;
+  }
+
+  /** Where the batches at or after `fromOffset` lie: per non-empty segment, the first batch's position. */
+  private replayRanges(fromOffset: number): ReplayRange[] {
+    const ranges: ReplayRange[] = [];
     for (let i = this.segmentIndexFor(fromOffset); i < this.segments.length; i++) {
       const segment = this.segments[i]!;
       const position = segment.baseOffset >= fromOffset ? 0 : segment.findBatchStart(fromOffset)?.position;
-      if (position === undefined || segment.sizeBytes === 0) continue;
-      const scan = { fd: segment.fd, fromPosition: position, endPosition: segment.sizeBytes, verify: false, batchBytesMax: this.segmentSettings.batchBytesMax };
-      scanBatches(scan, (_header, bytes, at) => {
-        this.producers.replay(bytes, at);
-        return true;
-      });
+      if (position === undefined || position >= segment.sizeBytes) continue;
+      ranges.push({ baseOffset: segment.baseOffset, fromPosition: position, endPosition: segment.sizeBytes });
     }
+    return ranges;
   }
 
   /**

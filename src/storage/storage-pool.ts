@@ -1,6 +1,7 @@
 /**
  * The piscina pool that runs CPU-heavy storage work off the networking
- * thread: recovery scans (CRC over whole segments) and compaction.
+ * thread: recovery scans (CRC over whole segments), producer state replay
+ * and compaction.
  *
  * The worker is `workers/storage-worker.js` after the build; when running
  * from source (tests, benchmarks) `workers/from-source.mjs` loads the `.ts`
@@ -14,6 +15,7 @@ import { Piscina } from 'piscina';
 import type { SegmentRecovery, SegmentSettings } from './log-segment.js';
 import type { CompactionPlan, CompactionOutcome } from './compaction.js';
 import type { ValidatedBatches, ValidationRules } from './batch-validator.js';
+import type { ProducerReplayTask } from './producer-replay.js';
 import { FerryError, type ErrorName } from '../errors.js';
 
 /**
@@ -32,6 +34,8 @@ export interface StorageTasks {
   compact(plan: CompactionPlan): Promise<CompactionOutcome>;
   /** Produce validation of batches whose decompression is too heavy for the caller's thread. */
   validate(bytes: Buffer, rules: ValidationRules): Promise<PoolValidation>;
+  /** Producer state rebuilt from batch headers, as snapshot bytes; inline on the caller's thread when absent. */
+  replayProducers?(task: ProducerReplayTask): Promise<Uint8Array>;
 }
 
 /** Threads in the pool: the machine has few cores and the event loop needs one. */
@@ -63,6 +67,10 @@ export class StoragePool implements StorageTasks {
 
   validate(bytes: Buffer, rules: ValidationRules): Promise<PoolValidation> {
     return this.piscina.run({ bytes, rules }, { name: 'validate' });
+  }
+
+  replayProducers(task: ProducerReplayTask): Promise<Uint8Array> {
+    return this.piscina.run(task, { name: 'replayProducers' });
   }
 
   async destroy(): Promise<void> {

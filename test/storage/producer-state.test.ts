@@ -5,7 +5,7 @@ import { FerryError, type ErrorName } from '../../src/errors.js';
 import { PartitionLog, type PartitionLogOptions } from '../../src/storage/partition-log.js';
 import { PRODUCER_BATCHES_RETAINED, SEQUENCE_MAX, incrementSequence } from '../../src/storage/producer-state.js';
 import { decodeSnapshot, encodeSnapshot, snapshotOffsets } from '../../src/storage/producer-snapshot.js';
-import { closeSharedStoragePool } from '../../src/storage/storage-pool.js';
+import { closeSharedStoragePool, sharedStoragePool, type StorageTasks } from '../../src/storage/storage-pool.js';
 import { decodeBatches } from '../../src/storage/records.js';
 import { config, keyedBatch, readAll, tempDir, valuesBatch } from './helpers.js';
 
@@ -33,6 +33,22 @@ function snapshotsIn(dir: string): number[] {
 
 async function openLog(dir: string, overrides: Partial<PartitionLogOptions> = {}): Promise<PartitionLog> {
   return PartitionLog.open({ dir, config: config(), ...overrides });
+}
+
+/** The shared pool, counting the producer state replays it is asked for. */
+function countingTasks(): StorageTasks & { replays: number } {
+  const pool = sharedStoragePool();
+  const tasks = {
+    replays: 0,
+    recoverSegment: pool.recoverSegment.bind(pool),
+    compact: pool.compact.bind(pool),
+    validate: pool.validate.bind(pool),
+    replayProducers: (task: Parameters<typeof pool.replayProducers>[0]) => {
+      tasks.replays++;
+      return pool.replayProducers(task);
+    },
+  };
+  return tasks;
 }
 
 /** The crashed state of a log still open: its files as they are now, with no clean shutdown. */
@@ -173,7 +189,9 @@ describe('producer state across restarts', () => {
     for (let i = 0; i < 7; i++) await log.append(idempotent(`c${i}`, 1, i));
     await log.close();
     expect(snapshotsIn(dir)).toEqual([7]);
-    const reopened = await openLog(dir);
+    const tasks = countingTasks();
+    const reopened = await openLog(dir, { tasks });
+    expect(tasks.replays).toBe(0); // the snapshot is at the log end: nothing to replay
     for (let i = 2; i < 7; i++) expect(await reopened.append(idempotent(`c${i}`, 1, i))).toMatchObject({ duplicate: true, firstOffset: i });
     await expectRefused(reopened.append(idempotent('c9', 1, 9)), 'OUT_OF_ORDER_SEQUENCE_NUMBER');
     expect((await reopened.append(idempotent('c7', 1, 7))).firstOffset).toBe(7);
@@ -191,8 +209,10 @@ describe('producer state across restarts', () => {
     const expected = log.producerEntries();
     const copy = crashCopy(dir);
     await log.close();
-    const recovered = await openLog(copy, { config: config({ segmentBytes: 800 }) });
     expect(fs.readFileSync(path.join(copy, 'checkpoint'), 'utf8')).toContain('cleanShutdown 0');
+    const tasks = countingTasks();
+    const recovered = await openLog(copy, { config: config({ segmentBytes: 800 }), tasks });
+    expect(tasks.replays).toBe(1); // the tail after the last roll's snapshot, in the pool
     expect(recovered.producerEntries()).toEqual(expected);
     expect(await recovered.append(idempotent('r39', 1, 13, { producerId: 0n }))).toMatchObject({ duplicate: true, firstOffset: 39 });
     expect(await recovered.append(idempotent('r35', 1, 11, { producerId: 2n }))).toMatchObject({ duplicate: true, firstOffset: 35 });

@@ -12,3 +12,4 @@ const worker = await tsImport('./storage-worker.ts', import.meta.url);
 export const recoverSegment = (task) => worker.recoverSegment(task);
 export const compact = (plan) => worker.compact(plan);
 export const validate = (task) => worker.validate(task);
+export const replayProducers = (task) => worker.replayProducers(task);

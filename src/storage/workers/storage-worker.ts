@@ -6,6 +6,7 @@
 import { LogSegment, type SegmentRecovery, type SegmentSettings } from '../log-segment.js';
 import { compactSegments, type CompactionOutcome, type CompactionPlan } from '../compaction.js';
 import { validateBatches, type ValidationRules } from '../batch-validator.js';
+import { replayProducerState, type ProducerReplayTask } from '../producer-replay.js';
 import type { PoolValidation } from '../storage-pool.js';
 import { FerryError } from '../../errors.js';
 
@@ -15,6 +16,10 @@ export function recoverSegment(task: { dir: string; baseOffset: number; settings
 
 export function compact(plan: CompactionPlan): CompactionOutcome {
   return compactSegments(plan);
+}
+
+export function replayProducers(task: ProducerReplayTask): Uint8Array {
+  return replayProducerState(task);
 }
 
 export function validate(task: { bytes: Uint8Array; rules: ValidationRules }): PoolValidation {
