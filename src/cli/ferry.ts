@@ -78,6 +78,7 @@ program
       numPartitions: fromFile('numPartitions', file.numPartitions),
       autoCreateTopics: fromFile('autoCreateTopics', file.autoCreateTopics),
       topicDefaults: file.topicDefaults,
+      ...(file.producerIdExpirationMs !== undefined ? { producerIdExpirationMs: file.producerIdExpirationMs } : {}),
     });
   });
 

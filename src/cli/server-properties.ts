@@ -10,6 +10,7 @@
  *   host=0.0.0.0
  *   num.partitions=3
  *   auto.create.topics.enable=false
+ *   producer.id.expiration.ms=86400000   idempotent producers silent this long are forgotten
  *   log.retention.ms=86400000        broker-wide topic defaults, by Kafka's broker names
  *
  * Command-line flags and environment variables win over the file.
@@ -44,6 +45,7 @@ export interface ServerProperties {
   saslPlainUsers?: Map<string, string>;
   numPartitions?: number;
   autoCreateTopics?: boolean;
+  producerIdExpirationMs?: number;
   topicDefaults: Record<string, string>;
 }
 
@@ -106,6 +108,9 @@ function apply(properties: ServerProperties, name: string, value: string, where:
     case 'auto.create.topics.enable':
       if (value !== 'true' && value !== 'false') throw new CliError(`${where}: ${name} must be true or false`);
       properties.autoCreateTopics = value === 'true';
+      return;
+    case 'producer.id.expiration.ms':
+      properties.producerIdExpirationMs = integer(1, Number.MAX_SAFE_INTEGER);
       return;
   }
   const topicName = Object.hasOwn(TOPIC_DEFAULTS, name) ? TOPIC_DEFAULTS[name] : undefined;

@@ -27,13 +27,21 @@ export interface StartOptions {
   numPartitions: number;
   /** Broker-wide topic config defaults (Kafka topic names), from --config. */
   topicDefaults?: Record<string, string>;
+  /** producer.id.expiration.ms, from --config; Kafka's one day by default. */
+  producerIdExpirationMs?: number;
 }
 
 export async function start(options: StartOptions): Promise<void> {
   const logger = pino({ name: 'ferry' });
   const startedMs = Date.now();
   const dataDir = path.resolve(options.dataDir);
-  const broker = await Broker.open({ dataDir, autoCreateTopics: options.autoCreateTopics, defaultPartitions: options.numPartitions, defaultTopicConfigs: options.topicDefaults ?? {} });
+  const broker = await Broker.open({
+    dataDir,
+    autoCreateTopics: options.autoCreateTopics,
+    defaultPartitions: options.numPartitions,
+    defaultTopicConfigs: options.topicDefaults ?? {},
+    ...(options.producerIdExpirationMs !== undefined ? { producerIdExpirationMs: options.producerIdExpirationMs } : {}),
+  });
   const server = await startServer({ broker, host: options.host, port: options.httpPort, allowUwsFallback: options.allowUwsFallback, logger });
   const kafka = await startKafkaServer({
     broker,
