@@ -57,9 +57,13 @@ describe('kafkajs admin', () => {
       [2, 1, [1], [1]],
     ]);
 
-    const described = await admin.describeConfigs({ resources: [{ type: RESOURCE_TOPIC, name: 'orders' }], includeSynonyms: false });
+    const described = await admin.describeConfigs({ resources: [{ type: RESOURCE_TOPIC, name: 'orders' }], includeSynonyms: true });
     const entries = described.resources[0]!.configEntries;
     expect(entries.find((e) => e.configName === 'retention.ms')).toMatchObject({ configValue: '60000', configSource: SOURCE_TOPIC_CONFIG, readOnly: false });
+    expect(entries.find((e) => e.configName === 'retention.ms')!.configSynonyms.map((s) => [s.configName, s.configValue, s.configSource])).toEqual([
+      ['retention.ms', '60000', SOURCE_TOPIC_CONFIG],
+      ['log.retention.ms', '604800000', SOURCE_DEFAULT_CONFIG],
+    ]);
     expect(entries.find((e) => e.configName === 'cleanup.policy')).toMatchObject({ configValue: 'delete', configSource: SOURCE_DEFAULT_CONFIG });
 
     // AlterConfigs replaces the whole set: retention.ms goes back to its default.
