@@ -161,7 +161,12 @@ export class Broker {
     for (const topic of metadata.topics()) {
       for (let partition = 0; partition < topic.partitions; partition++) await logs.getOrCreate(topic.name, partition);
     }
-    broker.groups.load();
+    try {
+      broker.groups.load();
+    } catch (error) {
+      await broker.close(); // releases the data-dir lock: a broker that cannot load its groups does not half-open
+      throw error;
+    }
     return broker;
   }
 
