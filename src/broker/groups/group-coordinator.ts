@@ -7,8 +7,9 @@
  * these methods. Protocol metadata and assignments are opaque Buffers here
  * (for "consumer" groups they are consumer-protocol.ts bytes; only
  * OffsetDelete looks inside, to refuse deleting offsets of a subscribed
- * topic, as Kafka does). Whole-request failures are thrown FerryErrors;
- * per-partition and per-member outcomes are returned.
+ * topic, as Kafka does). Whole-request failures are FerryErrors (a rejected
+ * promise for the async methods, never a synchronous throw); per-partition
+ * and per-member outcomes are returned.
  */
 
 import type { Broker } from '../broker.js';
@@ -133,7 +134,7 @@ export class GroupCoordinator {
 
   // --- membership --------------------------------------------------------------------------
 
-  join(request: JoinRequest): Promise<JoinResult> {
+  async join(request: JoinRequest): Promise<JoinResult> {
     this.assertOpen();
     checkGroupId(request.groupId);
     const { sessionTimeoutMinMs, sessionTimeoutMaxMs } = this.settings;
@@ -151,7 +152,7 @@ export class GroupCoordinator {
     return this.rebalancer.join(group, { ...request, rebalanceTimeoutMs });
   }
 
-  sync(request: SyncRequest): Promise<SyncResult> {
+  async sync(request: SyncRequest): Promise<SyncResult> {
     this.assertOpen();
     for (const entry of request.assignments) checkMetadataSize(entry.assignment, `assignment of member ${entry.memberId}`);
     return this.rebalancer.sync(this.groupForMember(request.groupId, request.memberId), request);
@@ -206,7 +207,7 @@ export class GroupCoordinator {
   }
 
   /** Sets offsets of a group with no members (the `ferry groups` reset); NON_EMPTY_GROUP while it has members. */
-  resetOffsets(groupId: string, offsets: readonly OffsetToCommit[]): Promise<PartitionOutcome[]> {
+  async resetOffsets(groupId: string, offsets: readonly OffsetToCommit[]): Promise<PartitionOutcome[]> {
     this.assertOpen();
     const group = this.groups.get(groupId);
     if (group && group.members.size > 0) throw new FerryError('NON_EMPTY_GROUP', `group ${groupId} has ${group.members.size} members: stop them before resetting its offsets`);

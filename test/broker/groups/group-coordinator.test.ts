@@ -126,6 +126,28 @@ describe('joining and syncing', () => {
     await broker.close();
   });
 
+  it('gives a member that lost its JoinGroup answer the same answer again, without another rebalance', async () => {
+    const { broker } = await openBroker();
+    const joined = await broker.groups.join(joinRequest());
+    const again = await broker.groups.join(joinRequest({ memberId: joined.memberId }));
+    expect(again).toEqual(joined);
+    expect(broker.groups.describeGroup('g').state).toBe('CompletingRebalance');
+    await broker.close();
+  });
+
+  it('does not wait for a member id handed out with MEMBER_ID_REQUIRED once that id expires', async () => {
+    const { broker } = await openBroker();
+    const groups = broker.groups;
+    const first = await groups.join(joinRequest());
+    await groups.sync({ groupId: 'g', generationId: 1, memberId: first.memberId, groupInstanceId: null, assignments: [] });
+    await expectError(() => groups.join(joinRequest({ requireKnownMemberId: true, sessionTimeoutMs: 50 })), 'MEMBER_ID_REQUIRED');
+    // A rebalance now waits for every known member and every pending id; the pending one never comes back.
+    const rejoin = groups.join(joinRequest({ memberId: first.memberId, protocols: [{ name: 'range', metadata: Buffer.from('changed') }] }));
+    expect(groups.describeGroup('g').state).toBe('PreparingRebalance');
+    expect(await rejoin).toMatchObject({ generationId: 2, leaderId: first.memberId });
+    await broker.close();
+  });
+
   it('refuses members beyond the group size limit', async () => {
     const { broker } = await openBroker({ groups: { groupSizeMax: 1 } });
     await broker.groups.join(joinRequest());
@@ -262,6 +284,21 @@ describe('offsets', () => {
     ]);
     expect(groups.fetchOffsets('g', null).map((entry) => [entry.topic, entry.partition, entry.offset])).toEqual([['orders', 0, 10n]]);
     expect(groups.fetchOffsets('unknown', [{ topic: 'orders', partition: 0 }])[0]!.offset).toBe(-1n);
+    await broker.close();
+  });
+
+  it('accepts commits from members of the current generation while the group rebalances', async () => {
+    const { broker } = await openBroker();
+    const groups = broker.groups;
+    await broker.createTopic('orders');
+    const first = await groups.join(joinRequest());
+    await groups.sync({ groupId: 'g', generationId: 1, memberId: first.memberId, groupInstanceId: null, assignments: [] });
+    const second = groups.join(joinRequest());
+    expect(groups.describeGroup('g').state).toBe('PreparingRebalance');
+    const outcomes = await groups.commitOffsets({ groupId: 'g', generationId: 1, memberId: first.memberId, groupInstanceId: null, offsets: [{ topic: 'orders', partition: 0, offset: 4n }] });
+    expect(outcomes[0]!.error).toBeNull();
+    await groups.join(joinRequest({ memberId: first.memberId }));
+    await second;
     await broker.close();
   });
 
