@@ -511,8 +511,9 @@ export class PartitionLog {
   /**
    * Snapshot of the producer state at the log end, written off the event
    * loop. Taken at every roll, producers or not: it bounds what an unclean
-   * restart replays to the segments written since. Its bytes are taken now, so later appends cannot leak into it; a
-   * failed write only means a longer replay on the next unclean restart.
+   * restart replays to the segments written since. Its bytes are taken now,
+   * so later appends cannot leak into it; a failed write only means a longer
+   * replay on the next unclean restart.
    */
   private snapshotProducersInBackground(): void {
     const offset = this.logEndOffset;

@@ -35,7 +35,8 @@ import { segmentFileName } from './segment-files.js';
 
 export const SNAPSHOT_FILE_SUFFIX = '.snapshot';
 const SNAPSHOT_FILE = /^(\d{20})\.snapshot$/;
-const SNAPSHOT_TEMP_FILE = /^\d{20}\.snapshot\.tmp$/;
+/** Temp files: `.tmp` from the synchronous writer, `.tmp.async` from the background one (both may target one offset). */
+const SNAPSHOT_TEMP_FILE = /^\d{20}\.snapshot\.tmp(\.async)?$/;
 export const SNAPSHOT_MAGIC = 0x46505331; // "FPS1"
 
 const MAGIC_OFFSET = 0;
@@ -177,7 +178,7 @@ export function writeSnapshotSync(dir: string, offset: number, bytes: Buffer): v
 /** The same off the event loop (at a segment roll, on the append path): temp file, fdatasync, rename, directory fsync. */
 export async function writeSnapshotAsync(dir: string, offset: number, bytes: Buffer): Promise<void> {
   const file = snapshotPath(dir, offset);
-  const temp = `${file}.tmp`;
+  const temp = `${file}.tmp.async`;
   const handle = await fs.promises.open(temp, 'w');
   try {
     await handle.writeFile(bytes);

@@ -295,8 +295,10 @@ describe('producer state across restarts', () => {
     const corrupt = encodeSnapshot(4, entries);
     corrupt[corrupt.length - 1]! ^= 0xff;
     fs.writeFileSync(path.join(dir, '00000000000000000004.snapshot'), corrupt);
+    fs.writeFileSync(path.join(dir, '00000000000000000002.snapshot.tmp.async'), 'half a write');
     const reopened = await openLog(dir);
     expect(snapshotsIn(dir)).toEqual([]);
+    expect(fs.readdirSync(dir).filter((name) => name.includes('.tmp'))).toEqual([]);
     expect(reopened.recovery.reasons.some((reason) => reason.includes('CRC32C'))).toBe(true);
     expect(reopened.producerEntries()[0]!.batches.map((b) => b.firstSeq)).toEqual([0, 1, 2, 3]); // replayed from the log
     await reopened.close();
