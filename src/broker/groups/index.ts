@@ -7,3 +7,4 @@ export { MemberIdRequiredError, type HeartbeatRequest, type JoinRequest, type Me
 export { DEFAULT_GROUP_SETTINGS, OFFSETS_TOPIC, type GroupCoordinatorSettings } from './limits.js';
 export * from './consumer-protocol.js';
 export * from './assignors.js';
+export * from './broker-assignment.js';

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { assignRange, assignRoundRobin } from '../../../src/broker/groups/assignors.js';
+import { assignConsumerGroup } from '../../../src/broker/groups/broker-assignment.js';
+import { decodeAssignment, encodeSubscription } from '../../../src/broker/groups/consumer-protocol.js';
 
 const partitions = new Map([
   ['t0', 3],
@@ -62,5 +64,19 @@ describe('round-robin assignor', () => {
     );
     expect(result.get('a')).toEqual([{ topic: 't0', partitions: [0, 2] }]);
     expect(result.get('b')).toEqual([{ topic: 't0', partitions: [1] }, { topic: 't1', partitions: [0, 1, 2] }]);
+  });
+});
+
+describe('broker-side assignment of a consumer group', () => {
+  it('decodes subscriptions, assigns existing topics only, and encodes each assignment', () => {
+    const members = [
+      { memberId: 'b', groupInstanceId: null, metadata: encodeSubscription({ topics: ['t0', 'gone'] }) },
+      { memberId: 'a', groupInstanceId: null, metadata: encodeSubscription({ topics: ['t0'] }) },
+    ];
+    const assigned = assignConsumerGroup(members, 'range', (topic) => (topic === 't0' ? 3 : undefined));
+    expect(assigned.map((entry) => [entry.memberId, decodeAssignment(entry.assignment).assignedPartitions])).toEqual([
+      ['b', [{ topic: 't0', partitions: [2] }]],
+      ['a', [{ topic: 't0', partitions: [0, 1] }]],
+    ]);
   });
 });
