@@ -3,10 +3,13 @@
  * request by hand (same producer id, epoch and sequence) acknowledged with
  * the first delivery's offsets and stored once; kafkajs 2.2.4 with
  * `idempotent: true`; librdkafka through Debian's python3-confluent-kafka
- * with enable.idempotence and acks=all; a transactional id refused.
+ * with enable.idempotence and acks=all; both clients again behind a proxy
+ * that loses the answer to their first Produce, so they must resend it; a
+ * transactional id refused.
  */
 
 import { execFile } from 'node:child_process';
+import net from 'node:net';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -23,10 +26,97 @@ const INIT_PRODUCER_ID = 22;
 const DESCRIBE_PRODUCERS = 61;
 
 let server: KafkaTestServer | undefined;
+let proxy: LossyProxy | undefined;
 afterEach(async () => {
+  proxy?.close();
+  proxy = undefined;
   await server?.close();
   server = undefined;
 });
+
+/**
+ * A TCP proxy in front of the Kafka listener that loses the answer to the
+ * first Produce request: the request reaches the broker (and is written),
+ * then the connection drops before the client hears back. The client must
+ * resend the same batch, same sequence, on a new connection.
+ */
+class LossyProxy {
+  targetPort = 0;
+  producesLost = 0;
+  private readonly sockets = new Set<net.Socket>();
+
+  private constructor(private readonly listener: net.Server) {
+    listener.on('connection', (client) => this.relay(client));
+  }
+
+  static async listen(): Promise<LossyProxy> {
+    const listener = net.createServer();
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    return new LossyProxy(listener);
+  }
+
+  get port(): number {
+    return (this.listener.address() as net.AddressInfo).port;
+  }
+
+  private relay(client: net.Socket): void {
+    const upstream = net.connect(this.targetPort, '127.0.0.1');
+    for (const socket of [client, upstream]) {
+      this.sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    const produceCorrelationIds = new Set<number>();
+    frames(client, (frame) => {
+      if (frame.readInt16BE(4) === PRODUCE) produceCorrelationIds.add(frame.readInt32BE(8));
+      upstream.write(frame);
+    });
+    frames(upstream, (frame) => {
+      if (this.producesLost === 0 && produceCorrelationIds.has(frame.readInt32BE(4))) {
+        this.producesLost++;
+        client.destroy();
+        return;
+      }
+      client.write(frame);
+    });
+  }
+
+  close(): void {
+    for (const socket of this.sockets) socket.destroy();
+    this.listener.close();
+  }
+}
+
+/** Calls `onFrame` with each whole size-prefixed frame (prefix included) read from `socket`. */
+function frames(socket: net.Socket, onFrame: (frame: Buffer) => void): void {
+  let buffered = Buffer.alloc(0);
+  socket.on('data', (chunk: Buffer) => {
+    buffered = Buffer.concat([buffered, chunk]);
+    while (buffered.length >= 4 && buffered.length >= 4 + buffered.readInt32BE(0)) {
+      const size = 4 + buffered.readInt32BE(0);
+      onFrame(buffered.subarray(0, size));
+      buffered = buffered.subarray(size);
+    }
+  });
+}
+
+/** A broker whose advertised address is a lossy proxy in front of it; `duplicates` counts the resends it recognised. */
+async function openBehindLossyProxy(): Promise<{ target: KafkaTestServer; lossy: LossyProxy; duplicates: () => number }> {
+  const lossy = await LossyProxy.listen();
+  const target = await openKafkaServer({}, { advertisedPort: lossy.port });
+  lossy.targetPort = target.port;
+  let duplicates = 0;
+  const produceBatches = target.broker.produceBatches.bind(target.broker);
+  target.broker.produceBatches = async (topic, partition, bytes) => {
+    const result = await produceBatches(topic, partition, bytes);
+    if (result.duplicate) duplicates++;
+    return result;
+  };
+  return { target, lossy, duplicates: () => duplicates };
+}
 
 function kafkaFor(target: KafkaTestServer): Kafka {
   return new Kafka({ clientId: 'ferry-idempotence-test', brokers: [target.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 2, initialRetryTime: 50 }, connectionTimeout: 5_000 });
@@ -99,6 +189,49 @@ describe('idempotent producer over the Kafka door', () => {
     expect(entry).toMatchObject({ epoch: 0, batches: expect.any(Array) });
     expect(entry!.batches.at(-1)!.lastSeq).toBe(9);
   });
+
+  it('kafkajs resends a Produce whose answer was lost, and the broker stores it once', async () => {
+    const opened = await openBehindLossyProxy();
+    ({ target: server, lossy: proxy } = opened);
+    await server.broker.createTopic('lossy', { partitions: 1 });
+    const kafka = new Kafka({ clientId: 'ferry-lossy', brokers: [`127.0.0.1:${proxy.port}`], logLevel: logLevel.NOTHING, retry: { retries: 5, initialRetryTime: 50 }, connectionTimeout: 5_000 });
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    try {
+      const [meta] = await producer.send({ topic: 'lossy', acks: -1, messages: [{ value: 'once-0' }, { value: 'once-1' }] });
+      expect(meta).toMatchObject({ errorCode: 0, baseOffset: '0' });
+      await producer.send({ topic: 'lossy', acks: -1, messages: [{ value: 'after' }] });
+    } finally {
+      await producer.disconnect();
+    }
+    expect(proxy.producesLost).toBe(1);
+    expect(opened.duplicates()).toBe(1);
+    expect(readAll(server.broker.log('lossy', 0)).map((record) => record.value!.toString())).toEqual(['once-0', 'once-1', 'after']);
+  });
+
+  it('librdkafka resends a Produce whose answer was lost, and the broker stores it once', async () => {
+    const opened = await openBehindLossyProxy();
+    ({ target: server, lossy: proxy } = opened);
+    await server.broker.createTopic('rdk-lossy', { partitions: 1 });
+    const script = `
+import json, sys
+from confluent_kafka import Producer
+p = Producer({'bootstrap.servers': sys.argv[1], 'enable.idempotence': True, 'acks': 'all', 'linger.ms': 0, 'message.timeout.ms': 20000})
+offsets, errors = [], []
+def done(err, msg):
+    if err: errors.append(str(err))
+    else: offsets.append(msg.offset())
+for i in range(5):
+    p.produce('rdk-lossy', value=('x%d' % i).encode(), partition=0, on_delivery=done)
+    p.flush(20)
+print(json.dumps({'offsets': offsets, 'errors': errors}))
+`;
+    const { stdout } = await run('/usr/bin/python3', ['-c', script, `127.0.0.1:${proxy.port}`], { timeout: 60_000 });
+    expect(JSON.parse(stdout)).toEqual({ offsets: [0, 1, 2, 3, 4], errors: [] });
+    expect(proxy.producesLost).toBe(1);
+    expect(opened.duplicates()).toBe(1);
+    expect(readAll(server.broker.log('rdk-lossy', 0)).map((record) => record.value!.toString())).toEqual(['x0', 'x1', 'x2', 'x3', 'x4']);
+  }, 60_000);
 
   it('refuses a transactional id over the wire with TRANSACTIONAL_ID_AUTHORIZATION_FAILED', async () => {
     // kafkajs and librdkafka ask FindCoordinator (key type TRANSACTION) first; this is the request that follows.
