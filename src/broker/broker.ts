@@ -216,6 +216,7 @@ export class Broker {
     this.metadata.remove(name);
     for (let partition = 0; partition < topic.partitions; partition++) await this.logs.delete(name, partition);
     this.waiters.wakeEveryone();
+    await this.groups.forgetTopic(name); // as Kafka: a deleted topic's committed offsets go with it
   }
 
   listTopics(options: { includeInternal?: boolean } = {}): TopicDescription[] {

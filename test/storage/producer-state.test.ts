@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FerryError, type ErrorName } from '../../src/errors.js';
+import { LogManager } from '../../src/storage/log-manager.js';
 import { PartitionLog, type PartitionLogOptions } from '../../src/storage/partition-log.js';
 import { PRODUCER_BATCHES_RETAINED, ProducerStateTable, SEQUENCE_MAX, incrementSequence } from '../../src/storage/producer-state.js';
 import { LENGTH_OFFSET, LOG_OVERHEAD } from '../../src/storage/record-batch.js';
@@ -180,6 +181,27 @@ describe('idempotent appends', () => {
     expect(log.producerEntries()).toEqual([]);
     expect((await log.append(idempotent('old', 1, 9))).duplicate).toBeUndefined(); // unknown again: any sequence
     await log.close();
+  });
+});
+
+describe('producer expiry in the log manager', () => {
+  it('forgets silent producers on its producer.id.expiration.check.interval.ms timer', async () => {
+    let now = Date.now();
+    const manager = await LogManager.open({
+      dataDir: tempDir(),
+      configFor: () => config(),
+      clock: () => now,
+      producerIdExpirationMs: 1000,
+      producerExpirationCheckIntervalMs: 20,
+    });
+    const log = await manager.getOrCreate('t', 0);
+    await log.append(valuesBatch('p', 1, { producerId: PRODUCER, producerEpoch: 0, baseSequence: 0, timestamp: BigInt(now) }));
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(log.producerEntries()).toHaveLength(1);
+    now += 1000;
+    for (let waitedMs = 0; log.producerEntries().length > 0 && waitedMs < 10_000; waitedMs += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(log.producerEntries()).toEqual([]);
+    await manager.close();
   });
 });
 
