@@ -6,6 +6,7 @@
  *   00000000000000000000.timeindex   sparse time index
  *   .cleaning/                       compaction output not yet swapped in (compaction.ts)
  *   checkpoint                       log start offset, recovery point, clean-shutdown flag
+ *   00000000000000000000.snapshot    producer state at that offset (producer-snapshot.ts)
  */
 
 import path from 'node:path';
