@@ -119,6 +119,7 @@ export class GroupCoordinator {
   private readonly now: () => number;
   private readonly reportError: (error: unknown, what: string) => void;
   private closed = false;
+  private retentionTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly broker: Broker,
@@ -337,12 +338,73 @@ export class GroupCoordinator {
     for (const group of this.groups.values()) {
       for (const member of group.members.values()) this.rebalancer.scheduleSession(group, member);
     }
+    this.retentionTimer = setInterval(() => {
+      this.expireOffsets().catch((error: unknown) => this.reportError(error, 'expiring offsets'));
+    }, this.settings.offsetsRetentionCheckIntervalMs);
+    this.retentionTimer.unref();
+  }
+
+  /**
+   * Offsets retention, as Kafka's: an empty group's offsets expire
+   * offsetsRetentionMs after it became empty; a simple committer's (no
+   * protocol type) each that long after its commit; a stable consumer
+   * group's only for topics it no longer subscribes to. An empty group left
+   * with no offsets is deleted. Runs every offsetsRetentionCheckIntervalMs;
+   * returns how many offsets expired.
+   */
+  async expireOffsets(): Promise<number> {
+    this.assertOpen();
+    const nowMs = this.now();
+    let expiredCount = 0;
+    for (const group of [...this.groups.values()]) {
+      const expired = this.expiredOffsets(group, nowMs);
+      const removeGroup = group.state === 'Empty' && group.size === 0 && expired.length === group.offsets.size;
+      if (expired.length === 0 && !removeGroup) continue;
+      const tombstones: OffsetsTopicRecord[] = expired.map(({ topic, partition }) => ({ key: encodeOffsetCommitKey(group.groupId, topic, partition), value: null }));
+      if (removeGroup) tombstones.push({ key: encodeGroupMetadataKey(group.groupId), value: null });
+      await this.store.append(group.groupId, tombstones);
+      for (const { topic, partition } of expired) group.offsets.delete(offsetKey(topic, partition));
+      expiredCount += expired.length;
+      // Re-checked after the append: a member may have joined meanwhile.
+      if (removeGroup && group.state === 'Empty' && group.size === 0 && group.offsets.size === 0) {
+        group.transitionTo('Dead', this.now());
+        group.clearTimers();
+        this.groups.delete(group.groupId);
+      }
+    }
+    return expiredCount;
+  }
+
+  private expiredOffsets(group: Group, nowMs: number): CommittedOffset[] {
+    const retentionMs = BigInt(this.settings.offsetsRetentionMs);
+    const now = BigInt(nowMs);
+    const offsets = [...group.offsets.values()];
+    if (group.state === 'Empty' && group.protocolType === null) return offsets.filter((offset) => offset.commitTimestampMs + retentionMs <= now);
+    if (group.state === 'Empty') return BigInt(group.stateTimestampMs) + retentionMs <= now ? offsets : [];
+    if (group.state === 'Stable' && group.protocolType === CONSUMER_PROTOCOL_TYPE) {
+      const subscribed = this.subscribedTopics(group);
+      return offsets.filter((offset) => !subscribed.has(offset.topic) && offset.commitTimestampMs + retentionMs <= now);
+    }
+    return [];
+  }
+
+  /** A topic was deleted: every group forgets its offsets there (tombstones included). */
+  async forgetTopic(topic: string): Promise<void> {
+    this.assertOpen();
+    for (const group of this.groups.values()) {
+      const gone = [...group.offsets.values()].filter((offset) => offset.topic === topic);
+      if (gone.length === 0) continue;
+      await this.store.append(group.groupId, gone.map(({ partition }) => ({ key: encodeOffsetCommitKey(group.groupId, topic, partition), value: null })));
+      for (const { partition } of gone) group.offsets.delete(offsetKey(topic, partition));
+    }
   }
 
   /** Clears every timer and fails every waiting JoinGroup/SyncGroup (broker close). */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
+    this.retentionTimer = null;
     const error = new FerryError('COORDINATOR_NOT_AVAILABLE', 'the broker is shutting down');
     for (const group of this.groups.values()) this.rebalancer.abandon(group, error);
   }

@@ -16,6 +16,10 @@ export interface GroupCoordinatorSettings {
   offsetMetadataBytesMax: number;
   /** offsets.topic.num.partitions: fixed once __consumer_offsets exists. */
   offsetsTopicPartitions: number;
+  /** offsets.retention.minutes, in ms: how long an empty group's offsets (or a simple committer's) outlive their last use. */
+  offsetsRetentionMs: number;
+  /** offsets.retention.check.interval.ms */
+  offsetsRetentionCheckIntervalMs: number;
 }
 
 export const DEFAULT_GROUP_SETTINGS: Readonly<GroupCoordinatorSettings> = Object.freeze({
@@ -26,6 +30,8 @@ export const DEFAULT_GROUP_SETTINGS: Readonly<GroupCoordinatorSettings> = Object
   groupSizeMax: 10_000,
   offsetMetadataBytesMax: 4096,
   offsetsTopicPartitions: 50,
+  offsetsRetentionMs: 7 * 24 * 60 * 60 * 1000,
+  offsetsRetentionCheckIntervalMs: 600_000,
 });
 
 /** The internal compacted topic holding committed offsets and group metadata (Kafka's name, so tools recognise it). */

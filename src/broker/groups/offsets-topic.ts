@@ -33,10 +33,16 @@ export class OffsetsTopic {
   /** Appends the records as one batch to the group's partition, resolving once stored. */
   async append(groupId: string, records: readonly OffsetsTopicRecord[]): Promise<void> {
     if (records.length === 0) return;
-    const partitions = this.partitions ?? (await this.ensureTopic());
     const timestamp = BigInt(this.now());
     const batch = buildBatch(records.map((record) => ({ key: record.key, value: record.value, timestamp })));
-    await this.broker.produceBatches(OFFSETS_TOPIC, offsetsPartitionFor(groupId, partitions), batch);
+    try {
+      await this.broker.produceBatches(OFFSETS_TOPIC, offsetsPartitionFor(groupId, this.partitions ?? (await this.ensureTopic())), batch);
+    } catch (error) {
+      if (!(error instanceof FerryError && error.errorName === 'UNKNOWN_TOPIC_OR_PARTITION')) throw error;
+      // Someone deleted __consumer_offsets: make it again, once.
+      this.partitions = null;
+      await this.broker.produceBatches(OFFSETS_TOPIC, offsetsPartitionFor(groupId, await this.ensureTopic()), batch);
+    }
   }
 
   /** Every record of the topic, partition by partition in log order; nothing when it does not exist yet. */

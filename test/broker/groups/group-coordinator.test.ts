@@ -377,6 +377,56 @@ describe('offsets', () => {
   });
 });
 
+describe('offsets retention and deleted topics', () => {
+  it('expires offsets of empty and simple groups after offsetsRetentionMs, removes emptied groups, keeps live subscriptions', async () => {
+    let nowMs = 1_000_000;
+    const { broker, dataDir } = await openBroker({ groups: { clock: () => nowMs, offsetsRetentionMs: 1000 } });
+    const groups = broker.groups;
+    await broker.createTopic('orders');
+    await broker.createTopic('audit');
+    await groups.resetOffsets('simple', [{ topic: 'orders', partition: 0, offset: 1n }]);
+    const subscription = Buffer.from('0000000000010006' + Buffer.from('orders').toString('hex') + 'ffffffff', 'hex'); // v0: topics [orders]
+    const joined = await groups.join(joinRequest({ groupId: 'live', sessionTimeoutMs: 60_000, protocols: [{ name: 'range', metadata: subscription }] }));
+    const member = { groupId: 'live', memberId: joined.memberId, groupInstanceId: null, generationId: 1 };
+    await groups.sync({ ...member, assignments: [] });
+    await groups.commitOffsets({ ...member, offsets: [{ topic: 'orders', partition: 0, offset: 5n }, { topic: 'audit', partition: 0, offset: 6n }] });
+
+    expect(await groups.expireOffsets()).toBe(0);
+    nowMs += 1000;
+    // simple's offset and live's unsubscribed audit offset expire; live keeps orders.
+    expect(await groups.expireOffsets()).toBe(2);
+    expect(groups.listGroups().map((group) => group.groupId)).toEqual(['live']);
+    expect(groups.fetchOffsets('live', null).map((offset) => offset.topic)).toEqual(['orders']);
+
+    groups.leave('live', [{ memberId: joined.memberId, groupInstanceId: null }]);
+    expect(await groups.expireOffsets()).toBe(0); // empty only since now
+    nowMs += 1000;
+    expect(await groups.expireOffsets()).toBe(1);
+    expect(groups.listGroups()).toEqual([]);
+    await broker.close();
+
+    const reopened = await openBroker({ dataDir });
+    expect(reopened.broker.groups.listGroups()).toEqual([]);
+    await reopened.broker.close();
+  });
+
+  it('forgets committed offsets of a deleted topic, and recreates __consumer_offsets if it was deleted', async () => {
+    const { broker } = await openBroker();
+    await broker.createTopic('orders');
+    await broker.createTopic('audit');
+    await broker.groups.resetOffsets('g', [
+      { topic: 'orders', partition: 0, offset: 1n },
+      { topic: 'audit', partition: 0, offset: 2n },
+    ]);
+    await broker.deleteTopic('orders');
+    expect(broker.groups.fetchOffsets('g', null).map((offset) => offset.topic)).toEqual(['audit']);
+    await broker.deleteTopic('__consumer_offsets');
+    await broker.groups.resetOffsets('g', [{ topic: 'audit', partition: 0, offset: 3n }]);
+    expect(broker.describeTopic('__consumer_offsets').partitions).toHaveLength(5);
+    await broker.close();
+  });
+});
+
 describe('errors', () => {
   it('are FerryErrors carrying Kafka codes', async () => {
     const { broker } = await openBroker();
