@@ -15,7 +15,7 @@
 import type { Broker } from '../broker.js';
 import { FerryError, assert } from '../../errors.js';
 import { CONSUMER_PROTOCOL_TYPE, decodeSubscription } from './consumer-protocol.js';
-import { GROUP_STATES, Group, offsetKey, type CommittedOffset, type GroupState } from './group.js';
+import { Group, offsetKey, type CommittedOffset, type GroupState } from './group.js';
 import { DEFAULT_GROUP_SETTINGS, GROUP_ID_CHARS_MAX, MEMBER_METADATA_BYTES_MAX, PROTOCOLS_PER_MEMBER_MAX, type GroupCoordinatorSettings } from './limits.js';
 import { Member, type JoinResult, type SyncResult } from './member.js';
 import { OffsetsTopic, type OffsetsTopicRecord } from './offsets-topic.js';
@@ -201,7 +201,7 @@ export class GroupCoordinator {
     }
     await this.store.append(
       group.groupId,
-      accepted.map((committed) => ({ key: encodeOffsetCommitKey(group.groupId, committed.topic, committed.partition), value: encodeOffsetCommitValue({ ...committed, commitTimestampMs: committed.commitTimestampMs }) })),
+      accepted.map((committed) => ({ key: encodeOffsetCommitKey(group.groupId, committed.topic, committed.partition), value: encodeOffsetCommitValue(committed) })),
     );
     for (const committed of accepted) group.offsets.set(offsetKey(committed.topic, committed.partition), committed);
     return outcomes;
@@ -536,7 +536,6 @@ export class GroupCoordinator {
   }
 }
 
-export { GROUP_STATES };
 
 function checkGroupId(groupId: string): void {
   if (groupId.length === 0 || groupId.length > GROUP_ID_CHARS_MAX) throw new FerryError('INVALID_GROUP_ID', `group id must be 1 to ${GROUP_ID_CHARS_MAX} characters, not ${groupId.length}`);

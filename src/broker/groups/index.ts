@@ -1,7 +1,7 @@
 /** The groups module's public surface: the coordinator, its request types, the consumer-protocol codec and the assignors. */
 
 export * from './group-coordinator.js';
-export type { GroupState } from './group.js';
+export { GROUP_STATES, type GroupState } from './group.js';
 export type { GroupProtocol, JoinResult, JoinedMember, SyncResult } from './member.js';
 export { MemberIdRequiredError, type HeartbeatRequest, type JoinRequest, type MemberIdentity, type SyncRequest } from './rebalance.js';
 export { DEFAULT_GROUP_SETTINGS, OFFSETS_TOPIC, type GroupCoordinatorSettings } from './limits.js';
