@@ -130,7 +130,7 @@ export class GroupCoordinator {
     this.now = clock ?? Date.now;
     this.reportError = reportError ?? ((error, what) => process.emitWarning(`group coordinator: ${what}: ${error instanceof Error ? error.message : String(error)}`));
     this.store = new OffsetsTopic(broker, this.settings.offsetsTopicPartitions, this.now);
-    this.rebalancer = new Rebalancer({ settings: this.settings, now: this.now, storeGroup: (group) => this.storeGroup(group), reportError: this.reportError });
+    this.rebalancer = new Rebalancer({ settings: this.settings, now: this.now, storeGroup: (group) => this.storeGroup(group), reportError: this.reportError, isClosed: () => this.closed });
   }
 
   // --- membership --------------------------------------------------------------------------

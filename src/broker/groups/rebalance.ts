@@ -78,6 +78,8 @@ export interface RebalanceHooks {
   storeGroup(group: Group): Promise<void>;
   /** A background failure nobody waits on (storing an emptied group). */
   reportError(error: unknown, what: string): void;
+  /** Once the coordinator closed, no timer is armed again (a store finishing late must not leave one behind). */
+  isClosed(): boolean;
 }
 
 export class Rebalancer {
@@ -165,6 +167,7 @@ export class Rebalancer {
   }
 
   private addPendingMember(group: Group, memberId: string, sessionTimeoutMs: number): void {
+    if (this.hooks.isClosed()) return;
     const timer = setTimeout(() => {
       if (group.pendingMembers.get(memberId) !== timer) return;
       group.pendingMembers.delete(memberId);
@@ -222,6 +225,7 @@ export class Rebalancer {
   }
 
   private startJoinTimer(group: Group, delayMs: number): void {
+    if (this.hooks.isClosed()) return;
     group.joinTimer = setTimeout(() => this.onJoinTimer(group), delayMs);
     group.joinTimer.unref();
   }
@@ -388,6 +392,7 @@ export class Rebalancer {
   /** Restarts a member's session: it is removed if nothing is heard from it for sessionTimeoutMs. */
   scheduleSession(group: Group, member: Member): void {
     member.clearSessionTimer();
+    if (this.hooks.isClosed()) return;
     member.sessionTimer = setTimeout(() => this.onSessionExpired(group, member), member.sessionTimeoutMs);
     member.sessionTimer.unref();
   }
