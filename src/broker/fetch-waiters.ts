@@ -18,10 +18,15 @@ export class FetchWaiters {
     return this.waitForAnyAppend([log], timeoutMs, signal);
   }
 
-  /** Resolves on the next append to any of `logs`, after `timeoutMs`, or when `signal` aborts. */
+  /**
+   * Resolves on the next append to any of `logs`, after `timeoutMs`, or when
+   * `signal` aborts. With no logs it still waits out the time: a fetch of
+   * nothing (or only of partitions that failed) waits max_wait_ms as Kafka's
+   * does, instead of coming straight back to spin.
+   */
   waitForAnyAppend(logs: readonly PartitionLog[], timeoutMs: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
-      if (signal?.aborted || timeoutMs <= 0 || logs.length === 0) {
+      if (signal?.aborted || timeoutMs <= 0) {
         resolve();
         return;
       }

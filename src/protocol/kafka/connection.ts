@@ -39,6 +39,8 @@ export interface DoorState {
   supportedApis: readonly SupportedApi[];
   logger: Logger;
   requestBytesMax: number;
+  /** Counters across every connection of the door. */
+  stats: { frames: number };
 }
 
 /** How long a closing connection may take to flush what was already written before it is destroyed. */
@@ -109,6 +111,7 @@ export class KafkaConnection {
     }
     for (const frame of frames) {
       if (this.closed) return;
+      this.door.stats.frames++;
       this.dispatch(frame);
     }
     this.updateReading();

@@ -31,6 +31,8 @@ export interface KafkaServerOptions {
 export interface RunningKafkaServer {
   port: number;
   readonly connectionCount: number;
+  /** Request frames received (well-formed or not) since start. */
+  readonly framesReceived: number;
   close(): Promise<void>;
 }
 
@@ -61,6 +63,7 @@ export async function startKafkaServer(options: KafkaServerOptions): Promise<Run
     supportedApis: SUPPORTED_APIS,
     logger,
     requestBytesMax: options.requestBytesMax ?? REQUEST_BYTES_MAX,
+    stats: { frames: 0 },
   };
   let nextConnectionId = 1;
   server.on('connection', (socket) => {
@@ -73,6 +76,9 @@ export async function startKafkaServer(options: KafkaServerOptions): Promise<Run
     port,
     get connectionCount() {
       return connections.size;
+    },
+    get framesReceived() {
+      return door.stats.frames;
     },
     close: () =>
       new Promise<void>((resolve) => {
