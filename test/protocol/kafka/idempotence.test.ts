@@ -5,7 +5,8 @@
  * `idempotent: true`; librdkafka through Debian's python3-confluent-kafka
  * with enable.idempotence and acks=all; both clients again behind a proxy
  * that loses the answer to their first Produce, so they must resend it; a
- * transactional id refused.
+ * transactional id refused on the wire, and by both clients as a fatal error
+ * at once.
  */
 
 import { execFile } from 'node:child_process';
@@ -244,6 +245,32 @@ print(json.dumps({'offsets': offsets, 'errors': errors}))
       client.close();
     }
   });
+
+  it('a transactional producer fails at once, not after its retries: kafkajs and librdkafka', async () => {
+    server = await openKafkaServer();
+    const producer = kafkaFor(server).producer({ transactionalId: 'txn-1', idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    try {
+      const started = Date.now();
+      await expect(producer.transaction()).rejects.toMatchObject({ type: 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED' });
+      expect(Date.now() - started).toBeLessThan(10_000); // a bound on a hang, not a timing measurement
+    } finally {
+      await producer.disconnect().catch(() => undefined);
+    }
+    const script = `
+import sys
+from confluent_kafka import Producer, KafkaException
+p = Producer({'bootstrap.servers': sys.argv[1], 'transactional.id': 'txn-2'})
+try:
+    p.init_transactions(20)
+    print('initialised')
+except KafkaException as e:
+    err = e.args[0]
+    print('%s fatal=%s' % (err.name(), err.fatal()))
+`;
+    const { stdout } = await run('/usr/bin/python3', ['-c', script, server.bootstrap], { timeout: 60_000 });
+    expect(stdout.trim()).toBe('TRANSACTIONAL_ID_AUTHORIZATION_FAILED fatal=True');
+  }, 60_000);
 
   it('librdkafka (confluent_kafka) with enable.idempotence and acks=all', async () => {
     server = await openKafkaServer();
