@@ -49,6 +49,8 @@ const CLOSE_LINGER_MS = 5_000;
 interface PendingResponse {
   /** null until the handler answered. */
   chunks: Buffer[] | typeof NO_RESPONSE | null;
+  /** Set by the handler: close the connection right after this response. */
+  closeReason?: string;
 }
 
 export class KafkaConnection {
@@ -164,6 +166,9 @@ export class KafkaConnection {
       supportedApis: this.door.supportedApis,
       signal: this.aborter.signal,
       logger: this.logger,
+      closeAfterResponse: (reason) => {
+        slot.closeReason = reason;
+      },
     };
     const answer = (response: ResponseBody | typeof NO_RESPONSE): void => {
       if (this.closed) return;
@@ -205,14 +210,17 @@ export class KafkaConnection {
   /** Writes every answered response at the head of the queue, in one corked batch. */
   private flush(): void {
     if (this.pending[0]?.chunks === null || this.pending.length === 0) return;
+    let closeReason: string | undefined;
     this.socket.cork();
-    while (this.pending.length > 0 && this.pending[0]!.chunks !== null) {
-      const { chunks } = this.pending.shift()!;
-      if (chunks === NO_RESPONSE || chunks === null) continue;
-      for (const chunk of chunks) this.socket.write(chunk);
+    while (this.pending.length > 0 && this.pending[0]!.chunks !== null && closeReason === undefined) {
+      const slot = this.pending.shift()!;
+      closeReason = slot.closeReason;
+      if (slot.chunks === NO_RESPONSE || slot.chunks === null) continue;
+      for (const chunk of slot.chunks) this.socket.write(chunk);
     }
     this.socket.uncork();
-    this.updateReading();
+    if (closeReason !== undefined) this.close(closeReason);
+    else this.updateReading();
   }
 
   private updateReading(): void {

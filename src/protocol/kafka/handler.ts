@@ -64,6 +64,8 @@ export interface RequestContext {
   supportedApis: readonly SupportedApi[];
   /** Aborted when the connection closes: long waits (Fetch, JoinGroup) end early. */
   signal: AbortSignal;
+  /** Closes the connection once this request's response is written (Kafka does so after a failed SASL authentication). */
+  closeAfterResponse(reason: string): void;
   logger: Logger;
 }
 

@@ -75,8 +75,12 @@ export const saslAuthenticateHandler: ApiHandler = {
     if (refusal !== null) return answer(ERROR_CODES.ILLEGAL_SASL_STATE.code, refusal);
     session.saslMechanism = null; // one token per handshake, whatever its outcome
     const token = parsePlainToken(authBytes);
-    if (typeof token === 'string') return answer(ERROR_CODES.SASL_AUTHENTICATION_FAILED.code, `Authentication failed: ${token}`);
-    if (!passwordMatches(settings.saslPlainUsers, token.user, token.password)) return answer(ERROR_CODES.SASL_AUTHENTICATION_FAILED.code, AUTHENTICATION_FAILED);
+    const failure = typeof token === 'string' ? `Authentication failed: ${token}` : passwordMatches(settings.saslPlainUsers, token.user, token.password) ? null : AUTHENTICATION_FAILED;
+    if (failure !== null || typeof token === 'string') {
+      // As Kafka: the failure is answered, then the connection closed, so passwords cannot be tried over and over on one socket.
+      context.closeAfterResponse('SASL authentication failed');
+      return answer(ERROR_CODES.SASL_AUTHENTICATION_FAILED.code, failure);
+    }
     session.principal = token.user;
     context.logger.debug({ user: token.user, clientHost: session.clientHost }, 'SASL/PLAIN authenticated');
     return answer(0, null);

@@ -24,6 +24,8 @@ export interface Harness {
   broker: Broker;
   settings: KafkaDoorSettings;
   session: KafkaSession;
+  /** The reasons handlers gave for closing the connection after their response. */
+  closeRequests: string[];
   /** Encodes `body` at `version`, decodes it, runs the handler, and returns the response as a client would decode it. */
   call(handler: ApiHandler, version: number, body: Record<string, unknown>): Promise<KafkaStruct>;
   close(): Promise<void>;
@@ -44,10 +46,12 @@ export async function openHarness(options: Partial<BrokerOptions> = {}, saslPlai
   const session: KafkaSession = { connectionId: 1, clientHost: '/127.0.0.1', saslMechanism: null, principal: null };
   const logger = pino({ level: 'silent' });
   let correlationId = 0;
+  const closeRequests: string[] = [];
   return {
     broker,
     settings,
     session,
+    closeRequests,
     async call(handler, version, body) {
       const api = findApi(handler.apiKey);
       if (!api) throw new Error(`no spec for API ${handler.apiKey}`);
@@ -62,6 +66,7 @@ export async function openHarness(options: Partial<BrokerOptions> = {}, saslPlai
         supportedApis: SUPPORTED_APIS,
         signal: new AbortController().signal,
         logger,
+        closeAfterResponse: (reason) => closeRequests.push(reason),
       };
       const response = await handler.handle(request, context);
       if (response === NO_RESPONSE) throw new Error(`${api.name} answered nothing`);

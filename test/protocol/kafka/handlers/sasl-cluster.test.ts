@@ -54,6 +54,8 @@ describe('SASL PLAIN', () => {
       messages.push((await h.call(saslAuthenticateHandler, 1, { authBytes: bad }))['errorMessage']);
     }
     expect(messages[0]).toBe(messages[1]);
+    // Each failure asked the connection to close after its answer, as Kafka closes it.
+    expect(h.closeRequests).toHaveLength(6);
     // authzid equal to the user is fine.
     await h.call(saslHandshakeHandler, 1, { mechanism: 'PLAIN' });
     expect((await h.call(saslAuthenticateHandler, 2, { authBytes: token('alice', 'alice', 'secret') }))['errorCode']).toBe(0);
