@@ -23,9 +23,10 @@ import { crc32cImplementation } from '../src/storage/crc32c.js';
 import { native } from '../src/storage/native.js';
 import { closeSharedStoragePool } from '../src/storage/storage-pool.js';
 import { DOOR_SUITES } from './doors.bench.js';
+import { KAFKA_SUITES } from './kafka.bench.js';
 import { SUITES as STORAGE_SUITES, type Figure, type Suite, type SuiteContext } from './storage.bench.js';
 
-const SUITES = [...STORAGE_SUITES, ...DOOR_SUITES];
+const SUITES = [...STORAGE_SUITES, ...DOOR_SUITES, ...KAFKA_SUITES];
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const RESULTS_DIR = path.join(BENCH_DIR, 'results');

@@ -1,0 +1,166 @@
+/**
+ * The Kafka door's benchmarks, run by bench/run.ts after the other doors:
+ *
+ *   kcat     librdkafka's producer (-P from a file of 1 KiB lines) and
+ *            consumer (-C from the beginning to the end): the C-client view
+ *   kafkajs  kafkajs producer (batches of 1 KiB values, several in flight)
+ *            and consumer (from the beginning), in a child process
+ *
+ * The broker and its Kafka listener run in this process, each measurement on
+ * a fresh broker with a single-partition topic; clients are separate
+ * processes. Records are 1 KiB values (1023 bytes for kcat, whose line ends
+ * count as separators), no key; MB/s counts value bytes (1 MB = 10^6 bytes).
+ * kcat figures include its start-up (a few ms against seconds of work).
+ * Nothing asserts on timing.
+ */
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { Broker } from '../src/broker/broker.js';
+import { startKafkaServer } from '../src/protocol/kafka/server.js';
+import type { KafkaLoadJob, KafkaLoadResult } from './kafka-load.js';
+import type { Figure, Suite, SuiteContext } from './storage.bench.js';
+
+const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(BENCH_DIR, '..');
+const LOAD_SCRIPT = path.join(BENCH_DIR, 'kafka-load.ts');
+const MB = 1e6;
+const CHILD_TIMEOUT_MS = 180_000;
+
+const KCAT_VALUE_BYTES = 1023;
+const KCAT_RECORDS = { full: 300_000, quick: 20_000 };
+const KAFKAJS_VALUE_BYTES = 1024;
+const KAFKAJS_BATCH_RECORDS = 1000;
+const KAFKAJS_INFLIGHT = 4;
+const KAFKAJS_PRODUCE_SECONDS = { full: 4, quick: 0.5 };
+
+const KCAT_PRODUCE = 'kafka produce kcat 1KiB';
+const KCAT_CONSUME = 'kafka consume kcat 1KiB';
+const KAFKAJS_PRODUCE = 'kafka produce kafkajs 1KiB x1000';
+const KAFKAJS_CONSUME = 'kafka consume kafkajs 1KiB';
+const rate = (name: string): string => `${name} (MB/s)`;
+
+interface Served {
+  broker: Broker;
+  bootstrap: string;
+  stop(): Promise<void>;
+}
+
+async function serve(context: SuiteContext, label: string): Promise<Served> {
+  const broker = await Broker.open({ dataDir: context.tempDir(label), autoCreateTopics: false, groups: { initialRebalanceDelayMs: 0 } });
+  await broker.createTopic('bench', { partitions: 1 });
+  const server = await startKafkaServer({ broker, host: '127.0.0.1', port: 0, settings: { advertisedHost: '127.0.0.1' }, logger: pino({ level: 'silent' }) });
+  return {
+    broker,
+    bootstrap: `127.0.0.1:${server.port}`,
+    stop: async () => {
+      await server.close();
+      await broker.close();
+    },
+  };
+}
+
+/** Runs a process to completion; resolves with its stdout and wall time. */
+function runProcess(command: string, args: readonly string[]): Promise<{ stdout: string; elapsedMs: number }> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS);
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      const elapsedMs = performance.now() - started;
+      if (code !== 0) reject(new Error(`${command} exited ${code ?? signal}: ${stderr.slice(-500)}`));
+      else resolve({ stdout, elapsedMs });
+    });
+  });
+}
+
+async function runKafkajs<Mode extends KafkaLoadJob['mode']>(job: Extract<KafkaLoadJob, { mode: Mode }>): Promise<Extract<KafkaLoadResult, { mode: Mode }>> {
+  const { stdout } = await runProcess(process.execPath, ['--import', 'tsx', LOAD_SCRIPT, JSON.stringify(job)]);
+  const result = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as KafkaLoadResult;
+  if (result.mode !== job.mode) throw new Error(`kafka-load answered ${result.mode}`);
+  return result as Extract<KafkaLoadResult, { mode: Mode }>;
+}
+
+function throughput(name: string, records: number, valueBytes: number, elapsedMs: number, note: string): Figure[] {
+  return [
+    { name, value: records / (elapsedMs / 1000), unit: 'records/s', better: 'higher', note },
+    { name: rate(name), value: valueBytes / MB / (elapsedMs / 1000), unit: 'MB/s', better: 'higher', note: `${note}; value bytes only` },
+  ];
+}
+
+async function kcatFigures(context: SuiteContext): Promise<Figure[]> {
+  const records = context.quick ? KCAT_RECORDS.quick : KCAT_RECORDS.full;
+  context.progress(`  kcat produce and consume ${records.toLocaleString('en-US')} x 1 KiB`);
+  const served = await serve(context, 'kcat');
+  const input = path.join(context.tempDir('kcat-input'), 'lines.txt');
+  const line = `${'x'.repeat(KCAT_VALUE_BYTES)}\n`;
+  fs.writeFileSync(input, line.repeat(records));
+  try {
+    const produced = await runProcess('kcat', ['-P', '-b', served.bootstrap, '-t', 'bench', '-p', '0', '-l', '-X', 'acks=1', '-X', 'linger.ms=5', '-X', 'batch.num.messages=10000', input]);
+    const stored = served.broker.log('bench', 0).logEndOffset;
+    if (stored !== records) throw new Error(`kcat produced ${stored} of ${records} records`);
+    const consumed = await runProcess('kcat', ['-C', '-b', served.bootstrap, '-t', 'bench', '-p', '0', '-o', 'beginning', '-e', '-q', '-f', '%o\n']);
+    const seen = consumed.stdout.split('\n').length - 1;
+    if (seen !== records) throw new Error(`kcat consumed ${seen} of ${records} records`);
+    const produceNote = `kcat -P -l (librdkafka ${'2.x'}, linger.ms=5, batch.num.messages=10000, acks=1), ${records.toLocaleString('en-US')} lines of ${KCAT_VALUE_BYTES} B, 1 partition, ${(produced.elapsedMs / 1000).toFixed(2)} s incl. start-up`;
+    const consumeNote = `kcat -C -o beginning -e (default fetch sizes), ${records.toLocaleString('en-US')} records of ${KCAT_VALUE_BYTES} B, 1 partition, ${(consumed.elapsedMs / 1000).toFixed(2)} s incl. start-up`;
+    return [
+      ...throughput(KCAT_PRODUCE, records, records * KCAT_VALUE_BYTES, produced.elapsedMs, produceNote),
+      ...throughput(KCAT_CONSUME, records, records * KCAT_VALUE_BYTES, consumed.elapsedMs, consumeNote),
+    ];
+  } finally {
+    await served.stop();
+  }
+}
+
+async function kafkajsFigures(context: SuiteContext): Promise<Figure[]> {
+  const seconds = context.quick ? KAFKAJS_PRODUCE_SECONDS.quick : KAFKAJS_PRODUCE_SECONDS.full;
+  context.progress(`  kafkajs produce ${seconds} s, then consume what was produced`);
+  const served = await serve(context, 'kafkajs');
+  try {
+    const produced = await runKafkajs<'kafkajs-produce'>({
+      mode: 'kafkajs-produce',
+      bootstrap: served.bootstrap,
+      topic: 'bench',
+      valueBytes: KAFKAJS_VALUE_BYTES,
+      batchRecords: KAFKAJS_BATCH_RECORDS,
+      inflight: KAFKAJS_INFLIGHT,
+      seconds,
+    });
+    const consumed = await runKafkajs<'kafkajs-consume'>({ mode: 'kafkajs-consume', bootstrap: served.bootstrap, topic: 'bench', records: produced.records });
+    const produceNote = `kafkajs 2.2.4 producer.send of ${KAFKAJS_BATCH_RECORDS} x ${KAFKAJS_VALUE_BYTES} B values, ${KAFKAJS_INFLIGHT} in flight, acks=1, no compression, 1 partition, child process, ${(produced.elapsedMs / 1000).toFixed(1)} s`;
+    const consumeNote = `kafkajs 2.2.4 consumer eachBatch from the beginning, ${consumed.records.toLocaleString('en-US')} records, maxBytes 50 MiB, child process, first batch to last, ${(consumed.elapsedMs / 1000).toFixed(2)} s`;
+    return [
+      ...throughput(KAFKAJS_PRODUCE, produced.records, produced.valueBytes, produced.elapsedMs, produceNote),
+      ...throughput(KAFKAJS_CONSUME, consumed.records, consumed.valueBytes, consumed.elapsedMs, consumeNote),
+    ];
+  } finally {
+    await served.stop();
+  }
+}
+
+const KCAT_FIGURES = [KCAT_PRODUCE, rate(KCAT_PRODUCE), KCAT_CONSUME, rate(KCAT_CONSUME)];
+const KAFKAJS_FIGURES = [KAFKAJS_PRODUCE, rate(KAFKAJS_PRODUCE), KAFKAJS_CONSUME, rate(KAFKAJS_CONSUME)];
+
+export const KAFKA_SUITES: readonly Suite[] = [
+  {
+    name: 'kafka',
+    figureNames: [...KCAT_FIGURES, ...KAFKAJS_FIGURES],
+    async run(context) {
+      const figures: Figure[] = [];
+      if (KCAT_FIGURES.some((name) => context.wants(name))) figures.push(...(await kcatFigures(context)));
+      if (KAFKAJS_FIGURES.some((name) => context.wants(name))) figures.push(...(await kafkajsFigures(context)));
+      return figures;
+    },
+  },
+];
