@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   LEADER_NOT_AVAILABLE: { code: 5, retriable: true },
   NOT_LEADER_OR_FOLLOWER: { code: 6, retriable: true },
   REQUEST_TIMED_OUT: { code: 7, retriable: true },
+  NETWORK_EXCEPTION: { code: 13, retriable: true },
   MESSAGE_TOO_LARGE: { code: 10, retriable: false },
   INVALID_TOPIC_EXCEPTION: { code: 17, retriable: false },
   RECORD_LIST_TOO_LARGE: { code: 18, retriable: false },

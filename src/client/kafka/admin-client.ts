@@ -1,0 +1,147 @@
+/**
+ * A small Kafka admin client on Ferry's own codec, for the `ferry groups`
+ * commands: it speaks the Kafka protocol, so it works against Ferry and
+ * against any Kafka broker.
+ *
+ * Requests go where Kafka sends them: group requests to the group's
+ * coordinator (FindCoordinator), ListOffsets to each partition's leader
+ * (Metadata), ListGroups to every broker. One session (connection plus
+ * negotiated versions) per broker address, opened on first use and kept
+ * until close().
+ */
+
+import { FerryError } from '../../errors.js';
+import { BrokerSession } from './broker-session.js';
+import { formatAddress, type ConnectionOptions } from './connection.js';
+import * as groupCalls from './group-calls.js';
+import type { BrokerNode, GroupDescription, GroupListing, GroupOutcome } from './group-calls.js';
+import { fetchMetadata, type TopicMetadata } from './metadata-call.js';
+import * as offsetCalls from './offset-calls.js';
+import type { CommitOutcome, ListedOffset, OffsetQuery, PartitionOffset, TopicPartition } from './offset-calls.js';
+
+export interface AdminClientOptions {
+  /** `host:port` of any broker of the cluster (`[v6addr]:port` for IPv6). */
+  bootstrapServer: string;
+  clientId?: string;
+  connectTimeoutMs?: number;
+  requestTimeoutMs?: number;
+}
+
+/** Splits `host:port` (or `[ipv6]:port`); INVALID_CONFIG when it is not one. */
+export function parseBootstrapServer(text: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(text.trim());
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port < 1 || port > 65535) throw new FerryError('INVALID_CONFIG', `bootstrap server ${JSON.stringify(text)} is not host:port`);
+  return { host: match[1] ?? match[2] ?? '', port };
+}
+
+export class KafkaAdminClient {
+  private readonly sessions = new Map<string, Promise<BrokerSession>>();
+  private readonly bootstrap: { host: string; port: number };
+
+  constructor(private readonly options: AdminClientOptions) {
+    this.bootstrap = parseBootstrapServer(options.bootstrapServer);
+  }
+
+  /** Connects to the bootstrap server and negotiates versions: the first call of a command, so an unreachable broker is said at once. */
+  async connect(): Promise<void> {
+    await this.session(this.bootstrap);
+  }
+
+  async listGroups(): Promise<GroupListing[]> {
+    const { brokers } = await fetchMetadata(await this.session(this.bootstrap), []);
+    const perBroker = await Promise.all(brokers.map(async (node) => groupCalls.listGroups(await this.session(node))));
+    const byId = new Map(perBroker.flat().map((group) => [group.groupId, group]));
+    return [...byId.values()].sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0));
+  }
+
+  async describeGroup(groupId: string): Promise<GroupDescription & { coordinator: BrokerNode }> {
+    const coordinator = await this.findCoordinator(groupId);
+    const [description] = await groupCalls.describeGroups(await this.session(coordinator), [groupId]);
+    if (description === undefined) throw new FerryError('UNKNOWN_SERVER_ERROR', `DescribeGroups ${groupId}: the coordinator answered no group`);
+    return { ...description, coordinator };
+  }
+
+  async deleteGroups(groupIds: readonly string[]): Promise<GroupOutcome[]> {
+    return (
+      await Promise.all(
+        groupIds.map(async (groupId) => {
+          try {
+            return await groupCalls.deleteGroups(await this.session(await this.findCoordinator(groupId)), [groupId]);
+          } catch (error) {
+            if (!(error instanceof FerryError)) throw error;
+            return [{ groupId, error }];
+          }
+        }),
+      )
+    ).flat();
+  }
+
+  /** Committed offsets of the group: of `partitions`, or all when null; uncommitted partitions are left out. */
+  async committedOffsets(groupId: string, partitions: readonly TopicPartition[] | null = null): Promise<PartitionOffset[]> {
+    return offsetCalls.fetchCommittedOffsets(await this.session(await this.findCoordinator(groupId)), groupId, partitions);
+  }
+
+  /** A simple commit (no generation, no member): the coordinator takes it only while the group has no members. */
+  async commitOffsets(groupId: string, offsets: readonly PartitionOffset[]): Promise<CommitOutcome[]> {
+    return offsetCalls.commitOffsets(await this.session(await this.findCoordinator(groupId)), groupId, offsets);
+  }
+
+  /** The named topics' partitions (UNKNOWN_TOPIC_OR_PARTITION for a topic that does not exist). */
+  async describeTopics(topics: readonly string[]): Promise<TopicMetadata[]> {
+    if (topics.length === 0) return [];
+    return (await fetchMetadata(await this.session(this.bootstrap), topics)).topics;
+  }
+
+  /** One offset per partition, each asked of the partition's leader. */
+  async listOffsets(partitions: readonly TopicPartition[], query: OffsetQuery): Promise<ListedOffset[]> {
+    if (partitions.length === 0) return [];
+    const metadata = await fetchMetadata(await this.session(this.bootstrap), [...new Set(partitions.map((entry) => entry.topic))]);
+    const byLeader = new Map<number, TopicPartition[]>();
+    for (const entry of partitions) {
+      const leaderId = metadata.topics.find((topic) => topic.name === entry.topic)?.partitions.find((p) => p.partition === entry.partition)?.leaderId ?? -1;
+      if (leaderId < 0) throw new FerryError('LEADER_NOT_AVAILABLE', `partition ${entry.topic}-${entry.partition} has no leader (or does not exist)`);
+      byLeader.set(leaderId, [...(byLeader.get(leaderId) ?? []), entry]);
+    }
+    const answers = await Promise.all(
+      [...byLeader].map(async ([leaderId, entries]) => {
+        const node = metadata.brokers.find((broker) => broker.nodeId === leaderId);
+        if (node === undefined) throw new FerryError('LEADER_NOT_AVAILABLE', `leader ${leaderId} of ${entries[0]?.topic} is not among the brokers Metadata named`);
+        return offsetCalls.listOffsets(await this.session(node), entries, query);
+      }),
+    );
+    return answers.flat().sort(offsetCalls.byTopicPartition);
+  }
+
+  /** The group's coordinator: asked of the bootstrap server each time (it moves with __consumer_offsets leadership). */
+  async findCoordinator(groupId: string): Promise<BrokerNode> {
+    return groupCalls.findGroupCoordinator(await this.session(this.bootstrap), groupId);
+  }
+
+  close(): void {
+    for (const session of this.sessions.values()) session.then((opened) => opened.close(), () => undefined);
+    this.sessions.clear();
+  }
+
+  private session(node: { host: string; port: number }): Promise<BrokerSession> {
+    const address = formatAddress(node.host, node.port);
+    let session = this.sessions.get(address);
+    if (session === undefined) {
+      session = BrokerSession.open(this.connectionOptions(node));
+      // A failed open is forgotten, so the next call tries again.
+      session.catch(() => this.sessions.delete(address));
+      this.sessions.set(address, session);
+    }
+    return session;
+  }
+
+  private connectionOptions(node: { host: string; port: number }): ConnectionOptions {
+    return {
+      host: node.host,
+      port: node.port,
+      ...(this.options.clientId === undefined ? {} : { clientId: this.options.clientId }),
+      ...(this.options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: this.options.connectTimeoutMs }),
+      ...(this.options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: this.options.requestTimeoutMs }),
+    };
+  }
+}
