@@ -143,6 +143,20 @@ describe('Produce and Fetch', () => {
     expect(door.broker.log('events', 0).logEndOffset).toBe(before + 3);
   });
 
+  it('refuses a batch over max.message.bytes with MESSAGE_TOO_LARGE', async () => {
+    await door.broker.createTopic('small', { configs: { 'max.message.bytes': '1000' } });
+    const produced = await client.request(API.Produce, 9, produceBody('small', 0, valuesBatch('big', 3, { valueBytes: 600 })));
+    const partition = ((produced['responses'] as Row[])[0]!['partitionResponses'] as Row[])[0]!;
+    expect(partition['errorCode']).toBe(ERROR_CODES.MESSAGE_TOO_LARGE.code);
+    expect(door.broker.log('small', 0).logEndOffset).toBe(0);
+  });
+
+  it('closes the connection when an acks=0 produce fails, since there is no answer to carry the error', async () => {
+    const raw = await RawKafkaClient.connect(door.port);
+    raw.write(encodeRequest(API.Produce, 9, 1, produceBody('no-such-topic', 0, valuesBatch('lost', 1), 0)));
+    expect(await raw.waitClosed()).toBe(true);
+  });
+
   it('answers pipelined requests in the order they were sent', async () => {
     const raw = await RawKafkaClient.connect(door.port);
     const frames: Buffer[] = [];

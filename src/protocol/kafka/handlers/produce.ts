@@ -7,7 +7,8 @@
  *
  * Every partition's append is issued before any is awaited, in request order,
  * so appends from one connection keep the order they were sent in. acks=0
- * gets no response at all, as the protocol says; acks other than 0, 1 and
+ * gets no response at all, as the protocol says, and a failed acks=0 append
+ * closes the connection (Kafka's only way to tell); acks other than 0, 1 and
  * -1 get INVALID_REQUIRED_ACKS per partition. Transactional produce is not
  * supported yet: TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which clients treat
  * as fatal for the transactional producer and leave everything else alone.
@@ -56,8 +57,11 @@ export const produceHandler: ApiHandler = {
       partitions: topic.partitionData.map((partition) => ({ index: partition.index, result: append(request, topic.name, partition, context) })),
     }));
     if (request.acks === 0) {
-      // Nobody waits for the answer; failures are the client's to notice by other means, as in Kafka.
-      for (const topic of appends) for (const partition of topic.partitions) partition.result.catch(() => undefined);
+      // No answer is sent, so a failure can only be signalled as Kafka does: by closing the
+      // connection, which makes the client refresh its metadata and reconnect.
+      const outcomes = await Promise.allSettled(appends.flatMap((topic) => topic.partitions.map((partition) => partition.result)));
+      const failure = outcomes.find((outcome) => outcome.status === 'rejected');
+      if (failure !== undefined) context.closeAfterResponse(`acks=0 produce failed: ${String((failure as PromiseRejectedResult).reason)}`);
       return NO_RESPONSE;
     }
     const responses = [];
