@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { KafkaReader } from '../../../src/protocol/kafka/codec/reader.js';
-import { KafkaWriter } from '../../../src/protocol/kafka/codec/writer.js';
+import { EXTERNAL_CHUNK_BYTES_MIN, KafkaWriter } from '../../../src/protocol/kafka/codec/writer.js';
 import { FerryError } from '../../../src/errors.js';
 
 function expectFerryError(fn: () => unknown): void {
@@ -95,6 +95,34 @@ describe('KafkaWriter / KafkaReader round trips', () => {
     expect(r.readUnsignedVarint()).toBe(300);
     expect(r.subReader(300).readInt8()).toBe(5);
     expect(r.remaining).toBe(0);
+  });
+});
+
+describe('KafkaWriter record sets by reference', () => {
+  it('keeps large record sets as their own chunks, in order, and copies small ones', () => {
+    const big = Buffer.alloc(EXTERNAL_CHUNK_BYTES_MIN, 7);
+    const small = Buffer.from('tiny');
+    const writer = new KafkaWriter(8);
+    writer.writeInt32(0);
+    writer.writeRecords(big, false);
+    writer.writeInt16(42);
+    writer.writeRecords(small, true);
+    writer.writeRecords(null, false);
+    writer.writeRecords(big, true);
+    writer.writeInt32At(0, writer.byteLength - 4);
+    const chunks = writer.finishChunks();
+    expect(chunks.filter((chunk) => chunk === big)).toHaveLength(2); // by reference, not copied
+    const joined = writer.finish();
+    expect(joined.length).toBe(writer.byteLength);
+    expect(Buffer.concat(chunks)).toEqual(joined);
+    const reader = new KafkaReader(joined);
+    expect(reader.readInt32()).toBe(joined.length - 4);
+    expect(reader.readNullableBytes()).toEqual(big);
+    expect(reader.readInt16()).toBe(42);
+    expect(reader.readCompactNullableBytes()).toEqual(small);
+    expect(reader.readNullableBytes()).toBeNull();
+    expect(reader.readCompactNullableBytes()).toEqual(big);
+    expect(reader.remaining).toBe(0);
   });
 });
 
