@@ -1,14 +1,17 @@
 /**
  * One WebSocket connection: reads its requests, runs them against the broker,
- * answers, and owns its subscriptions' push loops. Every send checks the
- * socket is still open (uWS forbids touching a closed one) and is corked.
+ * answers, and owns its subscriptions' push loops and its consumer group
+ * memberships (group-member.ts). Every send checks the socket is still open
+ * (uWS forbids touching a closed one) and is corked.
  */
 
 import type { Logger } from 'pino';
 import type { WebSocket } from 'uWebSockets.js';
 import type { Broker, TopicDescription } from '../../broker/broker.js';
+import type { OffsetToCommit, PartitionOutcome } from '../../broker/groups/index.js';
 import { FerryError } from '../../errors.js';
 import { errorMessage, type ErrorContext } from './frames.js';
+import { GroupMember, type MemberHost } from './group-member.js';
 import { wireLimits, type WsLimits } from './limits.js';
 import {
   PROTOCOL_VERSION,
@@ -19,10 +22,11 @@ import {
   type RecordsMessage,
   type RequestId,
   type ServerMessage,
+  type SubscribedPartition,
   type WireFrom,
 } from './protocol.js';
 import { PushSubscription, type PartitionPosition, type PushStats, type PushTarget } from './push.js';
-import { InvalidRequest, parseRequest, type PartitionStart, type Request } from './requests.js';
+import { InvalidRequest, parseRequest, type JoinGroupRequest, type OffsetCommit, type PartitionStart, type Request } from './requests.js';
 
 /** uWS's per-socket user data. */
 export interface SocketData {
@@ -35,12 +39,15 @@ export interface ConnectionStats {
   bufferedBytes: number;
   inflightRequests: number;
   subscriptions: PushStats[];
+  /** Ids of the groups this socket is a member of (or joining). */
+  groups: string[];
 }
 
 const CLOSE_GOING_AWAY = 1001;
 
-export class Connection implements PushTarget {
+export class Connection implements PushTarget, MemberHost {
   private readonly subscriptions = new Map<number, PushSubscription>();
+  private readonly groups = new Map<string, GroupMember>();
   private nextSubscriptionId = 1;
   private subscribedPartitions = 0;
   private inflightRequests = 0;
@@ -87,6 +94,9 @@ export class Connection implements PushTarget {
 
   onClose(): void {
     this.open = false;
+    // Static members (instance_id) stay in their groups until their session expires, so a reloaded page gets its partitions back.
+    for (const member of this.groups.values()) member.stop(!this.isStatic(member));
+    this.groups.clear();
     for (const subscription of this.subscriptions.values()) subscription.stop();
     this.subscriptions.clear();
     this.onDrain();
@@ -103,6 +113,7 @@ export class Connection implements PushTarget {
       bufferedBytes: this.bufferedBytes(),
       inflightRequests: this.inflightRequests,
       subscriptions: [...this.subscriptions.values()].map((subscription) => subscription.stats()),
+      groups: [...this.groups.keys()],
     };
   }
 
@@ -125,6 +136,18 @@ export class Connection implements PushTarget {
         return;
       case 'ping':
         this.send(request.id === undefined ? { type: 'pong' } : { type: 'pong', id: request.id });
+        return;
+      case 'join':
+        this.guarded(request.id, () => this.join(request));
+        return;
+      case 'commit':
+        void this.commit(request.id, request.group, request.offsets);
+        return;
+      case 'offsets':
+        this.guarded(request.id, () => this.fetchOffsets(request.id, request.group, request.topics));
+        return;
+      case 'leave':
+        this.guarded(request.id, () => this.leave(request.id, request.group));
         return;
     }
   }
@@ -154,22 +177,35 @@ export class Connection implements PushTarget {
   }
 
   private subscribe(request: Extract<Request, { type: 'subscribe' }>): void {
+    const starts = request.partitions ?? this.broker.describeTopic(request.topic).partitions.map((p) => ({ partition: p.partition, from: null }));
+    const { subscription, partitions } = this.openSubscription(request.topic, starts, request.from, request.creditBytes);
+    // Answered before the loop's first push, which comes after at least one await.
+    this.send(withId({ type: 'subscribed', subscription, partitions }, request.id));
+  }
+
+  /** A push subscription within the socket's limits; its loop starts after the caller has answered (it awaits before pushing). */
+  openSubscription(topicName: string, starts: PartitionStart[], defaultFrom: WireFrom, creditBytes: number | null): { subscription: number; partitions: SubscribedPartition[] } {
     if (this.subscriptions.size >= this.limits.subscriptionsPerSocketMax) {
-      throw new InvalidRequest(request.id, `a socket holds at most ${this.limits.subscriptionsPerSocketMax} subscriptions`);
+      throw new InvalidRequest(undefined, `a socket holds at most ${this.limits.subscriptionsPerSocketMax} subscriptions`);
     }
-    const topic = this.broker.describeTopic(request.topic);
-    const starts = request.partitions ?? topic.partitions.map((p) => ({ partition: p.partition, from: null }));
+    const topic = this.broker.describeTopic(topicName);
     if (this.subscribedPartitions + starts.length > this.limits.subscribedPartitionsPerSocketMax) {
-      throw new InvalidRequest(request.id, `a socket subscribes to at most ${this.limits.subscribedPartitionsPerSocketMax} partitions in all`);
+      throw new InvalidRequest(undefined, `a socket subscribes to at most ${this.limits.subscribedPartitionsPerSocketMax} partitions in all`);
     }
-    const positions = starts.map((start) => this.startPosition(topic, start, request.from));
+    const positions = starts.map((start) => this.startPosition(topic, start, defaultFrom));
     const id = this.nextSubscriptionId++;
-    const subscription = new PushSubscription(id, topic.name, positions, request.creditBytes ?? this.limits.creditBytesDefault, this.broker, this.limits, this);
+    const subscription = new PushSubscription(id, topic.name, positions, creditBytes ?? this.limits.creditBytesDefault, this.broker, this.limits, this);
     this.subscriptions.set(id, subscription);
     this.subscribedPartitions += subscription.partitionCount;
-    // Answered before the loop's first push, which comes after at least one await.
-    this.send(withId({ type: 'subscribed', subscription: id, partitions: positions.map((p) => ({ ...p })) }, request.id));
     void subscription.run().finally(() => this.forget(subscription));
+    return { subscription: id, partitions: positions.map((p) => ({ ...p })) };
+  }
+
+  closeSubscription(id: number): void {
+    const subscription = this.subscriptions.get(id);
+    if (!subscription) return;
+    subscription.stop();
+    this.forget(subscription);
   }
 
   private startPosition(topic: TopicDescription, start: PartitionStart, defaultFrom: WireFrom): PartitionPosition {
@@ -190,11 +226,71 @@ export class Connection implements PushTarget {
   }
 
   private unsubscribe(id: RequestId | undefined, subscriptionId: number): void {
-    const subscription = this.subscriptions.get(subscriptionId);
-    if (!subscription) throw new InvalidRequest(id, `no subscription ${subscriptionId} on this socket`);
-    subscription.stop();
-    this.forget(subscription);
+    if (!this.subscriptions.has(subscriptionId)) throw new InvalidRequest(id, `no subscription ${subscriptionId} on this socket`);
+    this.closeSubscription(subscriptionId);
     this.send(withId({ type: 'unsubscribed', subscription: subscriptionId }, id));
+  }
+
+  // --- consumer groups ---------------------------------------------------------------------
+
+  /** Registers the membership at once (limits count joins in progress) and answers when the group is stable. */
+  private join(request: JoinGroupRequest): void {
+    if (this.groups.has(request.group)) throw new InvalidRequest(request.id, `this socket is already a member of group ${request.group}`);
+    if (this.groups.size >= this.limits.groupsPerSocketMax) throw new InvalidRequest(request.id, `a socket is a member of at most ${this.limits.groupsPerSocketMax} groups`);
+    for (const topic of request.topics) this.broker.describeTopic(topic); // UNKNOWN_TOPIC_OR_PARTITION before joining
+    const member = new GroupMember(request, this.remoteAddress(), this.broker, this.limits, this);
+    this.groups.set(request.group, member);
+    member.start().then(
+      (joined) => this.send(withId(joined, request.id)),
+      (error: unknown) => {
+        this.dropMember(member, true);
+        this.sendError(error, { id: request.id });
+      },
+    );
+  }
+
+  private async commit(id: RequestId | undefined, groupId: string, offsets: readonly OffsetCommit[]): Promise<void> {
+    const toCommit: OffsetToCommit[] = offsets.map((entry) => ({ topic: entry.topic, partition: entry.partition, offset: BigInt(entry.offset), metadata: entry.metadata }));
+    try {
+      const member = this.groups.get(groupId);
+      // Not a member here: a commit from outside group management (generation -1), accepted only while the group is empty.
+      const outcomes = member ? await member.commit(toCommit) : await this.broker.groups.commitOffsets({ groupId, generationId: -1, memberId: '', groupInstanceId: null, offsets: toCommit });
+      this.send(withId({ type: 'committed', group: groupId, results: outcomes.map(commitResult) }, id));
+    } catch (error) {
+      this.sendError(error, { id });
+    }
+  }
+
+  private fetchOffsets(id: RequestId | undefined, groupId: string, topics: readonly string[] | null): void {
+    const partitions = topics === null ? null : topics.flatMap((topic) => this.broker.describeTopic(topic).partitions.map(({ partition }) => ({ topic, partition })));
+    const offsets = this.broker.groups.fetchOffsets(groupId, partitions).map((fetched) => ({ topic: fetched.topic, partition: fetched.partition, offset: Number(fetched.offset), metadata: fetched.metadata }));
+    this.send(withId({ type: 'committed_offsets', group: groupId, offsets }, id));
+  }
+
+  private leave(id: RequestId | undefined, groupId: string): void {
+    const member = this.groups.get(groupId);
+    if (!member) throw new InvalidRequest(id, `this socket is not a member of group ${groupId}`, 'UNKNOWN_MEMBER_ID');
+    this.dropMember(member, true);
+    this.send(withId({ type: 'left', group: groupId }, id));
+  }
+
+  memberFailed(member: GroupMember, error: unknown): void {
+    if (this.groups.get(member.groupId) !== member) return;
+    this.dropMember(member, true);
+    this.sendError(error, { group: member.groupId });
+  }
+
+  private dropMember(member: GroupMember, leave: boolean): void {
+    member.stop(leave);
+    if (this.groups.get(member.groupId) === member) this.groups.delete(member.groupId);
+  }
+
+  private isStatic(member: GroupMember): boolean {
+    return member.instanceId !== null;
+  }
+
+  private remoteAddress(): string {
+    return this.open ? Buffer.from(this.ws.getRemoteAddressAsText()).toString('utf8') : '';
   }
 
   private forget(subscription: PushSubscription): void {
@@ -244,7 +340,7 @@ export class Connection implements PushTarget {
 
   // --- sending -----------------------------------------------------------------------------
 
-  private send(message: ServerMessage): void {
+  send(message: ServerMessage): void {
     if (!this.open) return;
     const text = JSON.stringify(message);
     this.ws.cork(() => this.ws.send(text, false));
@@ -254,6 +350,10 @@ export class Connection implements PushTarget {
     if (!(error instanceof FerryError)) this.logger.error({ err: error, ...context }, 'WebSocket request failed unexpectedly');
     this.send(errorMessage(error, context));
   }
+}
+
+function commitResult(outcome: PartitionOutcome): { topic: string; partition: number; error_code: number; error_name: string } {
+  return { topic: outcome.topic, partition: outcome.partition, error_code: outcome.error?.errorCode ?? 0, error_name: outcome.error?.errorName ?? 'NONE' };
 }
 
 function withId<T extends ServerMessage>(message: T, id: RequestId | undefined): T {

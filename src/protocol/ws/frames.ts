@@ -14,6 +14,7 @@ export interface ErrorContext {
   id?: string | number | undefined;
   subscription?: number;
   partition?: number;
+  group?: string;
 }
 
 /** A FerryError as the protocol's error message; anything else is UNKNOWN_SERVER_ERROR (the caller logs it). */
@@ -22,6 +23,7 @@ export function errorMessage(error: unknown, context: ErrorContext): ErrorMessag
   if (context.id !== undefined) message.id = context.id;
   if (context.subscription !== undefined) message.subscription = context.subscription;
   if (context.partition !== undefined) message.partition = context.partition;
+  if (context.group !== undefined) message.group = context.group;
   if (error instanceof FerryError) {
     message.error_code = error.errorCode;
     message.error_name = error.errorName;

@@ -44,6 +44,15 @@ export interface WsLimits {
   longPollWaitMs: number;
   /** Open sockets; upgrades beyond it are answered 503. */
   socketsMax: number;
+  /** Consumer groups one socket may be a member of at once (each is a member, a heartbeat timer and a subscription per topic). */
+  groupsPerSocketMax: number;
+  /**
+   * JoinGroup/SyncGroup attempts in a row the door makes for one member
+   * (MEMBER_ID_REQUIRED, a rebalance restarting under it...) before it gives
+   * up and reports the last error: a bound, so a group that never settles
+   * cannot keep the door rejoining forever.
+   */
+  joinAttemptsMax: number;
 }
 
 const KIB = 1024;
@@ -62,7 +71,16 @@ export const WS_LIMITS: Readonly<WsLimits> = Object.freeze({
   inflightRequestsPerSocketMax: 128,
   longPollWaitMs: 30_000,
   socketsMax: 10_000,
+  groupsPerSocketMax: 16,
+  joinAttemptsMax: 20,
 });
+
+/** A join's session timeout when it names none (Kafka's consumer default since 3.0 is 45 s; a tab closing is noticed sooner). */
+export const GROUP_SESSION_TIMEOUT_MS_DEFAULT = 30_000;
+/** A join's rebalance timeout (max.poll.interval.ms in Kafka's consumer) when it names none. */
+export const GROUP_REBALANCE_TIMEOUT_MS_DEFAULT = 60_000;
+/** The door heartbeats a member this many times per session timeout (Kafka's advice: at most a third of it). */
+export const GROUP_HEARTBEATS_PER_SESSION = 3;
 
 export function wireLimits(limits: WsLimits): WireLimits {
   return {
@@ -74,5 +92,6 @@ export function wireLimits(limits: WsLimits): WireLimits {
     subscribed_partitions_max: limits.subscribedPartitionsPerSocketMax,
     inflight_requests_max: limits.inflightRequestsPerSocketMax,
     idle_timeout_s: limits.idleTimeoutSeconds,
+    groups_max: limits.groupsPerSocketMax,
   };
 }

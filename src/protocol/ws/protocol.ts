@@ -38,9 +38,61 @@
  *                A credit for a subscription that has just ended is ignored.
  *   unsubscribe  {type:"unsubscribe", id, subscription} -> {type:"unsubscribed", id, subscription}
  *   ping         {type:"ping", id} -> {type:"pong", id}
- *   join, sync, heartbeat, leave, commit, offsets
- *                reserved for consumer groups (a later version);
- *                -> error UNSUPPORTED_VERSION today.
+ *   join         {type:"join", id, group, topics:[topic], assignor?, from?, credit?,
+ *                 session_timeout_ms?, rebalance_timeout_ms?, instance_id?}
+ *                Joins consumer group `group` on the broker's coordinator, the one
+ *                Kafka clients use, as a Kafka consumer would: protocol type
+ *                "consumer", a ConsumerProtocol subscription to `topics` (each must
+ *                exist). The door runs Kafka's whole dance for the member (the
+ *                MEMBER_ID_REQUIRED round trip, JoinGroup, SyncGroup) and then
+ *                heartbeats for it every session_timeout_ms / 3 while the socket
+ *                is open: a background tab's throttled timers cannot expire it.
+ *                assignor: "range" | "roundrobin" | "RoundRobinAssigner" (kafkajs's
+ *                  name for roundrobin), or a list of them in order of preference
+ *                  (default "range"). A group only forms over a name every member
+ *                  offers. When this member leads, the broker assigns with it;
+ *                  when a Kafka client leads, its own assignor assigns this member.
+ *                from: where a partition with no committed offset starts, as in
+ *                  subscribe (Kafka's auto.offset.reset; default "latest"; also
+ *                  used when the committed offset is outside the log).
+ *                credit: the credit of each subscription the door opens (below).
+ *                session_timeout_ms (default 30000; within the broker's group
+ *                  min/max session timeouts), rebalance_timeout_ms (default
+ *                  60000): Kafka's JoinGroup fields.
+ *                instance_id: Kafka's group.instance.id (static membership): a
+ *                  socket that closes does not leave, so a reloaded page that
+ *                  joins again with the same instance_id within the session
+ *                  timeout gets its partitions back without a rebalance.
+ *                -> {type:"joined", id, group, generation, member_id, leader,
+ *                    assignment:[GroupAssignment]}
+ *                   once the group is Stable with this member in it. The door
+ *                   then pushes records of the assigned partitions through one
+ *                   subscription per topic, exactly as for subscribe (credit,
+ *                   records pushes, binary frames), each partition from its
+ *                   committed offset, else from `from`.
+ *                A socket holds at most groupsPerSocketMax groups; joining a group
+ *                it is already in is INVALID_REQUEST.
+ *   commit       {type:"commit", id, group, offsets:[{topic, partition, offset, metadata?}]}
+ *                offset: the next offset to consume (Kafka's convention).
+ *                From a member of `group` on this socket: with its generation, so
+ *                a commit after a rebalance has moved on is refused
+ *                (ILLEGAL_GENERATION, or REBALANCE_IN_PROGRESS while the group
+ *                completes one), as Kafka refuses it. From a socket not in the
+ *                group: a commit from outside group management, accepted only
+ *                while the group has no members.
+ *                -> {type:"committed", id, group, results:[{topic, partition, error_code, error_name}]}
+ *                   error_code 0 / error_name "NONE" where that partition's commit was stored.
+ *   offsets      {type:"offsets", id, group, topics?:[topic]}
+ *                -> {type:"committed_offsets", id, group, offsets:[{topic, partition, offset, metadata}]}
+ *                   every partition of `topics` (offset -1 where nothing is
+ *                   committed), or every committed offset of the group.
+ *   leave        {type:"leave", id, group} -> {type:"left", id, group}
+ *                Stops the group's subscriptions and leaves (a static member too).
+ *                Closing the socket leaves every group it joined without an
+ *                instance_id.
+ *   sync, heartbeat
+ *                reserved: the door runs them on the member's behalf;
+ *                -> error UNSUPPORTED_VERSION.
  *
  * Pushes (server -> client)
  *
@@ -49,14 +101,26 @@
  *                binary: one binary frame, layout below.
  *                `bytes` (json) / the batches' length (binary) is what the push
  *                charged against the subscription's credit: stored batch bytes.
- *   error        {type:"error", id?, subscription?, partition?, error_code, error_name, retriable, message}
+ *   rebalancing  {type:"rebalancing", group, generation}
+ *                The group is rebalancing: the member's subscriptions are over
+ *                (their partitions are revoked; a credit for them is ignored) and
+ *                the door is joining again. A commit sent now with this
+ *                generation is accepted until the group completes the join.
+ *   rebalance    {type:"rebalance", group, generation, member_id, leader, assignment:[GroupAssignment]}
+ *                The member is in the group again, with new subscriptions.
+ *   error        {type:"error", id?, subscription?, partition?, group?, error_code, error_name, retriable, message}
  *                Kafka's error codes and names. With `id`: that request failed.
  *                With `subscription`: that subscription is over (the server
- *                has dropped it). With neither: the frame could not be read
+ *                has dropped it). With `group` (no id): the door could not keep
+ *                the member in that group (fenced, or rejoining failed) and has
+ *                dropped the membership. With none: the frame could not be read
  *                (malformed JSON, a binary frame).
  *
  * Values
  *
+ *   GroupAssignment {topic, subscription, partitions:[{partition, offset}]}
+ *     one per topic with partitions assigned to the member; `subscription` is
+ *     the id its records are pushed under, `offset` where each push starts.
  *   ProduceRecord {key?, value, headers?, partition?, timestamp?}
  *   Record        {offset, timestamp, key, value, headers}
  *   key, value and header values are a Value:
@@ -245,10 +309,54 @@ export interface PingRequest {
   id?: RequestId;
 }
 
-export type ClientMessage = ProduceRequest | SubscribeRequest | CreditRequest | UnsubscribeRequest | PingRequest;
+/** Assignor names a member may offer; the broker runs range or roundrobin for them when the member leads. */
+export type WireAssignor = 'range' | 'roundrobin' | 'RoundRobinAssigner';
+export const WIRE_ASSIGNORS: readonly WireAssignor[] = ['range', 'roundrobin', 'RoundRobinAssigner'];
 
-/** Request types kept for consumer groups over WebSocket (the group coordinator arrives with the Kafka door). */
-export const RESERVED_GROUP_TYPES: readonly string[] = ['join', 'sync', 'heartbeat', 'leave', 'commit', 'offsets'];
+export interface JoinRequest {
+  type: 'join';
+  id?: RequestId;
+  group: string;
+  topics: string[];
+  assignor?: WireAssignor | WireAssignor[];
+  from?: WireFrom;
+  credit?: number;
+  session_timeout_ms?: number;
+  rebalance_timeout_ms?: number;
+  instance_id?: string;
+}
+
+export interface WireOffsetToCommit {
+  topic: string;
+  partition: number;
+  offset: number;
+  metadata?: string;
+}
+
+export interface CommitRequest {
+  type: 'commit';
+  id?: RequestId;
+  group: string;
+  offsets: WireOffsetToCommit[];
+}
+
+export interface OffsetsRequest {
+  type: 'offsets';
+  id?: RequestId;
+  group: string;
+  topics?: string[];
+}
+
+export interface LeaveRequest {
+  type: 'leave';
+  id?: RequestId;
+  group: string;
+}
+
+export type ClientMessage = ProduceRequest | SubscribeRequest | CreditRequest | UnsubscribeRequest | PingRequest | JoinRequest | CommitRequest | OffsetsRequest | LeaveRequest;
+
+/** Kafka's group requests the door runs on a member's behalf: reserved, answered UNSUPPORTED_VERSION. */
+export const RESERVED_GROUP_TYPES: readonly string[] = ['sync', 'heartbeat'];
 
 export interface WireLimits {
   payload_bytes_max: number;
@@ -259,6 +367,7 @@ export interface WireLimits {
   subscribed_partitions_max: number;
   inflight_requests_max: number;
   idle_timeout_s: number;
+  groups_max: number;
 }
 
 export interface HelloMessage {
@@ -321,15 +430,95 @@ export interface RecordsMessage {
   bytes: number;
 }
 
+export interface GroupAssignment {
+  topic: string;
+  subscription: number;
+  partitions: SubscribedPartition[];
+}
+
+export interface JoinedMessage {
+  type: 'joined';
+  id?: RequestId;
+  group: string;
+  generation: number;
+  member_id: string;
+  leader: string;
+  assignment: GroupAssignment[];
+}
+
+export interface RebalancingMessage {
+  type: 'rebalancing';
+  group: string;
+  generation: number;
+}
+
+export interface RebalanceMessage {
+  type: 'rebalance';
+  group: string;
+  generation: number;
+  member_id: string;
+  leader: string;
+  assignment: GroupAssignment[];
+}
+
+export interface CommitResult {
+  topic: string;
+  partition: number;
+  error_code: number;
+  error_name: string;
+}
+
+export interface CommittedMessage {
+  type: 'committed';
+  id?: RequestId;
+  group: string;
+  results: CommitResult[];
+}
+
+export interface WireCommittedOffset {
+  topic: string;
+  partition: number;
+  /** -1 when nothing is committed. */
+  offset: number;
+  metadata: string | null;
+}
+
+export interface CommittedOffsetsMessage {
+  type: 'committed_offsets';
+  id?: RequestId;
+  group: string;
+  offsets: WireCommittedOffset[];
+}
+
+export interface LeftMessage {
+  type: 'left';
+  id?: RequestId;
+  group: string;
+}
+
 export interface ErrorMessage {
   type: 'error';
   id?: RequestId;
   subscription?: number;
   partition?: number;
+  group?: string;
   error_code: number;
   error_name: string;
   retriable: boolean;
   message: string;
 }
 
-export type ServerMessage = HelloMessage | ProducedMessage | SubscribedMessage | UnsubscribedMessage | PongMessage | RecordsMessage | ErrorMessage;
+export type ServerMessage =
+  | HelloMessage
+  | ProducedMessage
+  | SubscribedMessage
+  | UnsubscribedMessage
+  | PongMessage
+  | RecordsMessage
+  | JoinedMessage
+  | RebalancingMessage
+  | RebalanceMessage
+  | CommittedMessage
+  | CommittedOffsetsMessage
+  | LeftMessage
+  | ErrorMessage;

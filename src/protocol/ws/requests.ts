@@ -2,7 +2,7 @@
  * Reads a client's JSON text frame into a checked request the door can hand
  * to the broker: types checked field by field, values turned into bytes.
  * Anything malformed is an InvalidRequest (INVALID_REQUEST, or the reserved
- * consumer-group types as UNSUPPORTED_VERSION) carrying the request's id when
+ * group types sync and heartbeat as UNSUPPORTED_VERSION) carrying the request's id when
  * one could be read, so the error answer names the request. Grammar in
  * protocol.ts.
  */
@@ -10,7 +10,8 @@
 import type { Acks, ProduceRecord } from '../../broker/broker.js';
 import { FerryError, type ErrorName } from '../../errors.js';
 import type { RecordHeader } from '../../storage/records.js';
-import { RESERVED_GROUP_TYPES, type RequestId, type WireFrom } from './protocol.js';
+import { GROUP_SESSION_TIMEOUT_MS_DEFAULT, GROUP_REBALANCE_TIMEOUT_MS_DEFAULT } from './limits.js';
+import { RESERVED_GROUP_TYPES, WIRE_ASSIGNORS, type RequestId, type WireAssignor, type WireFrom } from './protocol.js';
 
 export interface PartitionStart {
   partition: number;
@@ -23,7 +24,32 @@ export type Request =
   | { type: 'subscribe'; id: RequestId | undefined; topic: string; partitions: PartitionStart[] | null; from: WireFrom; creditBytes: number | null }
   | { type: 'credit'; subscription: number; bytes: number }
   | { type: 'unsubscribe'; id: RequestId | undefined; subscription: number }
-  | { type: 'ping'; id: RequestId | undefined };
+  | { type: 'ping'; id: RequestId | undefined }
+  | JoinGroupRequest
+  | { type: 'commit'; id: RequestId | undefined; group: string; offsets: OffsetCommit[] }
+  | { type: 'offsets'; id: RequestId | undefined; group: string; topics: string[] | null }
+  | { type: 'leave'; id: RequestId | undefined; group: string };
+
+export interface JoinGroupRequest {
+  type: 'join';
+  id: RequestId | undefined;
+  group: string;
+  topics: string[];
+  /** In order of preference, no repeats. */
+  assignors: WireAssignor[];
+  from: WireFrom;
+  creditBytes: number | null;
+  sessionTimeoutMs: number;
+  rebalanceTimeoutMs: number;
+  instanceId: string | null;
+}
+
+export interface OffsetCommit {
+  topic: string;
+  partition: number;
+  offset: number;
+  metadata: string | null;
+}
 
 /** A request the door will not run; `requestId` is echoed in the error answer. */
 export class InvalidRequest extends FerryError {
@@ -62,12 +88,59 @@ export function parseRequest(text: string): Request {
       return { type, id, subscription: fields.count('subscription') };
     case 'ping':
       return { type, id };
+    case 'join':
+      return joinOf(fields);
+    case 'commit':
+      return { type, id, group: fields.string('group'), offsets: offsetCommitsOf(fields) };
+    case 'offsets':
+      return { type, id, group: fields.string('group'), topics: fields.raw('topics') === undefined ? null : fields.topics('topics') };
+    case 'leave':
+      return { type, id, group: fields.string('group') };
     default:
       if (typeof type === 'string' && RESERVED_GROUP_TYPES.includes(type)) {
-        throw new InvalidRequest(id, `"${type}" is reserved for consumer groups, which this protocol version does not serve yet`, 'UNSUPPORTED_VERSION');
+        throw new InvalidRequest(id, `"${type}" is reserved: the door runs it on a group member's behalf after "join"`, 'UNSUPPORTED_VERSION');
       }
       throw new InvalidRequest(id, `unknown request type ${JSON.stringify(type)}`);
   }
+}
+
+function joinOf(fields: Fields): JoinGroupRequest {
+  const instanceId = fields.raw('instance_id');
+  if (instanceId !== undefined && (typeof instanceId !== 'string' || instanceId.length === 0)) throw fields.invalid('instance_id must be a non-empty string');
+  return {
+    type: 'join',
+    id: fields.id,
+    group: fields.string('group'),
+    topics: fields.topics('topics'),
+    assignors: assignorsOf(fields),
+    from: fields.from('from', 'latest'),
+    creditBytes: fields.optionalCount('credit'),
+    sessionTimeoutMs: fields.optionalCount('session_timeout_ms') ?? GROUP_SESSION_TIMEOUT_MS_DEFAULT,
+    rebalanceTimeoutMs: fields.optionalCount('rebalance_timeout_ms') ?? GROUP_REBALANCE_TIMEOUT_MS_DEFAULT,
+    instanceId: instanceId ?? null,
+  };
+}
+
+function assignorsOf(fields: Fields): WireAssignor[] {
+  const assignor = fields.raw('assignor');
+  if (assignor === undefined) return ['range'];
+  const names: unknown[] = Array.isArray(assignor) ? assignor : [assignor];
+  if (names.length === 0 || !names.every((name): name is WireAssignor => WIRE_ASSIGNORS.includes(name as WireAssignor))) {
+    throw fields.invalid(`assignor must be one of ${WIRE_ASSIGNORS.join(', ')} or a non-empty list of them`);
+  }
+  return [...new Set(names)];
+}
+
+function offsetCommitsOf(fields: Fields): OffsetCommit[] {
+  const offsets = fields.raw('offsets');
+  if (!Array.isArray(offsets) || offsets.length === 0) throw fields.invalid('offsets must be a non-empty array');
+  return offsets.map((entry, i) => {
+    if (!isObject(entry)) throw fields.invalid(`offsets[${i}] must be {topic, partition, offset}`);
+    const entryFields = new Fields(entry, fields.id, `offsets[${i}].`);
+    const metadata = entry.metadata;
+    if (metadata !== undefined && metadata !== null && typeof metadata !== 'string') throw entryFields.invalid('metadata must be a string');
+    return { topic: entryFields.string('topic'), partition: entryFields.count('partition'), offset: entryFields.count('offset'), metadata: metadata ?? null };
+  });
 }
 
 function requestIdOf(message: Json): RequestId | undefined {
@@ -172,6 +245,16 @@ class Fields {
     const value = this.object[name];
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw this.invalid(`${name} must be a non-negative integer`);
     return value;
+  }
+
+  /** A non-empty list of distinct topic names. */
+  topics(name: string): string[] {
+    const value = this.object[name];
+    if (!Array.isArray(value) || value.length === 0 || !value.every((topic) => typeof topic === 'string' && topic.length > 0)) {
+      throw this.invalid(`${name} must be a non-empty array of topic names`);
+    }
+    if (new Set(value).size !== value.length) throw this.invalid(`${name} lists a topic twice`);
+    return value as string[];
   }
 
   optionalCount(name: string): number | null {

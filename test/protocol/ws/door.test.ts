@@ -235,7 +235,7 @@ describe('produce', () => {
     expect(malformed.error_code).toBe(42);
     expect(malformed.id).toBeUndefined();
     await expectError('type', { type: 'dance' }, 'INVALID_REQUEST');
-    await expectError('group', { type: 'join', group: 'g' }, 'UNSUPPORTED_VERSION');
+    await expectError('group', { type: 'sync', group: 'g' }, 'UNSUPPORTED_VERSION');
     const unknown = await expectError('unknown', { type: 'produce', topic: 'nope', records: [{ value: 'x' }] }, 'UNKNOWN_TOPIC_OR_PARTITION');
     expect(unknown).toMatchObject({ error_code: 3, retriable: true });
     await expectError('partition', { type: 'produce', topic: 'errors', records: [{ value: 'x', partition: 2 }] }, 'UNKNOWN_TOPIC_OR_PARTITION');
