@@ -5,6 +5,7 @@
  *
  *   ferry start                  run the broker: Kafka protocol on --kafka-port, HTTP + WebSocket on --http-port, data in --data-dir
  *   ferry topics …               create, list, describe, alter, delete topics through a running broker (like kafka-topics)
+ *   ferry groups …               list, describe, delete consumer groups, reset their offsets, over the Kafka protocol (like kafka-consumer-groups)
  *   ferry produce <topic>        send stdin lines (or --file) as records (like kafka-console-producer)
  *   ferry consume <topic>        print records, one per line (like kafka-console-consumer)
  *   ferry dump-log <file.log>    print a segment's batches (and --records), like kafka-dump-log
@@ -15,6 +16,7 @@ import { FerryError } from '../errors.js';
 import { dumpLog } from './dump-log.js';
 import { BrokerHttpApi, CliError } from './http-api.js';
 import { consumeCommand } from './consume.js';
+import { groupsCommand } from './groups.js';
 import { produceCommand } from './produce.js';
 import { topicsCommand } from './topics.js';
 import { parseSaslPlainUsers, readServerProperties } from './server-properties.js';
@@ -95,6 +97,7 @@ program
 program.addCommand(topicsCommand(() => new BrokerHttpApi(program.opts<{ http: string }>().http), write));
 program.addCommand(produceCommand(() => program.opts<{ http: string }>().http));
 program.addCommand(consumeCommand(() => program.opts<{ http: string }>().http, write));
+program.addCommand(groupsCommand({ write, warn: (line) => process.stderr.write(`${line}\n`) }));
 
 try {
   await program.parseAsync();

@@ -93,24 +93,34 @@ export class KafkaAdminClient {
     return (await fetchMetadata(await this.session(this.bootstrap), topics)).topics;
   }
 
-  /** One offset per partition, each asked of the partition's leader. */
+  /**
+   * One offset per partition, each asked of the partition's leader. A
+   * partition that does not exist or has no leader gets its error in its
+   * entry, as a broker's per-partition error would be.
+   */
   async listOffsets(partitions: readonly TopicPartition[], query: OffsetQuery): Promise<ListedOffset[]> {
     if (partitions.length === 0) return [];
-    const metadata = await fetchMetadata(await this.session(this.bootstrap), [...new Set(partitions.map((entry) => entry.topic))]);
+    const topics = [...new Set(partitions.map((entry) => entry.topic))];
+    const metadata = await fetchMetadata(await this.session(this.bootstrap), topics, { throwTopicErrors: false });
     const byLeader = new Map<number, TopicPartition[]>();
+    const unanswerable: ListedOffset[] = [];
     for (const entry of partitions) {
       const leaderId = metadata.topics.find((topic) => topic.name === entry.topic)?.partitions.find((p) => p.partition === entry.partition)?.leaderId ?? -1;
-      if (leaderId < 0) throw new FerryError('LEADER_NOT_AVAILABLE', `partition ${entry.topic}-${entry.partition} has no leader (or does not exist)`);
-      byLeader.set(leaderId, [...(byLeader.get(leaderId) ?? []), entry]);
+      const node = metadata.brokers.find((broker) => broker.nodeId === leaderId);
+      if (node === undefined) {
+        const error = new FerryError(leaderId < 0 ? 'UNKNOWN_TOPIC_OR_PARTITION' : 'LEADER_NOT_AVAILABLE', `partition ${entry.topic}-${entry.partition} ${leaderId < 0 ? 'does not exist or has no leader' : `is led by broker ${leaderId}, which Metadata did not name`}`);
+        unanswerable.push({ ...entry, offset: -1n, timestamp: -1n, error });
+      } else {
+        byLeader.set(leaderId, [...(byLeader.get(leaderId) ?? []), entry]);
+      }
     }
     const answers = await Promise.all(
       [...byLeader].map(async ([leaderId, entries]) => {
-        const node = metadata.brokers.find((broker) => broker.nodeId === leaderId);
-        if (node === undefined) throw new FerryError('LEADER_NOT_AVAILABLE', `leader ${leaderId} of ${entries[0]?.topic} is not among the brokers Metadata named`);
+        const node = metadata.brokers.find((broker) => broker.nodeId === leaderId)!;
         return offsetCalls.listOffsets(await this.session(node), entries, query);
       }),
     );
-    return answers.flat().sort(offsetCalls.byTopicPartition);
+    return [...answers.flat(), ...unanswerable].sort(offsetCalls.byTopicPartition);
   }
 
   /** The group's coordinator: asked of the bootstrap server each time (it moves with __consumer_offsets leadership). */

@@ -7,7 +7,7 @@
 
 import type { BrokerSession } from './broker-session.js';
 import type { BrokerNode } from './group-calls.js';
-import { checkErrorCode } from './kafka-errors.js';
+import { checkErrorCode, NONE } from './kafka-errors.js';
 
 export interface PartitionMetadata {
   partition: number;
@@ -32,7 +32,8 @@ interface MetadataResponse {
   topics: Array<{ errorCode: number; name: string | null; isInternal: boolean; partitions: Array<{ errorCode: number; partitionIndex: number; leaderId: number }> }>;
 }
 
-export async function fetchMetadata(session: BrokerSession, topics: readonly string[] | null): Promise<ClusterMetadata> {
+/** `throwTopicErrors` false leaves a failed topic out instead (its partitions then have no leader). */
+export async function fetchMetadata(session: BrokerSession, topics: readonly string[] | null, options = { throwTopicErrors: true }): Promise<ClusterMetadata> {
   const { response } = await session.call('Metadata', () => ({
     topics: topics === null ? null : topics.map((name) => ({ name, topicId: ZERO_UUID })),
     allowAutoTopicCreation: false,
@@ -42,7 +43,7 @@ export async function fetchMetadata(session: BrokerSession, topics: readonly str
   const body = response as unknown as MetadataResponse;
   return {
     brokers: body.brokers.map(({ nodeId, host, port }) => ({ nodeId, host, port })),
-    topics: body.topics.map((topic) => {
+    topics: body.topics.filter((topic) => options.throwTopicErrors || topic.errorCode === NONE).map((topic) => {
       checkErrorCode(topic.errorCode, `Metadata for topic ${topic.name ?? '(by id)'}`);
       return {
         name: topic.name ?? '',

@@ -8,7 +8,8 @@
  *                 the group has no members (Kafka's rule). v2-4 carry a
  *                 retention time (-1: the broker's), v6+ a leader epoch (-1)
  *   ListOffsets   v1+ one offset per partition: earliest (-2), latest (-1)
- *                 or the first at or after a timestamp (-1 when none is)
+ *                 or the first at or after a timestamp (-1 when none is);
+ *                 a partition's error is its own outcome
  *
  * Offsets are bigint, as on the wire.
  */
@@ -37,6 +38,8 @@ export type OffsetQuery = 'earliest' | 'latest' | { timestampMs: number };
 export interface ListedOffset extends PartitionOffset {
   /** -1 for earliest and latest; the record's timestamp for a time query. */
   timestamp: bigint;
+  /** The partition's error (offset -1 then): one partition gone does not hide the others. */
+  error: FerryError | null;
 }
 
 const GROUPS_ARRAY_VERSION = 8;
@@ -109,7 +112,7 @@ function queryTimestamp(query: OffsetQuery): bigint {
   return BigInt(query.timestampMs);
 }
 
-/** One offset per partition (read_uncommitted, as a tool reads); a partition's error is thrown. */
+/** One offset per partition (read_uncommitted, as a tool reads), each with its own error. */
 export async function listOffsets(session: BrokerSession, partitions: readonly TopicPartition[], query: OffsetQuery): Promise<ListedOffset[]> {
   const timestamp = queryTimestamp(query);
   const { response } = await session.call('ListOffsets', () => ({
@@ -121,10 +124,13 @@ export async function listOffsets(session: BrokerSession, partitions: readonly T
   const topics = response.topics as unknown as Array<{ name: string; partitions: Array<{ partitionIndex: number; errorCode: number; timestamp: bigint; offset: bigint }> }>;
   return topics
     .flatMap((topic) =>
-      topic.partitions.map((partition) => {
-        checkErrorCode(partition.errorCode, `ListOffsets ${topic.name}-${partition.partitionIndex}`);
-        return { topic: topic.name, partition: partition.partitionIndex, offset: partition.offset, timestamp: partition.timestamp };
-      }),
+      topic.partitions.map((partition) => ({
+        topic: topic.name,
+        partition: partition.partitionIndex,
+        offset: partition.errorCode === NONE ? partition.offset : NO_OFFSET,
+        timestamp: partition.timestamp,
+        error: partition.errorCode === NONE ? null : kafkaError(partition.errorCode, `ListOffsets ${topic.name}-${partition.partitionIndex}`),
+      })),
     )
     .sort(byTopicPartition);
 }
