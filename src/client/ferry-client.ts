@@ -5,8 +5,9 @@
  * or from the caller (`ws` on Node 20).
  *
  * One socket at a time, a Session each. When a socket drops the client
- * reconnects with capped exponential backoff and resubscribes every live
- * subscription from its positions. Produce requests that were sent and not
+ * reconnects with capped exponential backoff, resubscribes every live
+ * subscription from its positions and joins every group again (the broker
+ * left them when the socket closed; they resume from committed offsets). Produce requests that were sent and not
  * answered when the socket dropped fail with a retriable NETWORK_EXCEPTION
  * (the broker may or may not have appended them: the caller decides whether
  * to send again); requests not yet sent wait for the next socket.
@@ -14,6 +15,14 @@
 
 import {
   PROTOCOL_VERSION,
+  type CommitRequest,
+  type CommitResult,
+  type CommittedMessage,
+  type CommittedOffsetsMessage,
+  type JoinedMessage,
+  type LeaveRequest,
+  type OffsetsRequest,
+  type WireCommittedOffset,
   RECORDS_FRAME_HEADER_BYTES,
   readRecordsFrameHeader,
   type Encoding,
@@ -30,6 +39,7 @@ import {
 } from '../protocol/ws/protocol.js';
 import { DECOMPRESSED_BYTES_MAX_DEFAULT } from './batch-decoder.js';
 import { FerryClientError, clientClosedError, corruptError, networkError } from './errors.js';
+import { GroupMembership, type JoinOptions, type MembershipLink, type OffsetToCommit } from './group-membership.js';
 import { toWireValue, type ValueInput } from './record.js';
 import { Subscription, type SubscribeOptions, type SubscriptionLink } from './subscription.js';
 import { globalWebSocket, type WebSocketConstructor, type WebSocketLike } from './websocket.js';
@@ -91,7 +101,7 @@ interface PendingRequest {
 }
 
 interface QueuedRequest extends PendingRequest {
-  message: Omit<ProduceRequest, 'id'> | Omit<PingRequest, 'id'>;
+  message: Omit<ProduceRequest, 'id'> | Omit<PingRequest, 'id'> | Omit<CommitRequest, 'id'> | Omit<OffsetsRequest, 'id'> | Omit<LeaveRequest, 'id'>;
 }
 
 /** One socket's state: requests awaiting answers and subscriptions by the broker's ids. */
@@ -99,6 +109,8 @@ class Session {
   limits: WireLimits | null = null;
   readonly pending = new Map<number, PendingRequest>();
   readonly subscriptions = new Map<number, Subscription>();
+  /** The door's subscription ids of group memberships (one per assigned topic). */
+  readonly groupStreams = new Map<number, GroupMembership>();
   inflight = 0;
 
   constructor(readonly socket: WebSocketLike) {}
@@ -115,6 +127,7 @@ export class FerryClient {
   private session: Session | null = null;
   private readonly queue: QueuedRequest[] = [];
   private readonly subscriptions = new Set<Subscription>();
+  private readonly memberships = new Set<GroupMembership>();
   private nextRequestId = 1;
   private closed = false;
   private everOpened = false;
@@ -125,6 +138,12 @@ export class FerryClient {
   private readonly link: SubscriptionLink = {
     sendCredit: (serverId, bytes) => this.sendCredit(serverId, bytes),
     release: (subscription, serverId) => this.release(subscription, serverId),
+  };
+  private readonly membershipLink: MembershipLink = {
+    sendCredit: (serverId, bytes) => this.sendCredit(serverId, bytes),
+    commit: (group, offsets) => this.commitOffsets(group, offsets),
+    leave: (membership) => this.leaveGroup(membership),
+    route: (membership, serverIds) => this.route(membership, serverIds),
   };
 
   private constructor(
@@ -192,6 +211,36 @@ export class FerryClient {
     return subscription;
   }
 
+  // --- consumer groups ---------------------------------------------------------------------
+
+  /**
+   * Joins consumer group `group` as a Kafka consumer of `topics` would (the
+   * broker runs the rebalance protocol and heartbeats): records of the
+   * partitions the group assigns, as an async iterator across rebalances.
+   */
+  join(group: string, topics: string | readonly string[], options: JoinOptions = {}): GroupMembership {
+    if (this.closed) throw clientClosedError();
+    const topicList = typeof topics === 'string' ? [topics] : [...topics];
+    const membership = new GroupMembership(this.membershipLink, group, topicList, options, options.windowBytes ?? this.options.windowBytes, options.decompressedBytesMax ?? DECOMPRESSED_BYTES_MAX_DEFAULT);
+    this.memberships.add(membership);
+    if (this.session?.ready) this.attachMembership(this.session, membership);
+    return membership;
+  }
+
+  /** Commits offsets of `group` (from a socket that is not a member: accepted only while the group has no members, as Kafka). */
+  async commitOffsets(group: string, offsets: readonly OffsetToCommit[]): Promise<CommitResult[]> {
+    const wireOffsets = offsets.map(({ topic, partition, offset, metadata }) => (metadata === undefined ? { topic, partition, offset } : { topic, partition, offset, metadata }));
+    const answer = (await this.request({ type: 'commit', group, offsets: wireOffsets })) as CommittedMessage;
+    return answer.results;
+  }
+
+  /** The committed offsets of `group`: every partition of `topics` (-1 where none), or every committed one. */
+  async committedOffsets(group: string, topics?: readonly string[]): Promise<WireCommittedOffset[]> {
+    const message: Omit<OffsetsRequest, 'id'> = { type: 'offsets', group };
+    if (topics) message.topics = [...topics];
+    return ((await this.request(message)) as CommittedOffsetsMessage).offsets;
+  }
+
   // --- close -------------------------------------------------------------------------------
 
   /** Ends every subscription, fails what is queued, closes the socket; no reconnect after. */
@@ -203,6 +252,8 @@ export class FerryClient {
     for (const queued of this.queue.splice(0)) queued.reject(clientClosedError());
     for (const subscription of this.subscriptions) subscription.end();
     this.subscriptions.clear();
+    for (const membership of this.memberships) membership.end();
+    this.memberships.clear();
     const session = this.session;
     if (!session) return;
     await new Promise<void>((resolve) => {
@@ -258,6 +309,13 @@ export class FerryClient {
         return;
       case 'records':
         session.subscriptions.get(message.subscription)?.receiveJson(message);
+        session.groupStreams.get(message.subscription)?.receiveJson(message.subscription, message);
+        return;
+      case 'rebalancing':
+        this.membershipOf(message.group)?.rebalancing();
+        return;
+      case 'rebalance':
+        this.membershipOf(message.group)?.assigned(message.generation, message.member_id, message.assignment);
         return;
       case 'error':
         this.onError(session, message);
@@ -274,6 +332,7 @@ export class FerryClient {
       return;
     }
     session.subscriptions.get(header.subscription)?.receiveBinary(header, frame.subarray(RECORDS_FRAME_HEADER_BYTES));
+    session.groupStreams.get(header.subscription)?.receiveBinary(header, frame.subarray(RECORDS_FRAME_HEADER_BYTES));
   }
 
   private onHello(session: Session, version: number, limits: WireLimits): void {
@@ -285,6 +344,7 @@ export class FerryClient {
     this.reconnectAttempt = 0;
     this.everOpened = true;
     for (const subscription of this.subscriptions) this.attach(session, subscription);
+    for (const membership of this.memberships) this.attachMembership(session, membership);
     this.flush();
     this.hooks.onConnectionChange?.({ state: 'open' });
     this.firstOpen?.resolve();
@@ -302,6 +362,10 @@ export class FerryClient {
         this.subscriptions.delete(subscription);
         subscription.fail(error);
       }
+    } else if (message.group !== undefined && this.membershipOf(message.group)) {
+      const membership = this.membershipOf(message.group)!;
+      this.memberships.delete(membership);
+      membership.fail(error);
     } else {
       this.hooks.onError?.(error);
     }
@@ -317,6 +381,7 @@ export class FerryClient {
       session.pending.clear();
     }
     for (const subscription of this.subscriptions) subscription.detached();
+    for (const membership of this.memberships) membership.detached();
     if (this.closed) {
       for (const resolve of this.closeWaiters.splice(0)) resolve();
       this.hooks.onConnectionChange?.({ state: 'closed' });
@@ -334,6 +399,8 @@ export class FerryClient {
     for (const queued of this.queue.splice(0)) queued.reject(error);
     for (const subscription of this.subscriptions) subscription.fail(error);
     this.subscriptions.clear();
+    for (const membership of this.memberships) membership.fail(error);
+    this.memberships.clear();
     this.firstOpen?.reject(error);
     this.firstOpen = null;
     this.hooks.onConnectionChange?.({ state: 'closed' });
@@ -421,7 +488,53 @@ export class FerryClient {
 
   private sendCredit(serverId: number, bytes: number): void {
     const session = this.session;
-    if (session?.ready && session.subscriptions.has(serverId)) session.socket.send(JSON.stringify({ type: 'credit', subscription: serverId, bytes }));
+    if (session?.ready && (session.subscriptions.has(serverId) || session.groupStreams.has(serverId))) session.socket.send(JSON.stringify({ type: 'credit', subscription: serverId, bytes }));
+  }
+
+  // --- group memberships -------------------------------------------------------------------
+
+  private attachMembership(session: Session, membership: GroupMembership): void {
+    this.send(session, membership.joinRequest(), {
+      counted: false,
+      resolve: (message) => {
+        const joined = message as JoinedMessage;
+        if (!membership.active) {
+          this.send(session, { type: 'leave', group: joined.group }, ignoredAnswer);
+          return;
+        }
+        membership.assigned(joined.generation, joined.member_id, joined.assignment);
+      },
+      reject: (error) => {
+        if (error instanceof FerryClientError && (error.errorName === 'NETWORK_EXCEPTION' || error.errorName === 'CLIENT_CLOSED')) return; // the next socket joins again
+        this.memberships.delete(membership);
+        membership.fail(error);
+      },
+    });
+  }
+
+  /** The live membership of `group` (a socket is a member of a group at most once). */
+  private membershipOf(group: string): GroupMembership | undefined {
+    for (const membership of this.memberships) if (membership.group === group) return membership;
+    return undefined;
+  }
+
+  private route(membership: GroupMembership, serverIds: readonly number[]): void {
+    const session = this.session;
+    if (!session) return;
+    for (const [serverId, routed] of [...session.groupStreams]) if (routed === membership) session.groupStreams.delete(serverId);
+    for (const serverId of serverIds) session.groupStreams.set(serverId, membership);
+  }
+
+  private async leaveGroup(membership: GroupMembership): Promise<void> {
+    this.memberships.delete(membership);
+    if (!this.session?.ready) return; // no socket, no membership on the broker
+    try {
+      await this.request({ type: 'leave', group: membership.group });
+    } catch (error) {
+      // Already out: the broker dropped the member, or the socket went (which leaves too).
+      if (error instanceof FerryClientError && ['UNKNOWN_MEMBER_ID', 'NETWORK_EXCEPTION', 'CLIENT_CLOSED'].includes(error.errorName)) return;
+      throw error;
+    }
   }
 
   private release(subscription: Subscription, serverId: number | null): void {

@@ -258,6 +258,8 @@ export class Connection implements PushTarget, MemberHost {
       this.send(withId({ type: 'committed', group: groupId, results: outcomes.map(commitResult) }, id));
     } catch (error) {
       this.sendError(error, { id });
+    } finally {
+      this.groups.get(groupId)?.commitAnswered();
     }
   }
 

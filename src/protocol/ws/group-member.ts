@@ -11,10 +11,14 @@
  *              from its committed offset (else the join's `from`), and a
  *              heartbeat every sessionTimeoutMs / GROUP_HEARTBEATS_PER_SESSION
  *              run by the door, so a throttled background tab cannot expire.
- *   rejoining  a heartbeat said the group is rebalancing (or the generation
+ *   revoking   a heartbeat said the group is rebalancing (or the generation
  *              moved on): subscriptions end (eager revocation, as Kafka's
- *              classic protocol), `rebalancing` is pushed, and the door joins
- *              again; `rebalance` is pushed with the new assignment.
+ *              classic protocol) and `rebalancing` is pushed. The door waits
+ *              for the client's commit for the group, at most the join's
+ *              revokeTimeoutMs (Kafka's consumer likewise runs
+ *              onPartitionsRevoked before it rejoins), while the old
+ *              generation's commit is still accepted.
+ *   rejoining  the door joins again; `rebalance` is pushed with the new assignment.
  *   stopped    left, the socket closed, or the member could not rejoin
  *              within joinAttemptsMax attempts (an `error` naming the group).
  */
@@ -68,6 +72,8 @@ export class GroupMember {
   private subscriptions: number[] = [];
   private heartbeatTimer: ReturnType<typeof setInterval> | null = null;
   private rejoining = false;
+  /** Set while revoking: the client's commit (or the timeout) ends the wait. */
+  private endRevoke: (() => void) | null = null;
   private readonly stopper = new AbortController();
   private readonly protocols: Array<{ name: string; metadata: Buffer }>;
 
@@ -107,6 +113,11 @@ export class GroupMember {
     return this.broker.groups.commitOffsets({ groupId: this.groupId, generationId: this.generationId, memberId: this.memberId, groupInstanceId: this.request.instanceId, offsets });
   }
 
+  /** A commit of this group was answered: a member revoking its partitions rejoins now. */
+  commitAnswered(): void {
+    this.endRevoke?.();
+  }
+
   /**
    * Ends the membership: heartbeats stop, a parked JoinGroup/SyncGroup is
    * abandoned, subscriptions close. With `leave`, LeaveGroup too (a static
@@ -115,6 +126,7 @@ export class GroupMember {
   stop(leave: boolean): void {
     if (this.stopped) return;
     this.stopper.abort();
+    this.endRevoke?.();
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = null;
     this.revoke();
@@ -247,6 +259,7 @@ export class GroupMember {
     this.rejoining = true;
     this.revoke();
     this.host.send({ type: 'rebalancing', group: this.groupId, generation: this.generationId });
+    await this.revokeWindow();
     try {
       const assignment = await this.join();
       this.host.send({ type: 'rebalance', group: this.groupId, generation: this.generationId, member_id: this.memberId, leader: this.leaderId, assignment });
@@ -255,5 +268,19 @@ export class GroupMember {
     } finally {
       this.rejoining = false;
     }
+  }
+
+  /** Resolves on the client's next commit of the group, on stop, or after revokeTimeoutMs (capped at half the rebalance timeout, so the member still rejoins in time). */
+  private revokeWindow(): Promise<void> {
+    const waitMs = Math.min(this.request.revokeTimeoutMs, Math.floor(this.request.rebalanceTimeoutMs / 2));
+    if (waitMs <= 0 || this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.endRevoke?.(), waitMs);
+      this.endRevoke = () => {
+        clearTimeout(timer);
+        this.endRevoke = null;
+        resolve();
+      };
+    });
   }
 }

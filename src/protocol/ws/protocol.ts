@@ -39,7 +39,7 @@
  *   unsubscribe  {type:"unsubscribe", id, subscription} -> {type:"unsubscribed", id, subscription}
  *   ping         {type:"ping", id} -> {type:"pong", id}
  *   join         {type:"join", id, group, topics:[topic], assignor?, from?, credit?,
- *                 session_timeout_ms?, rebalance_timeout_ms?, instance_id?}
+ *                 session_timeout_ms?, rebalance_timeout_ms?, revoke_timeout_ms?, instance_id?}
  *                Joins consumer group `group` on the broker's coordinator, the one
  *                Kafka clients use, as a Kafka consumer would: protocol type
  *                "consumer", a ConsumerProtocol subscription to `topics` (each must
@@ -59,6 +59,13 @@
  *                session_timeout_ms (default 30000; within the broker's group
  *                  min/max session timeouts), rebalance_timeout_ms (default
  *                  60000): Kafka's JoinGroup fields.
+ *                revoke_timeout_ms (default 0): after pushing `rebalancing`, the
+ *                  door waits up to this long (at most half the rebalance
+ *                  timeout) for a commit of the group before it rejoins, so the
+ *                  client can commit what it consumed while the group still
+ *                  accepts it (Kafka's onPartitionsRevoked). Any commit answer
+ *                  for the group ends the wait; `offsets: []` commits nothing
+ *                  and just ends it.
  *                instance_id: Kafka's group.instance.id (static membership): a
  *                  socket that closes does not leave, so a reloaded page that
  *                  joins again with the same instance_id within the session
@@ -73,7 +80,8 @@
  *                A socket holds at most groupsPerSocketMax groups; joining a group
  *                it is already in is INVALID_REQUEST.
  *   commit       {type:"commit", id, group, offsets:[{topic, partition, offset, metadata?}]}
- *                offset: the next offset to consume (Kafka's convention).
+ *                offset: the next offset to consume (Kafka's convention); the
+ *                list may be empty (see revoke_timeout_ms).
  *                From a member of `group` on this socket: with its generation, so
  *                a commit after a rebalance has moved on is refused
  *                (ILLEGAL_GENERATION, or REBALANCE_IN_PROGRESS while the group
@@ -103,9 +111,10 @@
  *                charged against the subscription's credit: stored batch bytes.
  *   rebalancing  {type:"rebalancing", group, generation}
  *                The group is rebalancing: the member's subscriptions are over
- *                (their partitions are revoked; a credit for them is ignored) and
- *                the door is joining again. A commit sent now with this
- *                generation is accepted until the group completes the join.
+ *                (their partitions are revoked; a credit for them is ignored).
+ *                The door joins again after the client's commit or
+ *                revoke_timeout_ms; a commit sent before it does is made with
+ *                this generation, which the group accepts until the join completes.
  *   rebalance    {type:"rebalance", group, generation, member_id, leader, assignment:[GroupAssignment]}
  *                The member is in the group again, with new subscriptions.
  *   error        {type:"error", id?, subscription?, partition?, group?, error_code, error_name, retriable, message}
@@ -323,6 +332,7 @@ export interface JoinRequest {
   credit?: number;
   session_timeout_ms?: number;
   rebalance_timeout_ms?: number;
+  revoke_timeout_ms?: number;
   instance_id?: string;
 }
 

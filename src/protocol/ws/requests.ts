@@ -41,6 +41,8 @@ export interface JoinGroupRequest {
   creditBytes: number | null;
   sessionTimeoutMs: number;
   rebalanceTimeoutMs: number;
+  /** How long the door waits, after pushing `rebalancing`, for the client's commit before it rejoins. */
+  revokeTimeoutMs: number;
   instanceId: string | null;
 }
 
@@ -117,6 +119,7 @@ function joinOf(fields: Fields): JoinGroupRequest {
     creditBytes: fields.optionalCount('credit'),
     sessionTimeoutMs: fields.optionalCount('session_timeout_ms') ?? GROUP_SESSION_TIMEOUT_MS_DEFAULT,
     rebalanceTimeoutMs: fields.optionalCount('rebalance_timeout_ms') ?? GROUP_REBALANCE_TIMEOUT_MS_DEFAULT,
+    revokeTimeoutMs: fields.optionalCount('revoke_timeout_ms') ?? 0,
     instanceId: instanceId ?? null,
   };
 }
@@ -133,7 +136,8 @@ function assignorsOf(fields: Fields): WireAssignor[] {
 
 function offsetCommitsOf(fields: Fields): OffsetCommit[] {
   const offsets = fields.raw('offsets');
-  if (!Array.isArray(offsets) || offsets.length === 0) throw fields.invalid('offsets must be a non-empty array');
+  // Empty is allowed: it commits nothing, and tells a revoking member the client is done (protocol.ts).
+  if (!Array.isArray(offsets)) throw fields.invalid('offsets must be an array');
   return offsets.map((entry, i) => {
     if (!isObject(entry)) throw fields.invalid(`offsets[${i}] must be {topic, partition, offset}`);
     const entryFields = new Fields(entry, fields.id, `offsets[${i}].`);
