@@ -316,7 +316,42 @@ describe('WebSocket consumer groups', () => {
     expect(outside.results[0]!.error_name).toBe('NONE');
   });
 
-  it('refuses what Kafka refuses: a stale generation after a rebalance, bad joins, leaving a group it is not in', async () => {
+  it('after rebalancing waits for the commit (revoke_timeout_ms), which the old generation still makes', async () => {
+    const group = 'ws-revoke';
+    const a = await openSocket();
+    const joinedA = await a.join(group, { revoke_timeout_ms: 2_500 });
+    const b = await openSocket();
+    const joiningB = b.join(group);
+    const rebalancing = await a.take<Extract<ServerMessage, { type: 'rebalancing' }>>((m) => m.type === 'rebalancing', 'rebalancing');
+    expect(rebalancing).toEqual({ type: 'rebalancing', group, generation: joinedA.generation });
+    // The door has not rejoined: the group waits for a in PreparingRebalance, where the old generation may commit.
+    const committed = await a.request<Extract<ServerMessage, { type: 'committed' }>>({ type: 'commit', group, offsets: [{ topic: TOPIC, partition: 0, offset: 0 }] });
+    expect(committed.results).toEqual([{ topic: TOPIC, partition: 0, error_code: 0, error_name: 'NONE' }]);
+    const joinedB = await joiningB;
+    const rebalanced = await a.rebalanceWhere(group, (push) => push.generation === joinedB.generation);
+    expect(rebalanced.generation).toBe(joinedA.generation + 1);
+    expect([...partitionsOf(rebalanced.assignment), ...partitionsOf(joinedB.assignment)].sort()).toEqual([0, 1, 2, 3]);
+  });
+
+  it('keeps a static member (instance_id) whose socket closed: the same instance joining again gets its partitions back without a rebalance', async () => {
+    const group = 'ws-static';
+    const options = { instance_id: 'tab-1', session_timeout_ms: 30_000 }; // a session the test never waits out
+    const first = await openSocket();
+    const joined = await first.join(group, options);
+    first.close();
+    await waitFor(() => broker.groups.describeGroup(group).members.length === 1 && first.closed, 'the socket closed');
+    const again = await openSocket();
+    const rejoined = await again.join(group, options);
+    expect(rejoined.generation).toBe(joined.generation);
+    expect(partitionsOf(rejoined.assignment)).toEqual(partitionsOf(joined.assignment));
+    expect(rejoined.member_id).not.toBe(joined.member_id); // the new incarnation fences the old one
+    expect(broker.groups.describeGroup(group)).toMatchObject({ state: 'Stable', members: [expect.objectContaining({ memberId: rejoined.member_id, groupInstanceId: 'tab-1' })] });
+    // An explicit leave does leave.
+    await again.request({ type: 'leave', group });
+    expect(broker.groups.describeGroup(group).members).toEqual([]);
+  });
+
+  it('refuses what Kafka refuses: bad joins, joining twice, an assignor the group does not use, leaving a group it is not in, a non-member commit to a live group', async () => {
     const group = 'ws-refusals';
     const socket = await openSocket();
     const errorOf = (answer: ServerMessage): string => (answer.type === 'error' ? answer.error_name : answer.type);
