@@ -5,8 +5,9 @@
  * started the way `ferry start` starts one (startServer) on 127.0.0.1 port 0.
  *
  * Records cross between the page and Node both ways, through the demo page's
- * own form and through the client's async iterator in both encodings, and the
- * page must log no console error. chromium comes from
+ * own form and through the client's async iterator in both encodings; the
+ * page joins a consumer group and commits; and the page must log no console
+ * error. chromium comes from
  * scripts/install-test-deps.sh (CI runs it); without it this test fails, it
  * does not skip. Every wait is bounded; nothing asserts on timing.
  */
@@ -47,7 +48,8 @@ beforeAll(async () => {
   }
   // Bundle the client as it is now (esbuild takes well under a second); the server reads it at start.
   execFileSync(process.execPath, ['scripts/build-client.mjs'], { cwd: root, stdio: 'pipe' });
-  broker = await Broker.open({ dataDir: tempDir('ferry-browser-'), autoCreateTopics: true });
+  // No initial rebalance delay: a group's first join answers at once.
+  broker = await Broker.open({ dataDir: tempDir('ferry-browser-'), autoCreateTopics: true, groups: { initialRebalanceDelayMs: 0 } });
   server = await startServer({ broker, host: '127.0.0.1', port: 0, logger: pino({ level: 'silent' }) });
   origin = `http://127.0.0.1:${server.port}`;
   // chromium.launch gives every launch a fresh, temporary user-data dir of its own.
@@ -202,5 +204,51 @@ describe.each(['json', 'binary'] as const)('FerryClient in the browser (%s)', (e
       return scope.iteration;
     });
     expect(ended).toBe('ended');
+  });
+});
+
+describe('a consumer group in the browser', () => {
+  it('joins a group, is assigned every partition, reads from the earliest, commits, and Node sees the commit', async () => {
+    const topic = 'browser-group';
+    await broker.createTopic(topic, { partitions: 2 });
+    await broker.produce(topic, [
+      { value: Buffer.from('p0'), partition: 0 },
+      { value: Buffer.from('p1'), partition: 1 },
+    ]);
+    await openDemo();
+    const seen = await page.evaluate(
+      async ({ topic }) => {
+        const scope = globalThis as unknown as { ferryDemo: { Ferry: typeof import('../../src/client/index.js') } };
+        const { host } = (globalThis as unknown as { location: { host: string } }).location;
+        const client = await scope.ferryDemo.Ferry.FerryClient.connect(`ws://${host}/ws`);
+        const membership = client.join('browser-group', topic, { from: 'earliest' });
+        const assignment = await membership.ready;
+        const values: string[] = [];
+        while (values.length < 2) {
+          const next = await membership.next();
+          if (next.done) break;
+          values.push(`${next.value.partition}:${next.value.valueText}`);
+        }
+        await membership.commit(); // the position after each record read
+        const offsets = await client.committedOffsets('browser-group', [topic]);
+        const memberId = membership.memberId;
+        await membership.leave();
+        await client.close();
+        return { assignment, values: values.sort(), offsets, memberId };
+      },
+      { topic },
+    );
+    expect(seen.assignment).toEqual([{ topic, partitions: [0, 1] }]);
+    expect(seen.values).toEqual(['0:p0', '1:p1']);
+    expect(seen.memberId).toMatch(/^ferry-ws-/);
+    expect(seen.offsets).toEqual([
+      { topic, partition: 0, offset: 1, metadata: '' },
+      { topic, partition: 1, offset: 1, metadata: '' },
+    ]);
+    expect(broker.groups.fetchOffsets('browser-group', null).map((o) => [o.partition, o.offset])).toEqual([
+      [0, 1n],
+      [1, 1n],
+    ]);
+    expect(broker.groups.describeGroup('browser-group').members).toEqual([]);
   });
 });
