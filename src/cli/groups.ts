@@ -22,7 +22,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { FerryError } from '../errors.js';
 import { KafkaAdminClient } from '../client/kafka/index.js';
-import type { GroupDescription, ListedOffset, PartitionOffset, TopicPartition } from '../client/kafka/index.js';
+import type { GroupDescription, ListedOffset, PartitionOffset, SaslPlainCredentials, TopicPartition } from '../client/kafka/index.js';
 import { alignedTable } from './columns.js';
 import { CliError } from './http-api.js';
 
@@ -35,6 +35,13 @@ const INACTIVE_STATES = new Set(['Empty', 'Dead']);
 const REBALANCING_STATES = new Set(['PreparingRebalance', 'CompletingRebalance', 'Assigning', 'Reconciling']);
 
 // ------------------------------------------------------------------ argument parsing
+
+/** `user:password` (the password may hold colons). */
+export function saslPlainCredentials(value: string): SaslPlainCredentials {
+  const colon = value.indexOf(':');
+  if (colon <= 0) throw new InvalidArgumentError('expected user:password');
+  return { username: value.slice(0, colon), password: value.slice(colon + 1) };
+}
 
 function integer(value: string): bigint {
   if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError('an integer');
@@ -331,11 +338,12 @@ export interface GroupsIo {
 export function groupsCommand(io: GroupsIo): Command {
   const groups = new Command('groups')
     .description('list, describe, delete consumer groups and reset their offsets, over the Kafka protocol (like kafka-consumer-groups)')
-    .addOption(new Option('--bootstrap-server <host:port>', "a broker's Kafka address (Ferry's --kafka-port, or any Kafka broker)").default(DEFAULT_BOOTSTRAP_SERVER).env('FERRY_BOOTSTRAP_SERVER'));
+    .addOption(new Option('--bootstrap-server <host:port>', "a broker's Kafka address (Ferry's --kafka-port, or any Kafka broker)").default(DEFAULT_BOOTSTRAP_SERVER).env('FERRY_BOOTSTRAP_SERVER'))
+    .addOption(new Option('--sasl-plain <user:password>', 'authenticate with SASL/PLAIN (prefer the environment variable: a flag shows in ps)').argParser(saslPlainCredentials).env('FERRY_SASL_PLAIN'));
 
   const withAdmin = async (run: (admin: KafkaAdminClient) => Promise<void>): Promise<void> => {
-    const bootstrapServer = groups.opts<{ bootstrapServer: string }>().bootstrapServer;
-    const admin = new KafkaAdminClient({ bootstrapServer, clientId: 'ferry-groups' });
+    const { bootstrapServer, saslPlain } = groups.opts<{ bootstrapServer: string; saslPlain?: SaslPlainCredentials }>();
+    const admin = new KafkaAdminClient({ bootstrapServer, clientId: 'ferry-groups', ...(saslPlain === undefined ? {} : { saslPlain }) });
     try {
       await admin.connect().catch((error: unknown) => {
         if (error instanceof FerryError && error.errorName === 'NETWORK_EXCEPTION') {

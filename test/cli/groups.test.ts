@@ -10,7 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { clampOffset, parseDatetime, topicSelection } from '../../src/cli/groups.js';
+import { clampOffset, parseDatetime, saslPlainCredentials, topicSelection } from '../../src/cli/groups.js';
 import { closeSharedStoragePool } from '../../src/storage/storage-pool.js';
 import { openKafkaServer, WAIT_MS, type KafkaTestServer } from '../protocol/kafka/helpers.js';
 
@@ -247,6 +247,25 @@ describe('ferry groups (kafka-consumer-groups over the Kafka protocol)', () => {
   });
 });
 
+describe('ferry groups with SASL/PLAIN', () => {
+  it('authenticates with FERRY_SASL_PLAIN, and says so when the password is wrong', async () => {
+    const secured = await openKafkaServer({}, { saslPlainUsers: new Map([['ops', 's3cret']]) });
+    try {
+      await secured.broker.groups.resetOffsets('audited', []);
+      const list = (credentials: string): Promise<CliResult> =>
+        run(process.execPath, [builtCli, 'groups', '--bootstrap-server', secured.bootstrap, 'list'], { env: { ...process.env, FERRY_SASL_PLAIN: credentials } })
+          .then(({ stdout, stderr }) => ({ stdout, stderr, code: 0 }))
+          .catch((error: CliResult) => error);
+      expect((await list('ops:s3cret')).stdout).toBe('GROUP           STATE\naudited         Empty\n');
+      const refused = await list('ops:wrong');
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/^ferry: SASL\/PLAIN authentication of ops at 127\.0\.0\.1:\d+ failed with SASL_AUTHENTICATION_FAILED/);
+    } finally {
+      await secured.close();
+    }
+  });
+});
+
 describe('ferry groups argument parsing', () => {
   it('reads topic selections, datetimes and clamps offsets as Kafka does', () => {
     expect(topicSelection('orders')).toEqual([{ topic: 'orders', partitions: null }]);
@@ -264,5 +283,7 @@ describe('ferry groups argument parsing', () => {
     expect(clampOffset(-5n, { start: 2n, end: 9n })).toBe(2n);
     expect(clampOffset(5n, { start: 2n, end: 9n })).toBe(5n);
     expect(clampOffset(50n, { start: 2n, end: 9n })).toBe(9n);
+    expect(saslPlainCredentials('ops:a:b')).toEqual({ username: 'ops', password: 'a:b' });
+    expect(() => saslPlainCredentials(':pw')).toThrow(/user:password/);
   });
 });

@@ -17,12 +17,15 @@ import * as groupCalls from './group-calls.js';
 import type { BrokerNode, GroupDescription, GroupListing, GroupOutcome } from './group-calls.js';
 import { fetchMetadata, type TopicMetadata } from './metadata-call.js';
 import * as offsetCalls from './offset-calls.js';
+import type { SaslPlainCredentials } from './sasl-plain.js';
 import type { CommitOutcome, ListedOffset, OffsetQuery, PartitionOffset, TopicPartition } from './offset-calls.js';
 
 export interface AdminClientOptions {
   /** `host:port` of any broker of the cluster (`[v6addr]:port` for IPv6). */
   bootstrapServer: string;
   clientId?: string;
+  /** Authenticate every connection with SASL/PLAIN (a broker started with --sasl-plain-users). */
+  saslPlain?: SaslPlainCredentials;
   connectTimeoutMs?: number;
   requestTimeoutMs?: number;
 }
@@ -145,10 +148,11 @@ export class KafkaAdminClient {
     return session;
   }
 
-  private connectionOptions(node: { host: string; port: number }): ConnectionOptions {
+  private connectionOptions(node: { host: string; port: number }): ConnectionOptions & { saslPlain?: SaslPlainCredentials } {
     return {
       host: node.host,
       port: node.port,
+      ...(this.options.saslPlain === undefined ? {} : { saslPlain: this.options.saslPlain }),
       ...(this.options.clientId === undefined ? {} : { clientId: this.options.clientId }),
       ...(this.options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: this.options.connectTimeoutMs }),
       ...(this.options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: this.options.requestTimeoutMs }),

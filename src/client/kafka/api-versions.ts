@@ -17,9 +17,11 @@ export const API = {
   OffsetCommit: 8,
   OffsetFetch: 9,
   FindCoordinator: 10,
+  SaslHandshake: 17,
   DescribeGroups: 15,
   ListGroups: 16,
   ApiVersions: 18,
+  SaslAuthenticate: 36,
   DeleteGroups: 42,
 } as const;
 
@@ -28,7 +30,8 @@ export type ApiName = keyof typeof API;
 /**
  * What this client implements. ListOffsets v0 and OffsetFetch v0-1 are
  * Kafka's oldest forms, which Kafka 4.0 dropped too; Metadata starts at v4,
- * the first that lets a lookup not auto-create the topics it names.
+ * the first that lets a lookup not auto-create the topics it names;
+ * SaslHandshake at v1, the first whose tokens travel in SaslAuthenticate.
  */
 export const CLIENT_VERSIONS: Readonly<Record<ApiName, VersionRange>> = {
   ListOffsets: { min: 1, max: 10 },
@@ -36,9 +39,11 @@ export const CLIENT_VERSIONS: Readonly<Record<ApiName, VersionRange>> = {
   OffsetCommit: { min: 2, max: 9 },
   OffsetFetch: { min: 2, max: 9 },
   FindCoordinator: { min: 0, max: 6 },
+  SaslHandshake: { min: 1, max: 1 },
   DescribeGroups: { min: 0, max: 5 },
   ListGroups: { min: 0, max: 5 },
   ApiVersions: { min: 0, max: 4 },
+  SaslAuthenticate: { min: 0, max: 2 },
   DeleteGroups: { min: 0, max: 2 },
 };
 

@@ -3,7 +3,8 @@
  * open, ApiVersions at the newest version this client knows; a broker that
  * does not know that version answers UNSUPPORTED_VERSION with its own list
  * (KIP-511), and the request is sent again at the highest version both know.
- * Every later call goes out at the version negotiated for its API.
+ * Every later call goes out at the version negotiated for its API. With
+ * credentials, SASL/PLAIN follows before the session is handed out.
  */
 
 import { FerryError } from '../../errors.js';
@@ -12,6 +13,7 @@ import { API, CLIENT_VERSIONS, negotiateVersions, versionFor, type ApiName, type
 import { KafkaConnection, type ConnectionOptions } from './connection.js';
 import { checkErrorCode } from './kafka-errors.js';
 import { CLIENT_SOFTWARE_NAME, CLIENT_SOFTWARE_VERSION } from './limits.js';
+import { authenticatePlain, type SaslPlainCredentials } from './sasl-plain.js';
 
 interface ApiVersionsResponse {
   errorCode: number;
@@ -32,11 +34,14 @@ export class BrokerSession {
     readonly versions: NegotiatedVersions,
   ) {}
 
-  static async open(options: ConnectionOptions): Promise<BrokerSession> {
+  /** Connects, negotiates versions, and authenticates with SASL/PLAIN when given credentials. */
+  static async open(options: ConnectionOptions & { saslPlain?: SaslPlainCredentials }): Promise<BrokerSession> {
     const connection = await KafkaConnection.connect(options);
     try {
       const brokerVersions = await askApiVersions(connection);
-      return new BrokerSession(connection, brokerVersions, negotiateVersions(brokerVersions));
+      const session = new BrokerSession(connection, brokerVersions, negotiateVersions(brokerVersions));
+      if (options.saslPlain) await authenticatePlain(session, options.saslPlain);
+      return session;
     } catch (error) {
       connection.close();
       throw error;

@@ -10,4 +10,5 @@ export { KafkaConnection, type ConnectionOptions } from './connection.js';
 export type { BrokerNode, GroupDescription, GroupListing, GroupMember, GroupOutcome } from './group-calls.js';
 export { kafkaError } from './kafka-errors.js';
 export type { ClusterMetadata, TopicMetadata } from './metadata-call.js';
+export type { SaslPlainCredentials } from './sasl-plain.js';
 export type { CommitOutcome, ListedOffset, OffsetQuery, PartitionOffset, TopicPartition } from './offset-calls.js';

@@ -8,7 +8,7 @@
 
 import net from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { CLIENT_VERSIONS, negotiateVersions, versionFor } from '../../../src/client/kafka/api-versions.js';
+import { API, CLIENT_VERSIONS, negotiateVersions, versionFor } from '../../../src/client/kafka/api-versions.js';
 import { BrokerSession } from '../../../src/client/kafka/broker-session.js';
 import { KafkaConnection } from '../../../src/client/kafka/connection.js';
 import { deleteGroups, describeGroups } from '../../../src/client/kafka/group-calls.js';
@@ -119,11 +119,36 @@ describe('version negotiation', () => {
     const session = await BrokerSession.open({ host: '127.0.0.1', port: server.port });
     try {
       for (const [name, range] of Object.entries(CLIENT_VERSIONS) as Array<[keyof typeof CLIENT_VERSIONS, { max: number }]>) {
-        const ferryMax = HANDLERS.find((handler) => handler.apiKey === { ListOffsets: 2, Metadata: 3, OffsetCommit: 8, OffsetFetch: 9, FindCoordinator: 10, DescribeGroups: 15, ListGroups: 16, ApiVersions: 18, DeleteGroups: 42 }[name])!.versions.max;
+        const ferryMax = HANDLERS.find((handler) => handler.apiKey === API[name])!.versions.max;
         expect(session.version(name), name).toBe(Math.min(range.max, ferryMax));
       }
     } finally {
       session.close();
+      await server.close();
+    }
+  });
+});
+
+describe('SASL/PLAIN', () => {
+  it('authenticates every connection when given credentials, and says why it could not', async () => {
+    const server = await openKafkaServer({}, { saslPlainUsers: new Map([['admin', 'pass:with:colons']]) });
+    const bootstrapServer = server.bootstrap;
+    try {
+      const admin = new KafkaAdminClient({ bootstrapServer, saslPlain: { username: 'admin', password: 'pass:with:colons' } });
+      await server.broker.groups.resetOffsets('audited', []);
+      expect(await admin.listGroups()).toEqual([{ groupId: 'audited', protocolType: '', state: 'Empty' }]);
+      admin.close();
+
+      const wrong = new KafkaAdminClient({ bootstrapServer, saslPlain: { username: 'admin', password: 'nope' } });
+      await expect(wrong.connect()).rejects.toThrow(
+        expect.objectContaining({ errorName: 'SASL_AUTHENTICATION_FAILED', message: expect.stringMatching(/^SASL\/PLAIN authentication of admin at 127\.0\.0\.1:\d+ failed with SASL_AUTHENTICATION_FAILED: Authentication failed/) }),
+      );
+      wrong.close();
+      // Without credentials the door answers ApiVersions, then hangs up on anything else.
+      const anonymous = new KafkaAdminClient({ bootstrapServer });
+      await expect(anonymous.listGroups()).rejects.toThrow(expect.objectContaining({ errorName: 'NETWORK_EXCEPTION' }));
+      anonymous.close();
+    } finally {
       await server.close();
     }
   });
