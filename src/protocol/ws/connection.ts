@@ -95,7 +95,7 @@ export class Connection implements PushTarget, MemberHost {
   onClose(): void {
     this.open = false;
     // Static members (instance_id) stay in their groups until their session expires, so a reloaded page gets its partitions back.
-    for (const member of this.groups.values()) member.stop(!this.isStatic(member));
+    for (const member of this.groups.values()) member.stop(member.instanceId === null);
     this.groups.clear();
     for (const subscription of this.subscriptions.values()) subscription.stop();
     this.subscriptions.clear();
@@ -179,11 +179,11 @@ export class Connection implements PushTarget, MemberHost {
   private subscribe(request: Extract<Request, { type: 'subscribe' }>): void {
     const starts = request.partitions ?? this.broker.describeTopic(request.topic).partitions.map((p) => ({ partition: p.partition, from: null }));
     const { subscription, partitions } = this.openSubscription(request.topic, starts, request.from, request.creditBytes);
-    // Answered before the loop's first push, which comes after at least one await.
     this.send(withId({ type: 'subscribed', subscription, partitions }, request.id));
+    this.startSubscription(subscription);
   }
 
-  /** A push subscription within the socket's limits; its loop starts after the caller has answered (it awaits before pushing). */
+  /** A push subscription within the socket's limits, not pushing yet: the caller announces its id first, then starts it. */
   openSubscription(topicName: string, starts: PartitionStart[], defaultFrom: WireFrom, creditBytes: number | null): { subscription: number; partitions: SubscribedPartition[] } {
     if (this.subscriptions.size >= this.limits.subscriptionsPerSocketMax) {
       throw new InvalidRequest(undefined, `a socket holds at most ${this.limits.subscriptionsPerSocketMax} subscriptions`);
@@ -197,8 +197,13 @@ export class Connection implements PushTarget, MemberHost {
     const subscription = new PushSubscription(id, topic.name, positions, creditBytes ?? this.limits.creditBytesDefault, this.broker, this.limits, this);
     this.subscriptions.set(id, subscription);
     this.subscribedPartitions += subscription.partitionCount;
-    void subscription.run().finally(() => this.forget(subscription));
     return { subscription: id, partitions: positions.map((p) => ({ ...p })) };
+  }
+
+  /** Starts the push loop of an announced subscription (one closed meanwhile stays closed). */
+  startSubscription(id: number): void {
+    const subscription = this.subscriptions.get(id);
+    if (subscription) void subscription.run().finally(() => this.forget(subscription));
   }
 
   closeSubscription(id: number): void {
@@ -241,7 +246,10 @@ export class Connection implements PushTarget, MemberHost {
     const member = new GroupMember(request, this.remoteAddress(), this.broker, this.limits, this);
     this.groups.set(request.group, member);
     member.start().then(
-      (joined) => this.send(withId(joined, request.id)),
+      (joined) => {
+        this.send(withId(joined, request.id));
+        member.startPushing(); // after the answer that names the subscriptions
+      },
       (error: unknown) => {
         this.dropMember(member, true);
         this.sendError(error, { id: request.id });
@@ -285,10 +293,6 @@ export class Connection implements PushTarget, MemberHost {
   private dropMember(member: GroupMember, leave: boolean): void {
     member.stop(leave);
     if (this.groups.get(member.groupId) === member) this.groups.delete(member.groupId);
-  }
-
-  private isStatic(member: GroupMember): boolean {
-    return member.instanceId !== null;
   }
 
   private remoteAddress(): string {

@@ -47,8 +47,10 @@ export const WS_MEMBER_CLIENT_ID = 'ferry-ws';
 
 /** What a membership needs from its socket. */
 export interface MemberHost {
-  /** Opens a push subscription (limits checked); its id and where each partition starts. */
+  /** Opens a push subscription (limits checked), not pushing until started: its id and where each partition starts. */
   openSubscription(topic: string, starts: PartitionStart[], defaultFrom: WireFrom, creditBytes: number | null): { subscription: number; partitions: SubscribedPartition[] };
+  /** Starts pushing, once the client has been told the subscription's id (a push it cannot place would be lost). */
+  startSubscription(subscription: number): void;
   closeSubscription(subscription: number): void;
   send(message: ServerMessage): void;
   /** The door could not keep the member in the group: tell the client, forget the membership. */
@@ -100,7 +102,7 @@ export class GroupMember {
     return this.stopper.signal.aborted;
   }
 
-  /** The first join: the `joined` answer once the member is in a stable generation. */
+  /** The first join: the `joined` answer once the member is in a stable generation; send it, then startPushing(). */
   async start(): Promise<Extract<ServerMessage, { type: 'joined' }>> {
     const assignment = await this.join();
     this.heartbeatTimer = setInterval(() => this.heartbeat(), Math.max(1, Math.floor(this.request.sessionTimeoutMs / GROUP_HEARTBEATS_PER_SESSION)));
@@ -111,6 +113,11 @@ export class GroupMember {
   /** Commits with the member's current generation (refused by the coordinator once the group has moved on). */
   commit(offsets: readonly OffsetToCommit[]): Promise<PartitionOutcome[]> {
     return this.broker.groups.commitOffsets({ groupId: this.groupId, generationId: this.generationId, memberId: this.memberId, groupInstanceId: this.request.instanceId, offsets });
+  }
+
+  /** The assignment's subscriptions push from now on. */
+  startPushing(): void {
+    for (const subscription of this.subscriptions) this.host.startSubscription(subscription);
   }
 
   /** A commit of this group was answered: a member revoking its partitions rejoins now. */
@@ -263,6 +270,7 @@ export class GroupMember {
     try {
       const assignment = await this.join();
       this.host.send({ type: 'rebalance', group: this.groupId, generation: this.generationId, member_id: this.memberId, leader: this.leaderId, assignment });
+      this.startPushing();
     } catch (error) {
       if (!this.stopped) this.host.memberFailed(this, error);
     } finally {
