@@ -7,7 +7,8 @@
  * coordinator (FindCoordinator), ListOffsets to each partition's leader
  * (Metadata), ListGroups to every broker. One session (connection plus
  * negotiated versions) per broker address, opened on first use and kept
- * until close().
+ * until close(). Coordinator errors (loading, unavailable, moved) are
+ * retried a bounded number of times; every other error is the caller's.
  */
 
 import { FerryError } from '../../errors.js';
@@ -18,6 +19,7 @@ import type { BrokerNode, GroupDescription, GroupListing, GroupOutcome } from '.
 import { fetchMetadata, type TopicMetadata } from './metadata-call.js';
 import * as offsetCalls from './offset-calls.js';
 import type { SaslPlainCredentials } from './sasl-plain.js';
+import { COORDINATOR_RETRIES_MAX, RETRY_BACKOFF_MS } from './limits.js';
 import type { CommitOutcome, ListedOffset, OffsetQuery, PartitionOffset, TopicPartition } from './offset-calls.js';
 
 export interface AdminClientOptions {
@@ -38,8 +40,19 @@ export function parseBootstrapServer(text: string): { host: string; port: number
   return { host: match[1] ?? match[2] ?? '', port };
 }
 
+const COORDINATOR_ERRORS = new Set(['COORDINATOR_LOAD_IN_PROGRESS', 'COORDINATOR_NOT_AVAILABLE', 'NOT_COORDINATOR']);
+
+function isCoordinatorError(error: unknown): error is FerryError {
+  return error instanceof FerryError && COORDINATOR_ERRORS.has(error.errorName);
+}
+
+function outcomeErrors(outcomes: ReadonlyArray<{ error: FerryError | null }>): Array<FerryError | null> {
+  return outcomes.map((outcome) => outcome.error);
+}
+
 export class KafkaAdminClient {
   private readonly sessions = new Map<string, Promise<BrokerSession>>();
+  private readonly coordinators = new Map<string, Promise<BrokerNode>>();
   private readonly bootstrap: { host: string; port: number };
 
   constructor(private readonly options: AdminClientOptions) {
@@ -59,35 +72,33 @@ export class KafkaAdminClient {
   }
 
   async describeGroup(groupId: string): Promise<GroupDescription & { coordinator: BrokerNode }> {
-    const coordinator = await this.findCoordinator(groupId);
-    const [description] = await groupCalls.describeGroups(await this.session(coordinator), [groupId]);
-    if (description === undefined) throw new FerryError('UNKNOWN_SERVER_ERROR', `DescribeGroups ${groupId}: the coordinator answered no group`);
-    return { ...description, coordinator };
+    return this.atCoordinator(groupId, async (session, coordinator) => {
+      const [description] = await groupCalls.describeGroups(session, [groupId]);
+      if (description === undefined) throw new FerryError('UNKNOWN_SERVER_ERROR', `DescribeGroups ${groupId}: the coordinator answered no group`);
+      return { ...description, coordinator };
+    });
   }
 
   async deleteGroups(groupIds: readonly string[]): Promise<GroupOutcome[]> {
-    return (
-      await Promise.all(
-        groupIds.map(async (groupId) => {
-          try {
-            return await groupCalls.deleteGroups(await this.session(await this.findCoordinator(groupId)), [groupId]);
-          } catch (error) {
-            if (!(error instanceof FerryError)) throw error;
-            return [{ groupId, error }];
-          }
-        }),
-      )
-    ).flat();
+    const outcomes = groupIds.map(async (groupId) => {
+      try {
+        return await this.atCoordinator(groupId, (session) => groupCalls.deleteGroups(session, [groupId]), outcomeErrors);
+      } catch (error) {
+        if (!(error instanceof FerryError)) throw error;
+        return [{ groupId, error }];
+      }
+    });
+    return (await Promise.all(outcomes)).flat();
   }
 
   /** Committed offsets of the group: of `partitions`, or all when null; uncommitted partitions are left out. */
   async committedOffsets(groupId: string, partitions: readonly TopicPartition[] | null = null): Promise<PartitionOffset[]> {
-    return offsetCalls.fetchCommittedOffsets(await this.session(await this.findCoordinator(groupId)), groupId, partitions);
+    return this.atCoordinator(groupId, (session) => offsetCalls.fetchCommittedOffsets(session, groupId, partitions));
   }
 
   /** A simple commit (no generation, no member): the coordinator takes it only while the group has no members. */
   async commitOffsets(groupId: string, offsets: readonly PartitionOffset[]): Promise<CommitOutcome[]> {
-    return offsetCalls.commitOffsets(await this.session(await this.findCoordinator(groupId)), groupId, offsets);
+    return this.atCoordinator(groupId, (session) => offsetCalls.commitOffsets(session, groupId, offsets), outcomeErrors);
   }
 
   /** The named topics' partitions (UNKNOWN_TOPIC_OR_PARTITION for a topic that does not exist). */
@@ -126,9 +137,35 @@ export class KafkaAdminClient {
     return [...answers.flat(), ...unanswerable].sort(offsetCalls.byTopicPartition);
   }
 
-  /** The group's coordinator: asked of the bootstrap server each time (it moves with __consumer_offsets leadership). */
-  async findCoordinator(groupId: string): Promise<BrokerNode> {
-    return groupCalls.findGroupCoordinator(await this.session(this.bootstrap), groupId);
+  /** The group's coordinator, asked of the bootstrap server once per client (again after it said it is not, or not yet, the coordinator). */
+  findCoordinator(groupId: string): Promise<BrokerNode> {
+    let coordinator = this.coordinators.get(groupId);
+    if (coordinator === undefined) {
+      coordinator = this.session(this.bootstrap).then((session) => groupCalls.findGroupCoordinator(session, groupId));
+      coordinator.catch(() => this.coordinators.delete(groupId));
+      this.coordinators.set(groupId, coordinator);
+    }
+    return coordinator;
+  }
+
+  /**
+   * Runs `call` at the group's coordinator. A coordinator that is loading,
+   * unavailable or no longer the group's (thrown, or in one of the call's
+   * outcomes) is looked up again and asked again, COORDINATOR_RETRIES_MAX
+   * times at most, RETRY_BACKOFF_MS apart, as Kafka's admin client does.
+   */
+  private async atCoordinator<T>(groupId: string, call: (session: BrokerSession, coordinator: BrokerNode) => Promise<T>, errorsOf: (result: T) => Array<FerryError | null> = () => []): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const coordinator = await this.findCoordinator(groupId);
+        const result = await call(await this.session(coordinator), coordinator);
+        if (!errorsOf(result).some(isCoordinatorError) || attempt >= COORDINATOR_RETRIES_MAX) return result;
+      } catch (error) {
+        if (!isCoordinatorError(error) || attempt >= COORDINATOR_RETRIES_MAX) throw error;
+      }
+      this.coordinators.delete(groupId);
+      await new Promise((resolve) => setTimeout(resolve, RETRY_BACKOFF_MS));
+    }
   }
 
   close(): void {

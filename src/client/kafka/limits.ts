@@ -11,6 +11,12 @@ export const CONNECT_TIMEOUT_MS = 10_000;
 /** request.timeout.ms (Kafka's admin client default is 30 s): an answer later than this fails the request. */
 export const REQUEST_TIMEOUT_MS = 30_000;
 
+/** Attempts of a group call whose coordinator is loading, unavailable or moved (Kafka's admin retries until default.api.timeout.ms). */
+export const COORDINATOR_RETRIES_MAX = 10;
+
+/** retry.backoff.ms (Kafka's default). */
+export const RETRY_BACKOFF_MS = 100;
+
 /** Requests sent on one connection and not yet answered; more wait for a slot (max.in.flight.requests.per.connection). */
 export const IN_FLIGHT_REQUESTS_MAX = 16;
 

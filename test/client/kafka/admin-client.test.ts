@@ -14,6 +14,7 @@ import { KafkaConnection } from '../../../src/client/kafka/connection.js';
 import { deleteGroups, describeGroups } from '../../../src/client/kafka/group-calls.js';
 import { KafkaAdminClient, parseBootstrapServer } from '../../../src/client/kafka/index.js';
 import { kafkaError } from '../../../src/client/kafka/kafka-errors.js';
+import { COORDINATOR_RETRIES_MAX } from '../../../src/client/kafka/limits.js';
 import { FerryError } from '../../../src/errors.js';
 import { decode, decodeRequestHeader, encode, encodeResponseHeader, type RequestHeader } from '../../../src/protocol/kafka/codec/message-codec.js';
 import { KafkaReader } from '../../../src/protocol/kafka/codec/reader.js';
@@ -125,6 +126,56 @@ describe('version negotiation', () => {
     } finally {
       session.close();
       await server.close();
+    }
+  });
+});
+
+describe('coordinator errors', () => {
+  it('looks the coordinator up again and retries while it is loading, unavailable or moved; other errors at once', async () => {
+    const calls = { findCoordinator: 0, describeGroups: 0, offsetCommit: 0 };
+    let port = 0;
+    port = await fakeBroker(
+      speaking(
+        [
+          { apiKey: 10, minVersion: 0, maxVersion: 6 },
+          { apiKey: 15, minVersion: 0, maxVersion: 5 },
+          { apiKey: 8, minVersion: 0, maxVersion: 9 },
+        ],
+        (request, answer) => {
+          const body = request.body as { coordinatorKeys?: string[]; groups?: string[]; groupId?: string };
+          if (request.api.apiKey === 10) {
+            calls.findCoordinator++;
+            const key = body.coordinatorKeys?.[0] ?? '';
+            const errorCode = calls.findCoordinator === 1 ? 15 : 0; // COORDINATOR_NOT_AVAILABLE once
+            answer({ coordinators: [{ key, nodeId: 1, host: '127.0.0.1', port, errorCode, errorMessage: null }] });
+          } else if (request.api.apiKey === 15) {
+            calls.describeGroups++;
+            const groupId = body.groups?.[0] ?? '';
+            // COORDINATOR_LOAD_IN_PROGRESS once; a group named "moved" is never here (NOT_COORDINATOR); "bad" is INVALID_GROUP_ID.
+            const errorCode = groupId === 'moved' ? 16 : groupId === 'bad' ? 24 : calls.describeGroups === 1 ? 14 : 0;
+            answer({ groups: [{ errorCode, groupId, groupState: 'Empty', protocolType: 'consumer', protocolData: '', members: [] }] });
+          } else {
+            calls.offsetCommit++;
+            const errorCode = calls.offsetCommit === 1 ? 16 : 0; // NOT_COORDINATOR in the partition's outcome once
+            answer({ topics: [{ name: 't', partitions: [{ partitionIndex: 0, errorCode }] }] });
+          }
+        },
+      ),
+    );
+    const admin = new KafkaAdminClient({ bootstrapServer: `127.0.0.1:${port}` });
+    try {
+      expect(await admin.describeGroup('g')).toMatchObject({ groupId: 'g', state: 'Empty', coordinator: { nodeId: 1, host: '127.0.0.1', port } });
+      expect(calls).toEqual({ findCoordinator: 3, describeGroups: 2, offsetCommit: 0 });
+      expect(await admin.commitOffsets('g', [{ topic: 't', partition: 0, offset: 5n }])).toEqual([{ topic: 't', partition: 0, offset: 5n, error: null }]);
+      expect(calls.offsetCommit).toBe(2);
+
+      calls.describeGroups = 0;
+      await expect(admin.describeGroup('bad')).rejects.toThrow(expect.objectContaining({ errorName: 'INVALID_GROUP_ID' }));
+      expect(calls.describeGroups).toBe(1);
+      await expect(admin.describeGroup('moved')).rejects.toThrow(expect.objectContaining({ errorName: 'NOT_COORDINATOR' }));
+      expect(calls.describeGroups).toBe(1 + COORDINATOR_RETRIES_MAX);
+    } finally {
+      admin.close();
     }
   });
 });
