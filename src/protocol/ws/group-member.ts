@@ -10,7 +10,8 @@
  *   stable     one push subscription per assigned topic, each partition
  *              from its committed offset (else the join's `from`), and a
  *              heartbeat every sessionTimeoutMs / GROUP_HEARTBEATS_PER_SESSION
- *              run by the door, so a throttled background tab cannot expire.
+ *              (at most GROUP_HEARTBEAT_INTERVAL_MS_MAX) run by the door, so
+ *              a throttled background tab cannot expire.
  *   revoking   a heartbeat said the group is rebalancing (or the generation
  *              moved on): subscriptions end (eager revocation, as Kafka's
  *              classic protocol) and `rebalancing` is pushed. The door waits
@@ -38,7 +39,7 @@ import {
   type TopicPartitions,
 } from '../../broker/groups/index.js';
 import { FerryError, type ErrorName } from '../../errors.js';
-import { GROUP_HEARTBEATS_PER_SESSION, type WsLimits } from './limits.js';
+import { GROUP_HEARTBEAT_INTERVAL_MS_MAX, GROUP_HEARTBEATS_PER_SESSION, type WsLimits } from './limits.js';
 import type { GroupAssignment, ServerMessage, SubscribedPartition, WireAssignor, WireFrom } from './protocol.js';
 import type { JoinGroupRequest, PartitionStart } from './requests.js';
 
@@ -105,7 +106,8 @@ export class GroupMember {
   /** The first join: the `joined` answer once the member is in a stable generation; send it, then startPushing(). */
   async start(): Promise<Extract<ServerMessage, { type: 'joined' }>> {
     const assignment = await this.join();
-    this.heartbeatTimer = setInterval(() => this.heartbeat(), Math.max(1, Math.floor(this.request.sessionTimeoutMs / GROUP_HEARTBEATS_PER_SESSION)));
+    const intervalMs = Math.min(GROUP_HEARTBEAT_INTERVAL_MS_MAX, Math.max(1, Math.floor(this.request.sessionTimeoutMs / GROUP_HEARTBEATS_PER_SESSION)));
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), intervalMs);
     this.heartbeatTimer.unref();
     return { type: 'joined', group: this.groupId, generation: this.generationId, member_id: this.memberId, leader: this.leaderId, assignment };
   }

@@ -79,8 +79,10 @@ export const WS_LIMITS: Readonly<WsLimits> = Object.freeze({
 export const GROUP_SESSION_TIMEOUT_MS_DEFAULT = 30_000;
 /** A join's rebalance timeout (max.poll.interval.ms in Kafka's consumer) when it names none. */
 export const GROUP_REBALANCE_TIMEOUT_MS_DEFAULT = 60_000;
-/** The door heartbeats a member this many times per session timeout (Kafka's advice: at most a third of it). */
+/** The door heartbeats a member this many times per session timeout (Kafka's advice: at most a third of it)... */
 export const GROUP_HEARTBEATS_PER_SESSION = 3;
+/** ...and at least this often (Kafka's heartbeat.interval.ms default): a heartbeat is how a member learns of a rebalance, which waits for it. */
+export const GROUP_HEARTBEAT_INTERVAL_MS_MAX = 3_000;
 
 export function wireLimits(limits: WsLimits): WireLimits {
   return {

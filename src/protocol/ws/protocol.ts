@@ -45,8 +45,9 @@
  *                "consumer", a ConsumerProtocol subscription to `topics` (each must
  *                exist). The door runs Kafka's whole dance for the member (the
  *                MEMBER_ID_REQUIRED round trip, JoinGroup, SyncGroup) and then
- *                heartbeats for it every session_timeout_ms / 3 while the socket
- *                is open: a background tab's throttled timers cannot expire it.
+ *                heartbeats for it every session_timeout_ms / 3 (at most every 3 s)
+ *                while the socket is open: a background tab's throttled timers
+ *                cannot expire it.
  *                assignor: "range" | "roundrobin" | "RoundRobinAssigner" (kafkajs's
  *                  name for roundrobin), or a list of them in order of preference
  *                  (default "range"). A group only forms over a name every member
