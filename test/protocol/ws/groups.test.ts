@@ -351,6 +351,22 @@ describe('WebSocket consumer groups', () => {
     expect(broker.groups.describeGroup(group).members).toEqual([]);
   });
 
+  it('tells a static member it was fenced (an error naming the group) when another socket joins with its instance_id', async () => {
+    const group = 'ws-fenced';
+    const options = { instance_id: 'tab-2' };
+    const first = await openSocket();
+    await first.join(group, options);
+    const second = await openSocket();
+    const joined = await second.join(group, options);
+    // The first socket's next heartbeat finds its member id replaced.
+    const fenced = await first.take<Extract<ServerMessage, { type: 'error' }>>((m) => m.type === 'error' && m.group === group, 'the fencing error');
+    expect(fenced).toMatchObject({ group, error_name: 'FENCED_INSTANCE_ID', error_code: 82 });
+    expect(fenced.id).toBeUndefined();
+    expect(broker.groups.describeGroup(group).members.map((m) => m.memberId)).toEqual([joined.member_id]);
+    // The door dropped the membership on the first socket: leaving is refused.
+    expect(await first.request({ type: 'leave', group })).toMatchObject({ type: 'error', error_name: 'UNKNOWN_MEMBER_ID' });
+  });
+
   it('refuses what Kafka refuses: bad joins, joining twice, an assignor the group does not use, leaving a group it is not in, a non-member commit to a live group', async () => {
     const group = 'ws-refusals';
     const socket = await openSocket();
