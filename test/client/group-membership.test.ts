@@ -2,12 +2,15 @@
  * FerryClient.join in Node (the `ws` package's WebSocket) against a broker
  * served as `ferry start` serves it: members share a group's partitions
  * across encodings, consumed positions are committed when a rebalance starts
- * so the next owner resumes there, and leave() hands the partitions back.
+ * so the next owner resumes there, leave() hands the partitions back, and
+ * after the broker restarts the member joins again and resumes from its
+ * commits.
  * Short sessions, no initial rebalance delay; every wait is bounded and
  * nothing asserts on timing.
  */
 
 import { createRequire } from 'node:module';
+import net from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Broker } from '../../src/broker/broker.js';
@@ -20,6 +23,7 @@ const WebSocket = createRequire(import.meta.url)('ws') as WebSocketConstructor;
 const WAIT_MS = 15_000;
 const PARTITIONS = 4;
 const MEMBER_OPTIONS = { sessionTimeoutMs: 1_500, rebalanceTimeoutMs: 6_000 };
+const GROUP_SETTINGS = { initialRebalanceDelayMs: 0, sessionTimeoutMinMs: 1_000, offsetsTopicPartitions: 3 };
 
 let broker: Broker;
 let server: RunningServer;
@@ -27,7 +31,7 @@ let url: string;
 const clients: FerryClient[] = [];
 
 beforeAll(async () => {
-  broker = await Broker.open({ dataDir: tempDir('ferry-client-groups-'), groups: { initialRebalanceDelayMs: 0, sessionTimeoutMinMs: 1_000, offsetsTopicPartitions: 3 } });
+  broker = await Broker.open({ dataDir: tempDir('ferry-client-groups-'), groups: GROUP_SETTINGS });
   server = await startServer({ broker, host: '127.0.0.1', port: 0, logger: pino({ level: 'silent' }) });
   url = `ws://127.0.0.1:${server.port}`;
 });
@@ -52,6 +56,14 @@ function drain(membership: GroupMembership): { records: ConsumedRecord[]; ended:
     for await (const record of membership) records.push(record);
   })();
   return { records, ended };
+}
+
+/** The next record of `membership`, within WAIT_MS. */
+async function nextRecord(membership: GroupMembership): Promise<ConsumedRecord> {
+  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no record within ${WAIT_MS} ms`)), WAIT_MS).unref());
+  const next = await Promise.race([membership.next(), timeout]);
+  if (next.done) throw new Error('the membership ended');
+  return next.value;
 }
 
 function partitions(assignment: readonly AssignedPartitions[]): number[] {
@@ -128,4 +140,48 @@ describe('FerryClient.join', () => {
     await expect(membership.next()).rejects.toMatchObject({ errorName: 'UNKNOWN_TOPIC_OR_PARTITION' });
     expect(await client.committedOffsets('refused')).toEqual([]);
   });
+
+  it('joins again after the broker restarts (same data dir and port) and resumes from the committed offsets', async () => {
+    const dataDir = tempDir('ferry-client-groups-restart-');
+    const port = await freePort();
+    const open = async (): Promise<{ broker: Broker; server: RunningServer }> => {
+      const restartable = await Broker.open({ dataDir, groups: GROUP_SETTINGS });
+      return { broker: restartable, server: await startServer({ broker: restartable, host: '127.0.0.1', port, logger: pino({ level: 'silent' }) }) };
+    };
+    let running = await open();
+    const client = await FerryClient.connect(`ws://127.0.0.1:${port}`, { WebSocket, reconnectDelayMinMs: 20, reconnectDelayMaxMs: 200 });
+    try {
+      await running.broker.createTopic('restart', { partitions: 2 });
+      let assignments = 0;
+      const membership = client.join('restarts', 'restart', { ...MEMBER_OPTIONS, from: 'earliest', onAssignment: () => assignments++ });
+      await membership.ready;
+      await running.broker.produce('restart', [{ value: Buffer.from('before-0'), partition: 0 }, { value: Buffer.from('before-1'), partition: 1 }]);
+      const before = [await nextRecord(membership), await nextRecord(membership)].map((record) => record.valueText);
+      expect(before.sort()).toEqual(['before-0', 'before-1']);
+      await membership.commit();
+
+      running.server.close();
+      await running.broker.close();
+      running = await open();
+      await running.broker.produce('restart', [{ value: Buffer.from('after-0'), partition: 0 }]);
+      // Joined again on the new socket: only what was not committed comes.
+      const next = await nextRecord(membership);
+      expect([next.partition, next.offset, next.valueText]).toEqual([0, 1, 'after-0']);
+      expect(assignments).toBe(2);
+      expect(membership.assignment).toEqual([{ topic: 'restart', partitions: [0, 1] }]);
+    } finally {
+      await client.close();
+      running.server.close();
+      await running.broker.close();
+    }
+  });
 });
+
+/** A free port (bind port 0, let it go): a restarted server must come back on the same one. */
+async function freePort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve, reject) => probe.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as net.AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}

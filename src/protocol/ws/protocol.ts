@@ -166,7 +166,8 @@
  *   never pushed as JSON; in binary mode the first batch may start earlier and
  *   the client skips records below fetchOffset). After a reconnect a client
  *   resubscribes with partitions:[{partition, from:{offset: position}}]; the
- *   client library does this.
+ *   client library does this. A group member instead joins again (closing
+ *   the socket left the group) and resumes from the group's committed offsets.
  *
  * Binary records frame (big-endian; names in the constants below)
  *
