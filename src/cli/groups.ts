@@ -145,9 +145,14 @@ async function requestedOffsets(
       );
     }
     case 'datetime': {
-      // No record at or after the time: the log end, as Kafka resets it.
       const found = offsetsByPartition(await admin.listOffsets(partitions, { timestampMs: mode.timestampMs }));
-      return new Map(partitions.map((entry) => [key(entry), (found.get(key(entry)) ?? -1n) < 0n ? bounds(entry).end : (found.get(key(entry)) ?? 0n)]));
+      return new Map(
+        partitions.map((entry) => {
+          const offset = found.get(key(entry)) ?? -1n;
+          // No record at or after the time (-1): the log end, as Kafka resets it.
+          return [key(entry), offset < 0n ? bounds(entry).end : offset];
+        }),
+      );
     }
   }
 }
@@ -309,7 +314,7 @@ interface ResetOptions {
   toDatetime?: number;
   shiftBy?: bigint;
   execute: boolean;
-  dryRun: boolean;
+  dryRun?: boolean;
 }
 
 function resetMode(options: ResetOptions): ResetMode {
@@ -434,7 +439,7 @@ export function groupsCommand(io: GroupsIo): Command {
     .addOption(new Option('--to-datetime <YYYY-MM-DDTHH:mm:SS.sss>', 'to the first record at or after this time (Z or ±hh:mm; local time without)').argParser(parseDatetime))
     .addOption(new Option('--shift-by <n>', 'move the committed offset by n, back if negative (clamped into the log)').argParser(integer))
     .option('--execute', 'commit the new offsets', false)
-    .option('--dry-run', 'only print the new offsets (the default)', false)
+    .option('--dry-run', 'only print the new offsets (as without --execute)')
     .action((groupId: string, options: ResetOptions) =>
       withAdmin(async (admin) => {
         const mode = resetMode(options);
