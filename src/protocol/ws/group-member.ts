@@ -74,7 +74,8 @@ export class GroupMember {
   private leaderId = '';
   private subscriptions: number[] = [];
   private heartbeatTimer: ReturnType<typeof setInterval> | null = null;
-  private rejoining = false;
+  /** stable: heartbeating; revoking: still heartbeating (the session must outlive the wait), errors ignored; joining: the coordinator holds the member's JoinGroup/SyncGroup, which keeps it alive. */
+  private phase: 'stable' | 'revoking' | 'joining' = 'joining';
   /** Set while revoking: the client's commit (or the timeout) ends the wait. */
   private endRevoke: (() => void) | null = null;
   private readonly stopper = new AbortController();
@@ -106,6 +107,7 @@ export class GroupMember {
   /** The first join: the `joined` answer once the member is in a stable generation; send it, then startPushing(). */
   async start(): Promise<Extract<ServerMessage, { type: 'joined' }>> {
     const assignment = await this.join();
+    this.phase = 'stable';
     const intervalMs = Math.min(GROUP_HEARTBEAT_INTERVAL_MS_MAX, Math.max(1, Math.floor(this.request.sessionTimeoutMs / GROUP_HEARTBEATS_PER_SESSION)));
     this.heartbeatTimer = setInterval(() => this.heartbeat(), intervalMs);
     this.heartbeatTimer.unref();
@@ -250,11 +252,12 @@ export class GroupMember {
   // --- heartbeats --------------------------------------------------------------------------
 
   private heartbeat(): void {
-    if (this.rejoining || this.stopped) return;
+    if (this.phase === 'joining' || this.stopped) return;
     try {
       this.broker.groups.heartbeat({ groupId: this.groupId, generationId: this.generationId, memberId: this.memberId, groupInstanceId: this.request.instanceId });
     } catch (error) {
-      void this.rejoin(error);
+      // While revoking, REBALANCE_IN_PROGRESS is expected: the heartbeat only keeps the session alive until the door rejoins.
+      if (this.phase === 'stable') void this.rejoin(error);
     }
   }
 
@@ -265,10 +268,11 @@ export class GroupMember {
       return;
     }
     if (cause.errorName === 'UNKNOWN_MEMBER_ID') this.memberId = '';
-    this.rejoining = true;
+    this.phase = 'revoking';
     this.revoke();
     this.host.send({ type: 'rebalancing', group: this.groupId, generation: this.generationId });
     await this.revokeWindow();
+    this.phase = 'joining';
     try {
       const assignment = await this.join();
       this.host.send({ type: 'rebalance', group: this.groupId, generation: this.generationId, member_id: this.memberId, leader: this.leaderId, assignment });
@@ -276,7 +280,7 @@ export class GroupMember {
     } catch (error) {
       if (!this.stopped) this.host.memberFailed(this, error);
     } finally {
-      this.rejoining = false;
+      this.phase = 'stable';
     }
   }
 

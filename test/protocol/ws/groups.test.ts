@@ -316,7 +316,7 @@ describe('WebSocket consumer groups', () => {
     expect(outside.results[0]!.error_name).toBe('NONE');
   });
 
-  it('after rebalancing waits for the commit (revoke_timeout_ms), which the old generation still makes', async () => {
+  it('after rebalancing waits for the commit (revoke_timeout_ms), which the old generation still makes, heartbeating meanwhile', async () => {
     const group = 'ws-revoke';
     const a = await openSocket();
     const joinedA = await a.join(group, { revoke_timeout_ms: 2_500 });
@@ -331,6 +331,14 @@ describe('WebSocket consumer groups', () => {
     const rebalanced = await a.rebalanceWhere(group, (push) => push.generation === joinedB.generation);
     expect(rebalanced.generation).toBe(joinedA.generation + 1);
     expect([...partitionsOf(rebalanced.assignment), ...partitionsOf(joinedB.assignment)].sort()).toEqual([0, 1, 2, 3]);
+
+    // b leaves and a does not commit: the door waits out the whole window (longer than the session timeout),
+    // heartbeating meanwhile, so a rejoins as the same member rather than one the group expired.
+    await b.request({ type: 'leave', group });
+    await a.take((m) => m.type === 'rebalancing' && m.generation === rebalanced.generation, 'the second rebalancing');
+    const alone = await a.rebalanceWhere(group, (push) => push.generation > rebalanced.generation);
+    expect(alone.member_id).toBe(joinedA.member_id);
+    expect(partitionsOf(alone.assignment)).toEqual([0, 1, 2, 3]);
   });
 
   it('keeps a static member (instance_id) whose socket closed: the same instance joining again gets its partitions back without a rebalance', async () => {
