@@ -73,11 +73,11 @@ function consumerOf(groupId: string): Consumer {
   return kafka.consumer({ groupId, sessionTimeout: 6_000, heartbeatInterval: 100, rebalanceTimeout: 10_000, maxWaitTimeInMs: 100 });
 }
 
-/** A consumer of the group that reads everything, commits offsets 4 and 7 by hand, and stays connected. */
-async function consumeAndCommit(groupId: string): Promise<Consumer> {
+/** A consumer of the group that reads everything, commits offsets 4 and 7 of TOPIC by hand (nothing of `alsoSubscribed`), and stays connected. */
+async function consumeAndCommit(groupId: string, alsoSubscribed: string[] = []): Promise<Consumer> {
   const consumer = consumerOf(groupId);
   await consumer.connect();
-  await consumer.subscribe({ topics: [TOPIC], fromBeginning: true });
+  await consumer.subscribe({ topics: [TOPIC, ...alsoSubscribed], fromBeginning: true });
   let read = 0;
   await consumer.run({
     autoCommit: false,
@@ -116,14 +116,17 @@ async function resumeOffsets(groupId: string): Promise<Record<number, string>> {
 
 describe('ferry groups (kafka-consumer-groups over the Kafka protocol)', () => {
   it('describes a live group, refuses a reset while it has members, lists it, and describes it again once it left', async () => {
-    const consumer = await consumeAndCommit('live');
+    await server.broker.createTopic('quiet', { partitions: 1 });
+    const consumer = await consumeAndCommit('live', ['quiet']);
     try {
       const described = await ferry('describe', 'live');
       expect(described.code).toBe(0);
       expect(described.stdout.split('\n')[0]).toMatch(/^GROUP {11}TOPIC {11}PARTITION  CURRENT-OFFSET  LOG-END-OFFSET  LAG {13}CONSUMER-ID +HOST {12}CLIENT-ID$/);
-      const [p0, p1] = rows(described.stdout);
+      const [p0, p1, quiet] = rows(described.stdout);
       expect(p0).toEqual(['live', TOPIC, '0', '4', '10', '6', expect.stringMatching(/^app-client-/), '/127.0.0.1', 'app-client']);
       expect(p1).toEqual(['live', TOPIC, '1', '7', '10', '3', p0![6], '/127.0.0.1', 'app-client']);
+      // Owned, never committed: no current offset, no lag.
+      expect(quiet).toEqual(['live', 'quiet', '0', '-', '0', '-', p0![6], '/127.0.0.1', 'app-client']);
       expect(described.stderr).toBe('');
 
       const refused = await ferry('reset-offsets', 'live', '--topic', TOPIC, '--to-earliest', '--execute');
@@ -135,7 +138,7 @@ describe('ferry groups (kafka-consumer-groups over the Kafka protocol)', () => {
 
       expect(rows((await ferry('list')).stdout)).toContainEqual(['live', 'Stable']);
       const members = await ferry('describe', 'live', '--members', '--verbose');
-      expect(rows(members.stdout)).toEqual([['live', p0![6], '/127.0.0.1', 'app-client', '2', `${TOPIC}(0,1)`]]);
+      expect(members.stdout.split('\n')[1]).toMatch(new RegExp(`^live +${p0![6]} /127\\.0\\.0\\.1 +app-client +3 +(orders\\(0,1\\), quiet\\(0\\)|quiet\\(0\\), orders\\(0,1\\))$`));
       const state = await ferry('describe', 'live', '--state');
       expect(rows(state.stdout)).toEqual([['live', server.bootstrap, '(1)', 'RoundRobinAssigner', 'Stable', '1']]);
     } finally {

@@ -7,14 +7,14 @@
  */
 
 import net from 'node:net';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { API, CLIENT_VERSIONS, negotiateVersions, versionFor } from '../../../src/client/kafka/api-versions.js';
 import { BrokerSession } from '../../../src/client/kafka/broker-session.js';
 import { KafkaConnection } from '../../../src/client/kafka/connection.js';
 import { deleteGroups, describeGroups } from '../../../src/client/kafka/group-calls.js';
 import { KafkaAdminClient, parseBootstrapServer } from '../../../src/client/kafka/index.js';
 import { kafkaError } from '../../../src/client/kafka/kafka-errors.js';
-import { COORDINATOR_RETRIES_MAX } from '../../../src/client/kafka/limits.js';
+import { COORDINATOR_RETRIES_MAX, IN_FLIGHT_REQUESTS_MAX } from '../../../src/client/kafka/limits.js';
 import { FerryError } from '../../../src/errors.js';
 import { decode, decodeRequestHeader, encode, encodeResponseHeader, type RequestHeader } from '../../../src/protocol/kafka/codec/message-codec.js';
 import { KafkaReader } from '../../../src/protocol/kafka/codec/reader.js';
@@ -218,6 +218,31 @@ describe('connection', () => {
       const answers = await Promise.all([0, 1, 2].map(() => connection.request(18, 0, {})));
       expect(answers.map((answer) => (answer.apiKeys as Array<{ maxVersion: number }>)[0]!.maxVersion)).toEqual([0, 1, 2]);
       expect(connection.inFlight).toBe(0);
+    } finally {
+      connection.close();
+    }
+  });
+
+  it(`puts at most ${IN_FLIGHT_REQUESTS_MAX} requests on the wire; the rest wait for an answer to free a slot`, async () => {
+    const held: Array<() => void> = [];
+    let received = 0;
+    const port = await fakeBroker((_request, answer) => {
+      received++;
+      held.push(() => answer({ errorCode: 0, apiKeys: [] }));
+    });
+    const connection = await KafkaConnection.connect({ host: '127.0.0.1', port });
+    try {
+      const all = Array.from({ length: IN_FLIGHT_REQUESTS_MAX + 3 }, () => connection.request(18, 0, {}));
+      await vi.waitFor(() => expect(received).toBe(IN_FLIGHT_REQUESTS_MAX));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(received).toBe(IN_FLIGHT_REQUESTS_MAX);
+      held.shift()!();
+      await vi.waitFor(() => expect(received).toBe(IN_FLIGHT_REQUESTS_MAX + 1));
+      while (held.length > 0 || received < all.length) {
+        held.shift()?.();
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      expect(await Promise.all(all)).toHaveLength(IN_FLIGHT_REQUESTS_MAX + 3);
     } finally {
       connection.close();
     }
