@@ -81,6 +81,7 @@ program
       autoCreateTopics: fromFile('autoCreateTopics', file.autoCreateTopics),
       topicDefaults: file.topicDefaults,
       ...(file.producerIdExpirationMs !== undefined ? { producerIdExpirationMs: file.producerIdExpirationMs } : {}),
+      groups: file.groups,
     });
   });
 

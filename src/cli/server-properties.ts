@@ -7,6 +7,9 @@
  *   listeners.kafka.port=9092        Kafka protocol port (also kafka.port)
  *   advertised.host.name=localhost   host Kafka clients are told to connect to
  *   sasl.plain.users=alice:secret    require SASL PLAIN with these user:password pairs (comma-separated)
+ *   group.initial.rebalance.delay.ms=3000, offsets.topic.num.partitions=50, offsets.retention.minutes=10080,
+ *   group.min.session.timeout.ms, group.max.session.timeout.ms, group.max.size, offset.metadata.max.bytes,
+ *   offsets.retention.check.interval.ms   the group coordinator, by Kafka's names
  *   host=0.0.0.0
  *   num.partitions=3
  *   auto.create.topics.enable=false
@@ -17,6 +20,7 @@
  */
 
 import fs from 'node:fs';
+import type { GroupCoordinatorSettings } from '../broker/groups/limits.js';
 import { CliError } from './http-api.js';
 
 /** Kafka's broker-level names for the topic defaults they set, as Ferry's topic config names. */
@@ -36,6 +40,18 @@ const TOPIC_DEFAULTS: Readonly<Record<string, string>> = {
   'log.preallocate': 'preallocate',
 };
 
+/** Kafka's broker names for the group coordinator's settings, and the unit factor to its milliseconds. */
+const GROUP_SETTINGS: Readonly<Record<string, { key: keyof GroupCoordinatorSettings; factor: number }>> = {
+  'group.initial.rebalance.delay.ms': { key: 'initialRebalanceDelayMs', factor: 1 },
+  'group.min.session.timeout.ms': { key: 'sessionTimeoutMinMs', factor: 1 },
+  'group.max.session.timeout.ms': { key: 'sessionTimeoutMaxMs', factor: 1 },
+  'group.max.size': { key: 'groupSizeMax', factor: 1 },
+  'offset.metadata.max.bytes': { key: 'offsetMetadataBytesMax', factor: 1 },
+  'offsets.topic.num.partitions': { key: 'offsetsTopicPartitions', factor: 1 },
+  'offsets.retention.minutes': { key: 'offsetsRetentionMs', factor: 60_000 },
+  'offsets.retention.check.interval.ms': { key: 'offsetsRetentionCheckIntervalMs', factor: 1 },
+};
+
 export interface ServerProperties {
   dataDir?: string;
   host?: string;
@@ -46,6 +62,8 @@ export interface ServerProperties {
   numPartitions?: number;
   autoCreateTopics?: boolean;
   producerIdExpirationMs?: number;
+  /** The group coordinator's settings given in the file (Kafka's group.* and offsets.* names). */
+  groups: Partial<GroupCoordinatorSettings>;
   topicDefaults: Record<string, string>;
 }
 
@@ -56,7 +74,7 @@ export function readServerProperties(file: string): ServerProperties {
   } catch (error) {
     throw new CliError(`cannot read --config ${file}: ${(error as Error).message}`);
   }
-  const properties: ServerProperties = { topicDefaults: {} };
+  const properties: ServerProperties = { groups: {}, topicDefaults: {} };
   text.split('\n').forEach((raw, index) => {
     const line = raw.trim();
     if (line === '' || line.startsWith('#') || line.startsWith('!')) return;
@@ -112,6 +130,11 @@ function apply(properties: ServerProperties, name: string, value: string, where:
     case 'producer.id.expiration.ms':
       properties.producerIdExpirationMs = integer(1, Number.MAX_SAFE_INTEGER);
       return;
+  }
+  const groupSetting = Object.hasOwn(GROUP_SETTINGS, name) ? GROUP_SETTINGS[name] : undefined;
+  if (groupSetting) {
+    properties.groups[groupSetting.key] = integer(name === 'group.initial.rebalance.delay.ms' ? 0 : 1, Number.MAX_SAFE_INTEGER) * groupSetting.factor;
+    return;
   }
   const topicName = Object.hasOwn(TOPIC_DEFAULTS, name) ? TOPIC_DEFAULTS[name] : undefined;
   if (!topicName) throw new CliError(`${where}: unknown setting ${name}`);

@@ -8,6 +8,7 @@
 import path from 'node:path';
 import { pino } from 'pino';
 import { Broker } from '../broker/broker.js';
+import type { GroupCoordinatorSettings } from '../broker/groups/limits.js';
 import { startKafkaServer } from '../protocol/kafka/server.js';
 import { startServer } from '../protocol/server.js';
 import { crc32cImplementation } from '../storage/crc32c.js';
@@ -29,6 +30,8 @@ export interface StartOptions {
   topicDefaults?: Record<string, string>;
   /** producer.id.expiration.ms, from --config; Kafka's one day by default. */
   producerIdExpirationMs?: number;
+  /** Group coordinator settings from --config (group.*, offsets.*); Kafka's defaults otherwise. */
+  groups?: Partial<GroupCoordinatorSettings>;
 }
 
 export async function start(options: StartOptions): Promise<void> {
@@ -41,6 +44,7 @@ export async function start(options: StartOptions): Promise<void> {
     defaultPartitions: options.numPartitions,
     defaultTopicConfigs: options.topicDefaults ?? {},
     ...(options.producerIdExpirationMs !== undefined ? { producerIdExpirationMs: options.producerIdExpirationMs } : {}),
+    groups: options.groups ?? {},
   });
   const server = await startServer({ broker, host: options.host, port: options.httpPort, allowUwsFallback: options.allowUwsFallback, logger });
   const kafka = await startKafkaServer({
