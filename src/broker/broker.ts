@@ -11,7 +11,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { FerryError } from '../errors.js';
+import { assert, FerryError } from '../errors.js';
 import { buildBatch, type RecordInput } from '../storage/batch-builder.js';
 import { DEFAULT_LOG_CONFIG, logConfigFromTopicConfigs, type LogConfig } from '../storage/log-config.js';
 import { lockDataDir } from '../storage/data-dir-lock.js';
@@ -235,6 +235,8 @@ export class Broker {
   /** Grows a topic to `totalPartitions` (Kafka never shrinks one). */
   async createPartitions(name: string, totalPartitions: number): Promise<TopicDescription> {
     this.assertOpen();
+    // The group coordinator maps a group to its __consumer_offsets partition by the partition count.
+    refuseInternal(name, 'add partitions to');
     const topic = this.topic(name);
     checkPartitionCount(totalPartitions);
     if (totalPartitions <= topic.partitions) {
@@ -275,6 +277,7 @@ export class Broker {
   async produce(topicName: string, records: readonly ProduceRecord[], options: { acks?: Acks } = {}): Promise<ProducedRecord[]> {
     this.assertOpen();
     if (records.length === 0) return [];
+    refuseInternal(topicName, 'append to');
     const topic = await this.topicForProduce(topicName);
     const nowMs = this.now();
     const sticky = Math.floor(Math.random() * topic.partitions);
@@ -307,6 +310,18 @@ export class Broker {
   /** Appends record batches as a Kafka producer sent them (the Kafka door, binary WebSocket frames). */
   produceBatches(topicName: string, partition: number, bytes: Buffer): Promise<AppendResult> {
     this.assertOpen();
+    refuseInternal(topicName, 'append to');
+    return this.log(topicName, partition).append(bytes);
+  }
+
+  /**
+   * Appends to an internal topic (`__consumer_offsets`): for the broker's own
+   * components only. Clients are refused internal topics, as in Kafka, since
+   * a forged record there would rewrite committed offsets.
+   */
+  appendInternal(topicName: string, partition: number, bytes: Buffer): Promise<AppendResult> {
+    this.assertOpen();
+    assert(isInternal(topicName), `appendInternal is for internal topics, not ${topicName}`);
     return this.log(topicName, partition).append(bytes);
   }
 
@@ -385,6 +400,7 @@ export class Broker {
   /** DeleteRecords: every offset below `beforeOffset` (-1: the high watermark) becomes unreadable. Returns the new log start. */
   deleteRecords(topicName: string, partition: number, beforeOffset: number): number {
     this.assertOpen();
+    refuseInternal(topicName, 'delete records of');
     const log = this.log(topicName, partition);
     return log.deleteRecordsBefore(beforeOffset === -1 ? log.logEndOffset : beforeOffset);
   }
@@ -457,6 +473,11 @@ export class Broker {
 
 function isInternal(name: string): boolean {
   return name.startsWith(INTERNAL_TOPIC_PREFIX);
+}
+
+/** Clients may read internal topics but not change them (Kafka answers INVALID_TOPIC_EXCEPTION too). */
+function refuseInternal(name: string, what: string): void {
+  if (isInternal(name)) throw new FerryError('INVALID_TOPIC_EXCEPTION', `cannot ${what} internal topic ${name}`);
 }
 
 function checkPartitionCount(partitions: number): void {

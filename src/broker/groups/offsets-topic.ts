@@ -36,12 +36,12 @@ export class OffsetsTopic {
     const timestamp = BigInt(this.now());
     const batch = buildBatch(records.map((record) => ({ key: record.key, value: record.value, timestamp })));
     try {
-      await this.broker.produceBatches(OFFSETS_TOPIC, offsetsPartitionFor(groupId, this.partitions ?? (await this.ensureTopic())), batch);
+      await this.broker.appendInternal(OFFSETS_TOPIC, offsetsPartitionFor(groupId, this.partitions ?? (await this.ensureTopic())), batch);
     } catch (error) {
       if (!(error instanceof FerryError && error.errorName === 'UNKNOWN_TOPIC_OR_PARTITION')) throw error;
       // Someone deleted __consumer_offsets: make it again, once.
       this.partitions = null;
-      await this.broker.produceBatches(OFFSETS_TOPIC, offsetsPartitionFor(groupId, await this.ensureTopic()), batch);
+      await this.broker.appendInternal(OFFSETS_TOPIC, offsetsPartitionFor(groupId, await this.ensureTopic()), batch);
     }
   }
 

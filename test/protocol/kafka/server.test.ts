@@ -143,6 +143,36 @@ describe('Produce and Fetch', () => {
     expect(door.broker.log('events', 0).logEndOffset).toBe(before + 3);
   });
 
+  it('answers a partition that fails at once while an earlier one still waits on an fsync (no unhandled rejection)', async () => {
+    await door.broker.createTopic('synced', { configs: { 'flush.messages': '1' } });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const produced = await client.request(API.Produce, 9, {
+        transactionalId: null,
+        acks: -1,
+        timeoutMs: 1000,
+        topicData: [{ name: 'synced', partitionData: [{ index: 0, records: valuesBatch('s', 2) }, { index: 7, records: valuesBatch('t', 1) }] }],
+      });
+      const codes = ((produced['responses'] as Row[])[0]!['partitionResponses'] as Row[]).map((p) => p['errorCode']);
+      expect(codes).toEqual([0, ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION.code]);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('refuses appends, record deletion and new partitions on internal topics', async () => {
+    await door.broker.createTopic('__internal_like', { partitions: 1 });
+    const produced = await client.request(API.Produce, 9, produceBody('__internal_like', 0, valuesBatch('forged', 1)));
+    expect(((produced['responses'] as Row[])[0]!['partitionResponses'] as Row[])[0]!['errorCode']).toBe(ERROR_CODES.INVALID_TOPIC_EXCEPTION.code);
+    expect(() => door.broker.deleteRecords('__internal_like', 0, 0)).toThrow(/internal topic/);
+    await expect(door.broker.createPartitions('__internal_like', 2)).rejects.toThrow(/internal topic/);
+    await expect(door.broker.produce('__internal_like', [{ value: Buffer.from('x') }])).rejects.toThrow(/internal topic/);
+  });
+
   it('refuses a batch over max.message.bytes with MESSAGE_TOO_LARGE', async () => {
     await door.broker.createTopic('small', { configs: { 'max.message.bytes': '1000' } });
     const produced = await client.request(API.Produce, 9, produceBody('small', 0, valuesBatch('big', 3, { valueBytes: 600 })));

@@ -52,24 +52,22 @@ export const produceHandler: ApiHandler = {
   versions: { min: 3, max: 11 },
   async handle(body, context) {
     const request = body as unknown as ProduceRequest;
-    const appends = request.topicData.map((topic) => ({
+    // Every append starts now, in request order; each is turned at once into a promise that never
+    // rejects, so a partition failing fast while an earlier one waits on I/O is not left unhandled.
+    const topics = request.topicData.map((topic) => ({
       name: topic.name,
-      partitions: topic.partitionData.map((partition) => ({ index: partition.index, result: append(request, topic.name, partition, context) })),
+      partitions: topic.partitionData.map((partition) => partitionResponse(partition.index, append(request, topic.name, partition, context), context)),
     }));
     if (request.acks === 0) {
       // No answer is sent, so a failure can only be signalled as Kafka does: by closing the
       // connection, which makes the client refresh its metadata and reconnect.
-      const outcomes = await Promise.allSettled(appends.flatMap((topic) => topic.partitions.map((partition) => partition.result)));
-      const failure = outcomes.find((outcome) => outcome.status === 'rejected');
-      if (failure !== undefined) context.closeAfterResponse(`acks=0 produce failed: ${String((failure as PromiseRejectedResult).reason)}`);
+      const outcomes = await Promise.all(topics.flatMap((topic) => topic.partitions));
+      const failure = outcomes.find((outcome) => outcome.errorCode !== 0);
+      if (failure !== undefined) context.closeAfterResponse(`acks=0 produce failed: ${failure.errorMessage ?? failure.errorCode}`);
       return NO_RESPONSE;
     }
     const responses = [];
-    for (const topic of appends) {
-      const partitionResponses: PartitionResponse[] = [];
-      for (const partition of topic.partitions) partitionResponses.push(await partitionResponse(partition.index, partition.result, context));
-      responses.push({ name: topic.name, partitionResponses });
-    }
+    for (const topic of topics) responses.push({ name: topic.name, partitionResponses: await Promise.all(topic.partitions) });
     return { responses, throttleTimeMs: 0 };
   },
 };
