@@ -4,10 +4,14 @@
  * Requests are decoded and handed to their handler in arrival order (so
  * produce appends keep the order the client sent them in), may complete in
  * any order, and are answered strictly in arrival order, as Kafka promises
- * per connection. At most CONNECTION_REQUESTS_IN_FLIGHT_MAX requests wait
- * for their answer; beyond that, or while the socket's write buffer is over
- * CONNECTION_WRITE_BUFFER_BYTES_MAX, the socket is not read (Kafka "mutes"
- * the channel), so one client cannot queue unbounded work.
+ * per connection. At most CONNECTION_REQUESTS_IN_FLIGHT_MAX requests, and
+ * CONNECTION_REQUEST_BYTES_IN_FLIGHT_MAX bytes of them, are with handlers at
+ * once; frames beyond wait undispatched and the socket is not read (Kafka
+ * "mutes" the channel), as it is not while its write buffer is over
+ * CONNECTION_WRITE_BUFFER_BYTES_MAX: one client cannot queue unbounded work.
+ * Until SASL authentication succeeds (when it is required) a frame may be at
+ * most UNAUTHENTICATED_REQUEST_BYTES_MAX; a connection idle for
+ * CONNECTION_IDLE_MS is closed.
  *
  * Bad input is answered as Kafka does: a bad size prefix, an undecodable
  * header or body, an unknown API key or an unsupported version closes the
@@ -26,9 +30,18 @@ import { API_KEY } from './apis.js';
 import { KafkaReader } from './codec/reader.js';
 import { KafkaWriter } from './codec/writer.js';
 import { decode, decodeRequestHeader, encode, encodeResponseHeader, type RequestHeader } from './codec/message-codec.js';
+import type { FetchSessionCache } from './fetch-sessions.js';
 import { FrameReader } from './frame-reader.js';
 import { NO_RESPONSE, type ApiHandler, type KafkaDoorSettings, type KafkaSession, type RequestContext, type ResponseBody, type SupportedApi } from './handler.js';
-import { CONNECTION_REQUESTS_IN_FLIGHT_MAX, CONNECTION_WRITE_BUFFER_BYTES_MAX, SIZE_PREFIX_BYTES } from './limits.js';
+import {
+  CONNECTION_CLOSE_LINGER_MS,
+  CONNECTION_IDLE_MS,
+  CONNECTION_REQUEST_BYTES_IN_FLIGHT_MAX,
+  CONNECTION_REQUESTS_IN_FLIGHT_MAX,
+  CONNECTION_WRITE_BUFFER_BYTES_MAX,
+  SIZE_PREFIX_BYTES,
+  UNAUTHENTICATED_REQUEST_BYTES_MAX,
+} from './limits.js';
 import { inRange, type ApiSpec } from './message-spec.js';
 
 /** What every connection of one door shares. */
@@ -41,21 +54,25 @@ export interface DoorState {
   requestBytesMax: number;
   /** Counters across every connection of the door. */
   stats: { frames: number };
+  fetchSessions: FetchSessionCache;
 }
-
-/** How long a closing connection may take to flush what was already written before it is destroyed. */
-const CLOSE_LINGER_MS = 5_000;
 
 interface PendingResponse {
   /** null until the handler answered. */
   chunks: Buffer[] | typeof NO_RESPONSE | null;
   /** Set by the handler: close the connection right after this response. */
   closeReason?: string;
+  /** The request's frame size, counted in flight until it is answered. */
+  requestBytes: number;
 }
 
 export class KafkaConnection {
   private readonly frames: FrameReader;
   private readonly pending: PendingResponse[] = [];
+  /** Frames received but not yet handed to a handler (the connection is at its in-flight limits). */
+  private readonly waitingFrames: Buffer[] = [];
+  private requestBytesInFlight = 0;
+  private draining = false;
   private readonly aborter = new AbortController();
   private readonly session: KafkaSession;
   private readonly logger: Logger;
@@ -67,14 +84,22 @@ export class KafkaConnection {
     private readonly door: DoorState,
     connectionId: number,
   ) {
-    this.frames = new FrameReader(door.requestBytesMax);
     this.session = { connectionId, clientHost: `/${socket.remoteAddress ?? 'unknown'}`, saslMechanism: null, principal: null };
+    this.frames = new FrameReader(this.authenticationRequired() ? Math.min(UNAUTHENTICATED_REQUEST_BYTES_MAX, door.requestBytesMax) : door.requestBytesMax);
     this.logger = door.logger.child({ connection: connectionId, client: `${socket.remoteAddress}:${socket.remotePort}` });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('drain', () => this.updateReading());
+    socket.on('drain', () => this.drainFrames());
     socket.on('error', (error) => this.logger.debug({ err: error }, 'socket error'));
     socket.on('close', () => this.onClose());
+    socket.setTimeout(CONNECTION_IDLE_MS);
+    socket.on('timeout', () => {
+      if (this.pending.length === 0 && this.waitingFrames.length === 0) this.close('idle for connections.max.idle.ms');
+    });
+  }
+
+  private authenticationRequired(): boolean {
+    return this.door.settings.saslPlainUsers.size > 0 && this.session.principal === null;
   }
 
   /**
@@ -88,7 +113,7 @@ export class KafkaConnection {
     this.onClose();
     this.socket.removeAllListeners('data');
     this.socket.end();
-    setTimeout(() => this.socket.destroy(), CLOSE_LINGER_MS).unref();
+    setTimeout(() => this.socket.destroy(), CONNECTION_CLOSE_LINGER_MS).unref();
   }
 
   /** Drops the connection at once (broker shutdown). */
@@ -111,12 +136,30 @@ export class KafkaConnection {
       this.close(errorMessage(error));
       return;
     }
-    for (const frame of frames) {
-      if (this.closed) return;
-      this.door.stats.frames++;
-      this.dispatch(frame);
+    this.waitingFrames.push(...frames);
+    this.drainFrames();
+  }
+
+  /** Hands waiting frames to their handlers while the in-flight limits allow. */
+  private drainFrames(): void {
+    // A handler that answers synchronously flushes, which drains again: the outer loop carries on instead.
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (this.waitingFrames.length > 0 && !this.closed && !this.atCapacity(this.waitingFrames[0]!)) {
+        const frame = this.waitingFrames.shift()!;
+        this.door.stats.frames++;
+        this.dispatch(frame);
+      }
+    } finally {
+      this.draining = false;
     }
     this.updateReading();
+  }
+
+  private atCapacity(next: Buffer): boolean {
+    if (this.pending.length >= CONNECTION_REQUESTS_IN_FLIGHT_MAX) return true;
+    return this.requestBytesInFlight > 0 && this.requestBytesInFlight + next.length > CONNECTION_REQUEST_BYTES_IN_FLIGHT_MAX;
   }
 
   private dispatch(frame: Buffer): void {
@@ -151,12 +194,13 @@ export class KafkaConnection {
       this.close(`undecodable ${api.name} v${version} request: ${errorMessage(error)}`);
       return;
     }
-    this.run(handler, api, header, body);
+    this.run(handler, api, header, body, frame.length);
   }
 
-  private run(handler: ApiHandler, api: ApiSpec, header: RequestHeader, body: Record<string, unknown>): void {
-    const slot: PendingResponse = { chunks: null };
+  private run(handler: ApiHandler, api: ApiSpec, header: RequestHeader, body: Record<string, unknown>, requestBytes: number): void {
+    const slot: PendingResponse = { chunks: null, requestBytes };
     this.pending.push(slot);
+    this.requestBytesInFlight += requestBytes;
     const context: RequestContext = {
       broker: this.door.broker,
       settings: this.door.settings,
@@ -164,6 +208,7 @@ export class KafkaConnection {
       header,
       apiVersion: header.requestApiVersion,
       supportedApis: this.door.supportedApis,
+      fetchSessions: this.door.fetchSessions,
       signal: this.aborter.signal,
       logger: this.logger,
       closeAfterResponse: (reason) => {
@@ -172,6 +217,10 @@ export class KafkaConnection {
     };
     const answer = (response: ResponseBody | typeof NO_RESPONSE): void => {
       if (this.closed) return;
+      this.requestBytesInFlight -= slot.requestBytes;
+      slot.requestBytes = 0;
+      // Authentication just succeeded: frames of any allowed size from now on.
+      if (this.frames.requestBytesMax < this.door.requestBytesMax && !this.authenticationRequired()) this.frames.requestBytesMax = this.door.requestBytesMax;
       try {
         slot.chunks = response === NO_RESPONSE ? NO_RESPONSE : encodeResponse(api, header.requestApiVersion, header.correlationId, response);
       } catch (error) {
@@ -203,7 +252,7 @@ export class KafkaConnection {
 
   private answerUnsupportedApiVersions(api: ApiSpec, correlationId: number): void {
     const body = { errorCode: ERROR_CODES.UNSUPPORTED_VERSION.code, apiKeys: this.door.supportedApis.map((entry) => ({ ...entry })) };
-    this.pending.push({ chunks: encodeResponse(api, 0, correlationId, body) });
+    this.pending.push({ chunks: encodeResponse(api, 0, correlationId, body), requestBytes: 0 });
     this.flush();
   }
 
@@ -220,12 +269,12 @@ export class KafkaConnection {
     }
     this.socket.uncork();
     if (closeReason !== undefined) this.close(closeReason);
-    else this.updateReading();
+    else this.drainFrames();
   }
 
   private updateReading(): void {
     if (this.closed) return;
-    const busy = this.pending.length >= CONNECTION_REQUESTS_IN_FLIGHT_MAX || this.socket.writableLength > CONNECTION_WRITE_BUFFER_BYTES_MAX;
+    const busy = this.waitingFrames.length > 0 || this.pending.length >= CONNECTION_REQUESTS_IN_FLIGHT_MAX || this.socket.writableLength > CONNECTION_WRITE_BUFFER_BYTES_MAX;
     if (busy && !this.paused) this.socket.pause();
     else if (!busy && this.paused) this.socket.resume();
     this.paused = busy;

@@ -15,7 +15,8 @@ export class FrameReader {
   /** Size of the frame being collected, or -1 while its prefix is incomplete. */
   private frameBytes = -1;
 
-  constructor(private readonly requestBytesMax = REQUEST_BYTES_MAX) {}
+  /** The largest frame accepted from now on (raised after SASL authentication). */
+  constructor(public requestBytesMax = REQUEST_BYTES_MAX) {}
 
   /** Adds bytes from the socket; returns the frames (without size prefix) completed by them. Throws INVALID_REQUEST on a bad size. */
   push(chunk: Buffer): Buffer[] {

@@ -17,6 +17,7 @@
 import type { Logger } from 'pino';
 import type { Broker } from '../../broker/broker.js';
 import type { RequestHeader } from './codec/message-codec.js';
+import type { FetchSessionCache } from './fetch-sessions.js';
 import type { VersionRange } from './message-spec.js';
 
 /** Returned by a handler when the protocol wants no response at all (Produce with acks=0). */
@@ -62,6 +63,8 @@ export interface RequestContext {
   apiVersion: number;
   /** Every API the door implements, for ApiVersions. */
   supportedApis: readonly SupportedApi[];
+  /** The door's incremental fetch sessions (KIP-227). */
+  fetchSessions: FetchSessionCache;
   /** Aborted when the connection closes: long waits (Fetch, JoinGroup) end early. */
   signal: AbortSignal;
   /** Closes the connection once this request's response is written (Kafka does so after a failed SASL authentication). */

@@ -8,9 +8,10 @@ import net from 'node:net';
 import { pino, type Logger } from 'pino';
 import type { Broker } from '../../broker/broker.js';
 import { KafkaConnection, type DoorState } from './connection.js';
+import { FetchSessionCache } from './fetch-sessions.js';
 import type { KafkaDoorSettings } from './handler.js';
 import { HANDLERS_BY_KEY, SUPPORTED_APIS } from './handlers/index.js';
-import { REQUEST_BYTES_MAX } from './limits.js';
+import { CONNECTIONS_MAX, REQUEST_BYTES_MAX } from './limits.js';
 
 export const KAFKA_PORT_DEFAULT = 9092;
 const ALL_INTERFACES = '0.0.0.0';
@@ -39,6 +40,8 @@ export interface RunningKafkaServer {
 export async function startKafkaServer(options: KafkaServerOptions): Promise<RunningKafkaServer> {
   const logger = options.logger ?? pino({ name: 'ferry' });
   const server = net.createServer();
+  // Beyond it new connections are refused at once rather than run the process out of file descriptors.
+  server.maxConnections = CONNECTIONS_MAX;
   const connections = new Set<KafkaConnection>();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -64,6 +67,7 @@ export async function startKafkaServer(options: KafkaServerOptions): Promise<Run
     logger,
     requestBytesMax: options.requestBytesMax ?? REQUEST_BYTES_MAX,
     stats: { frames: 0 },
+    fetchSessions: new FetchSessionCache(),
   };
   let nextConnectionId = 1;
   server.on('connection', (socket) => {

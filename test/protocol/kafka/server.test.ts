@@ -289,6 +289,31 @@ describe('bad input closes one connection; the broker carries on', () => {
     await small.close();
   });
 
+  it('before SASL authentication a frame over 512 KiB closes the connection; after it, large requests pass', async () => {
+    const secured = await openKafkaServer({}, { saslPlainUsers: new Map([['alice', 'secret']]) });
+    await secured.broker.createTopic('guarded');
+    const big = produceBody('guarded', 0, valuesBatch('big', 8, { valueBytes: 100_000 }));
+    const early = await RawKafkaClient.connect(secured.port);
+    early.write(encodeRequest(API.Produce, 9, 1, big));
+    expect(await early.waitClosed()).toBe(true);
+
+    const client = await RawKafkaClient.connect(secured.port);
+    expect((await client.request(17, 1, { mechanism: 'PLAIN' }))['errorCode']).toBe(0);
+    expect((await client.request(36, 2, { authBytes: Buffer.from('\u0000alice\u0000secret') }))['errorCode']).toBe(0);
+    const produced = await client.request(API.Produce, 9, big);
+    expect(((produced['responses'] as Row[])[0]!['partitionResponses'] as Row[])[0]!['errorCode']).toBe(0);
+    client.close();
+    await secured.close();
+  });
+
+  it('a burst of more requests than may be in flight is answered completely and in order', async () => {
+    const raw = await RawKafkaClient.connect(door.port);
+    const count = 500;
+    raw.write(Buffer.concat(Array.from({ length: count }, (_, i) => encodeRequest(API.ApiVersions, 3, 10_000 + i, {}))));
+    for (let i = 0; i < count; i++) expect(decodeResponse(API.ApiVersions, 3, 10_000 + i, (await raw.nextFrame())!)['errorCode']).toBe(0);
+    raw.close();
+  });
+
   it('unknown API keys, unsupported versions and undecodable bodies close the connection', async () => {
     const unknownKey = encodeRequest(API.ApiVersions, 0, 1, {});
     unknownKey.writeInt16BE(9999, 4);

@@ -15,9 +15,8 @@
  * keep, so they are not offered (Kafka 4.0 dropped them too).
  */
 
-import type { Broker } from '../../../broker/broker.js';
 import { ERROR_CODES, FerryError } from '../../../errors.js';
-import { FetchSessionCache, INITIAL_EPOCH, partitionKey, SESSIONLESS_EPOCH, type FetchSession, type SessionPartition } from '../fetch-sessions.js';
+import { INITIAL_EPOCH, partitionKey, SESSIONLESS_EPOCH, type FetchSession, type FetchSessionCache, type SessionPartition } from '../fetch-sessions.js';
 import type { ApiHandler, RequestContext } from '../handler.js';
 import { FETCH_RESPONSE_BYTES_MAX, FETCH_WAIT_MS_MAX } from '../limits.js';
 import { errorFields } from './error-fields.js';
@@ -66,14 +65,6 @@ interface PartitionAnswer {
   nextOffset: number;
 }
 
-const sessionCaches = new WeakMap<Broker, FetchSessionCache>();
-
-function sessionCache(broker: Broker): FetchSessionCache {
-  let cache = sessionCaches.get(broker);
-  if (!cache) sessionCaches.set(broker, (cache = new FetchSessionCache()));
-  return cache;
-}
-
 export const fetchHandler: ApiHandler = {
   apiKey: 1,
   versions: { min: 4, max: 17 },
@@ -81,7 +72,7 @@ export const fetchHandler: ApiHandler = {
     const request = body as unknown as FetchRequest;
     const usesSessions = context.apiVersion >= SESSIONS_MIN_VERSION;
     const sessionEpoch = usesSessions ? request.sessionEpoch : SESSIONLESS_EPOCH;
-    const cache = sessionCache(context.broker);
+    const cache = context.fetchSessions;
     const requested = requestedPartitions(request, context);
     let session: FetchSession | null = null;
     let targets: SessionPartition[];
@@ -93,10 +84,10 @@ export const fetchHandler: ApiHandler = {
       } else if (sessionEpoch === INITIAL_EPOCH) {
         if (request.sessionId !== 0) cache.close(request.sessionId);
         session = cache.open(requested);
-        targets = [...session.partitions.values()];
+        targets = session === null ? requested : [...session.partitions.values()];
       } else {
         session = cache.resume(request.sessionId, sessionEpoch);
-        applyIncremental(session, requested, request.forgottenTopicsData, context);
+        applyIncremental(cache, session, requested, request.forgottenTopicsData, context);
         session.nextEpoch = session.nextEpoch === 0x7fffffff ? 1 : session.nextEpoch + 1;
         targets = [...session.partitions.values()];
         incremental = true;
@@ -144,7 +135,13 @@ function topicName(name: string, topicId: Buffer, context: RequestContext): stri
   return context.broker.topicNameById(topicId.toString('base64url')) ?? '';
 }
 
-function applyIncremental(session: FetchSession, requested: readonly SessionPartition[], forgotten: readonly ForgottenTopic[], context: RequestContext): void {
+function applyIncremental(
+  cache: FetchSessionCache,
+  session: FetchSession,
+  requested: readonly SessionPartition[],
+  forgotten: readonly ForgottenTopic[],
+  context: RequestContext,
+): void {
   for (const topic of forgotten) {
     const name = topicName(topic.topic, topic.topicId, context);
     for (const partition of topic.partitions) session.partitions.delete(partitionKey(name, partition));
@@ -156,7 +153,7 @@ function applyIncremental(session: FetchSession, requested: readonly SessionPart
       known.fetchOffset = partition.fetchOffset;
       known.maxBytes = partition.maxBytes;
     } else {
-      session.partitions.set(key, partition);
+      cache.add(session, key, partition);
     }
   }
 }

@@ -22,6 +22,7 @@ import { INTERNAL_TOPIC_PREFIX, type Broker, type TopicDescription } from '../..
 import { FerryError } from '../../../errors.js';
 import { validateTopicName } from '../../../storage/log-manager.js';
 import type { ApiHandler, RequestContext } from '../handler.js';
+import { METADATA_AUTO_CREATED_TOPICS_MAX } from '../limits.js';
 import {
   advertisedBrokers,
   AUTHORIZED_OPERATIONS_OMITTED,
@@ -96,12 +97,13 @@ async function requestedTopics(body: MetadataRequest, context: RequestContext, t
   const allowAutoCreation = context.broker.autoCreateTopicsEnabled && (context.apiVersion < ALLOW_AUTO_CREATION_FIELD_VERSION || body.allowAutoTopicCreation);
   const answers: MetadataResponseTopic[] = [];
   const seen = new Set<string>();
+  const autoCreation = { allowed: allowAutoCreation, created: 0 };
   for (const requested of body.topics ?? []) {
     const key = requested.name ?? `id:${requested.topicId.toString('hex')}`;
     if (seen.has(key)) continue; // Kafka answers each topic once however often it is named
     seen.add(key);
     try {
-      const topic = requested.name === null ? topicById(context, requested.topicId) : await topicByName(context.broker, requested.name, allowAutoCreation);
+      const topic = requested.name === null ? topicById(context, requested.topicId) : await topicByName(context.broker, requested.name, autoCreation);
       answers.push(topicEntry(topic, topicOperations));
     } catch (error) {
       answers.push(errorEntry(requested, context, errorFields(error, context.logger, `Metadata for ${key}`).errorCode));
@@ -110,15 +112,23 @@ async function requestedTopics(body: MetadataRequest, context: RequestContext, t
   return answers;
 }
 
-async function topicByName(broker: Broker, name: string, allowAutoCreation: boolean): Promise<TopicDescription> {
+/**
+ * A topic by name, auto-created when allowed. One request creates at most
+ * METADATA_AUTO_CREATED_TOPICS_MAX topics (each is a directory and open
+ * files); names past it answer UNKNOWN_TOPIC_OR_PARTITION, which clients
+ * retry, so a later request creates them.
+ */
+async function topicByName(broker: Broker, name: string, autoCreation: { allowed: boolean; created: number }): Promise<TopicDescription> {
   validateTopicName(name); // INVALID_TOPIC_EXCEPTION whether or not the topic could be auto-created
   try {
     return broker.describeTopic(name);
   } catch (error) {
     // Internal topics are the broker's to create, with their own partitions and configs (the group coordinator's __consumer_offsets).
-    if (!(error instanceof FerryError && error.errorName === 'UNKNOWN_TOPIC_OR_PARTITION') || !allowAutoCreation || name.startsWith(INTERNAL_TOPIC_PREFIX)) throw error;
+    if (!(error instanceof FerryError && error.errorName === 'UNKNOWN_TOPIC_OR_PARTITION') || !autoCreation.allowed || name.startsWith(INTERNAL_TOPIC_PREFIX)) throw error;
+    if (autoCreation.created >= METADATA_AUTO_CREATED_TOPICS_MAX) throw error;
   }
   try {
+    autoCreation.created++;
     return await broker.createTopic(name);
   } catch (error) {
     // Two clients racing to auto-create the same topic: the loser answers with the winner's.

@@ -7,6 +7,7 @@
  * than on a client.
  */
 
+import { FetchSessionCache } from '../../../../src/protocol/kafka/fetch-sessions.js';
 import { pino } from 'pino';
 import { Broker, type BrokerOptions } from '../../../../src/broker/broker.js';
 import { findApi } from '../../../../src/protocol/kafka/apis.js';
@@ -47,6 +48,7 @@ export async function openHarness(options: Partial<BrokerOptions> = {}, saslPlai
   const logger = pino({ level: 'silent' });
   let correlationId = 0;
   const closeRequests: string[] = [];
+  const fetchSessions = new FetchSessionCache();
   return {
     broker,
     settings,
@@ -64,6 +66,7 @@ export async function openHarness(options: Partial<BrokerOptions> = {}, saslPlai
         header: { requestApiKey: handler.apiKey, requestApiVersion: version, correlationId: ++correlationId, clientId: 'ferry-test' },
         apiVersion: version,
         supportedApis: SUPPORTED_APIS,
+        fetchSessions,
         signal: new AbortController().signal,
         logger,
         closeAfterResponse: (reason) => closeRequests.push(reason),

@@ -1,3 +1,4 @@
+import { METADATA_AUTO_CREATED_TOPICS_MAX } from '../../../../src/protocol/kafka/limits.js';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../../../src/errors.js';
 import { metadataHandler } from '../../../../src/protocol/kafka/handlers/metadata.js';
@@ -71,6 +72,17 @@ describe('Metadata', () => {
     // v0-3 have no flag: Kafka always allowed auto-creation there.
     const v0 = await h.call(metadataHandler, 0, { topics: named('old-client') });
     expect(topicsOf(v0)[0]).toMatchObject({ errorCode: 0, name: 'old-client' });
+  });
+
+  it('auto-creates at most METADATA_AUTO_CREATED_TOPICS_MAX topics per request; the rest come with a later one', async () => {
+    const h = await open();
+    const names = Array.from({ length: METADATA_AUTO_CREATED_TOPICS_MAX + 5 }, (_, i) => `bulk-${i}`);
+    const first = topicsOf(await h.call(metadataHandler, 12, { topics: named(...names), allowAutoTopicCreation: true }));
+    expect(first.filter((topic) => topic['errorCode'] === 0)).toHaveLength(METADATA_AUTO_CREATED_TOPICS_MAX);
+    expect(first.slice(METADATA_AUTO_CREATED_TOPICS_MAX).map((topic) => topic['errorCode'])).toEqual(Array(5).fill(ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION.code));
+    const second = topicsOf(await h.call(metadataHandler, 12, { topics: named(...names), allowAutoTopicCreation: true }));
+    expect(second.every((topic) => topic['errorCode'] === 0)).toBe(true);
+    expect(h.broker.listTopics()).toHaveLength(names.length);
   });
 
   it('does not auto-create when the request says no (v4+), for internal names, or when auto.create.topics.enable is false', async () => {
