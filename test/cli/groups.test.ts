@@ -254,7 +254,8 @@ describe('ferry groups with SASL/PLAIN', () => {
   it('authenticates with FERRY_SASL_PLAIN, and says so when the password is wrong', async () => {
     const secured = await openKafkaServer({}, { saslPlainUsers: new Map([['ops', 's3cret']]) });
     try {
-      await secured.broker.groups.resetOffsets('audited', []);
+      await secured.broker.createTopic('audit'); // a group exists once it holds something: here an offset
+      await secured.broker.groups.resetOffsets('audited', [{ topic: 'audit', partition: 0, offset: 0n }]);
       const list = (credentials: string): Promise<CliResult> =>
         run(process.execPath, [builtCli, 'groups', '--bootstrap-server', secured.bootstrap, 'list'], { env: { ...process.env, FERRY_SASL_PLAIN: credentials } })
           .then(({ stdout, stderr }) => ({ stdout, stderr, code: 0 }))

@@ -3,6 +3,14 @@
  * their membership (through rebalance.ts) and their committed offsets, kept
  * in __consumer_offsets (offsets-topic.ts) and reloaded from it at open.
  *
+ * Every step that reads a group, decides, appends to __consumer_offsets and
+ * applies the outcome runs alone on the group's lane (group-step-queue.ts),
+ * so what is on disk, in memory and in the answers agree. A group exists
+ * once something of it is accepted (a member, a pending member id, an
+ * offset) and is forgotten as soon as it holds nothing again (Group.isUnused);
+ * at most groupsMax exist. Offsets retention is offsets-retention.ts; the
+ * records of a group and its rebuilding at open, stored-groups.ts.
+ *
  * Protocol-neutral: the Kafka door, the WebSocket door and the CLI call
  * these methods. Protocol metadata and assignments are opaque Buffers here
  * (for "consumer" groups they are consumer-protocol.ts bytes; only
@@ -13,23 +21,17 @@
  */
 
 import type { Broker } from '../broker.js';
-import { FerryError, assert } from '../../errors.js';
-import { CONSUMER_PROTOCOL_TYPE, decodeSubscription } from './consumer-protocol.js';
+import { FerryError } from '../../errors.js';
+import { CONSUMER_PROTOCOL_TYPE } from './consumer-protocol.js';
 import { Group, offsetKey, type CommittedOffset, type GroupState } from './group.js';
+import { GroupStepQueue } from './group-step-queue.js';
 import { DEFAULT_GROUP_SETTINGS, GROUP_ID_CHARS_MAX, MEMBER_METADATA_BYTES_MAX, PROTOCOLS_PER_MEMBER_MAX, type GroupCoordinatorSettings } from './limits.js';
-import { Member, type JoinResult, type SyncResult } from './member.js';
+import type { JoinResult, SyncResult } from './member.js';
+import { OffsetsRetention, subscribedTopics } from './offsets-retention.js';
 import { OffsetsTopic, type OffsetsTopicRecord } from './offsets-topic.js';
-import {
-  decodeGroupMetadataValue,
-  decodeOffsetCommitValue,
-  decodeOffsetsTopicKey,
-  encodeGroupMetadataKey,
-  encodeGroupMetadataValue,
-  encodeOffsetCommitKey,
-  encodeOffsetCommitValue,
-  type GroupMetadataValue,
-} from './offsets-topic-records.js';
+import { encodeGroupMetadataKey, encodeOffsetCommitKey, encodeOffsetCommitValue } from './offsets-topic-records.js';
 import { Rebalancer, type HeartbeatRequest, type JoinRequest, type MemberIdentity, type SyncRequest } from './rebalance.js';
+import { groupMetadataRecord, replayStoredRecord } from './stored-groups.js';
 
 export interface GroupCoordinatorOptions extends Partial<GroupCoordinatorSettings> {
   clock?: () => number;
@@ -116,10 +118,11 @@ export class GroupCoordinator {
   private readonly groups = new Map<string, Group>();
   private readonly store: OffsetsTopic;
   private readonly rebalancer: Rebalancer;
+  private readonly steps: GroupStepQueue;
+  private readonly retention: OffsetsRetention;
   private readonly now: () => number;
   private readonly reportError: (error: unknown, what: string) => void;
   private closed = false;
-  private retentionTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly broker: Broker,
@@ -130,7 +133,26 @@ export class GroupCoordinator {
     this.now = clock ?? Date.now;
     this.reportError = reportError ?? ((error, what) => process.emitWarning(`group coordinator: ${what}: ${error instanceof Error ? error.message : String(error)}`));
     this.store = new OffsetsTopic(broker, this.settings.offsetsTopicPartitions, this.now);
-    this.rebalancer = new Rebalancer({ settings: this.settings, now: this.now, storeGroup: (group) => this.storeGroup(group), reportError: this.reportError, isClosed: () => this.closed });
+    this.steps = new GroupStepQueue((groupId) => this.dropIfUnused(groupId));
+    this.rebalancer = new Rebalancer({
+      settings: this.settings,
+      now: this.now,
+      storeGroup: (group) => this.storeGroup(group),
+      reportError: this.reportError,
+      isClosed: () => this.closed,
+      pendingMemberExpired: (group) => this.dropIfUnused(group.groupId),
+    });
+    this.retention = new OffsetsRetention({
+      retentionMs: this.settings.offsetsRetentionMs,
+      checkIntervalMs: this.settings.offsetsRetentionCheckIntervalMs,
+      groups: this.groups,
+      steps: this.steps,
+      store: this.store,
+      now: this.now,
+      removeGroup: (group) => this.removeGroup(group),
+      reportError: this.reportError,
+      isClosed: () => this.closed,
+    });
   }
 
   // --- membership --------------------------------------------------------------------------
@@ -150,7 +172,12 @@ export class GroupCoordinator {
       if (request.memberId !== '') throw new FerryError('UNKNOWN_MEMBER_ID', `group ${request.groupId} does not exist, so member ${request.memberId} is not in it`);
       group = this.createGroup(request.groupId);
     }
-    return this.rebalancer.join(group, { ...request, rebalanceTimeoutMs });
+    try {
+      return await this.rebalancer.join(group, { ...request, rebalanceTimeoutMs });
+    } catch (error) {
+      this.dropIfUnused(request.groupId); // a refused first join leaves nothing behind
+      throw error;
+    }
   }
 
   async sync(request: SyncRequest): Promise<SyncResult> {
@@ -169,7 +196,7 @@ export class GroupCoordinator {
     this.assertOpen();
     checkGroupId(groupId);
     const group = this.groups.get(groupId);
-    return members.map((identity) => {
+    const outcomes = members.map((identity) => {
       try {
         if (!group) throw new FerryError('UNKNOWN_MEMBER_ID', `group ${groupId} does not exist`);
         this.rebalancer.leave(group, identity);
@@ -179,6 +206,8 @@ export class GroupCoordinator {
         return { ...identity, error };
       }
     });
+    this.dropIfUnused(groupId); // the last pending member id of a new group left
+    return outcomes;
   }
 
   // --- offsets -----------------------------------------------------------------------------
@@ -187,18 +216,29 @@ export class GroupCoordinator {
   async commitOffsets(request: CommitRequest): Promise<PartitionOutcome[]> {
     this.assertOpen();
     checkGroupId(request.groupId);
-    const group = this.groups.get(request.groupId) ?? this.groupForSimpleCommit(request);
-    this.authorizeCommit(group, request);
-    const nowMs = BigInt(this.now());
-    const outcomes: PartitionOutcome[] = [];
-    const accepted: CommittedOffset[] = [];
-    for (const entry of request.offsets) {
-      const error = this.commitError(entry);
-      outcomes.push({ topic: entry.topic, partition: entry.partition, error });
-      if (error) continue;
-      const commitTimestampMs = entry.commitTimestampMs !== undefined && entry.commitTimestampMs >= 0n ? entry.commitTimestampMs : nowMs;
-      accepted.push({ topic: entry.topic, partition: entry.partition, offset: entry.offset, leaderEpoch: entry.leaderEpoch ?? -1, metadata: entry.metadata ?? '', commitTimestampMs });
-    }
+    return this.step(request.groupId, () => this.commit(request));
+  }
+
+  /** Sets offsets of a group with no members (the `ferry groups` reset); NON_EMPTY_GROUP while it has members. */
+  async resetOffsets(groupId: string, offsets: readonly OffsetToCommit[]): Promise<PartitionOutcome[]> {
+    this.assertOpen();
+    checkGroupId(groupId);
+    return this.step(groupId, () => {
+      const group = this.groups.get(groupId);
+      if (group && group.members.size > 0) throw new FerryError('NON_EMPTY_GROUP', `group ${groupId} has ${group.members.size} members: stop them before resetting its offsets`);
+      return this.commit({ groupId, generationId: -1, memberId: '', groupInstanceId: null, offsets });
+    });
+  }
+
+  /** One commit, on the group's lane: authorized and validated, stored, then applied. */
+  private async commit(request: CommitRequest): Promise<PartitionOutcome[]> {
+    const existing = this.groups.get(request.groupId);
+    if (existing) this.authorizeCommit(existing, request);
+    else if (request.generationId >= 0) throw new FerryError('ILLEGAL_GENERATION', `group ${request.groupId} does not exist, so it has no generation ${request.generationId}`);
+    const { outcomes, accepted } = this.acceptOffsets(request.offsets);
+    if (accepted.length === 0) return outcomes; // nothing to store: no group is made for it
+    // Made before the append so groupsMax holds; forgotten when this step ends if the append fails (unused).
+    const group = existing ?? this.createGroup(request.groupId);
     await this.store.append(
       group.groupId,
       accepted.map((committed) => ({ key: encodeOffsetCommitKey(group.groupId, committed.topic, committed.partition), value: encodeOffsetCommitValue(committed) })),
@@ -207,12 +247,19 @@ export class GroupCoordinator {
     return outcomes;
   }
 
-  /** Sets offsets of a group with no members (the `ferry groups` reset); NON_EMPTY_GROUP while it has members. */
-  async resetOffsets(groupId: string, offsets: readonly OffsetToCommit[]): Promise<PartitionOutcome[]> {
-    this.assertOpen();
-    const group = this.groups.get(groupId);
-    if (group && group.members.size > 0) throw new FerryError('NON_EMPTY_GROUP', `group ${groupId} has ${group.members.size} members: stop them before resetting its offsets`);
-    return this.commitOffsets({ groupId, generationId: -1, memberId: '', groupInstanceId: null, offsets });
+  /** Each partition's outcome, and the offsets to store for those accepted. */
+  private acceptOffsets(offsets: readonly OffsetToCommit[]): { outcomes: PartitionOutcome[]; accepted: CommittedOffset[] } {
+    const nowMs = BigInt(this.now());
+    const outcomes: PartitionOutcome[] = [];
+    const accepted: CommittedOffset[] = [];
+    for (const entry of offsets) {
+      const error = this.commitError(entry);
+      outcomes.push({ topic: entry.topic, partition: entry.partition, error });
+      if (error) continue;
+      const commitTimestampMs = entry.commitTimestampMs !== undefined && entry.commitTimestampMs >= 0n ? entry.commitTimestampMs : nowMs;
+      accepted.push({ topic: entry.topic, partition: entry.partition, offset: entry.offset, leaderEpoch: entry.leaderEpoch ?? -1, metadata: entry.metadata ?? '', commitTimestampMs });
+    }
+    return { outcomes, accepted };
   }
 
   /** OffsetFetch: the requested partitions (-1 where nothing is committed), or every committed one when `partitions` is null. */
@@ -234,12 +281,16 @@ export class GroupCoordinator {
   async deleteOffsets(groupId: string, partitions: readonly TopicPartition[]): Promise<PartitionOutcome[]> {
     this.assertOpen();
     checkGroupId(groupId);
+    return this.step(groupId, () => this.deleteOffsetsOf(groupId, partitions));
+  }
+
+  private async deleteOffsetsOf(groupId: string, partitions: readonly TopicPartition[]): Promise<PartitionOutcome[]> {
     const group = this.groups.get(groupId);
     if (!group || group.state === 'Dead') throw new FerryError('GROUP_ID_NOT_FOUND', `group ${groupId} does not exist`);
     if (group.state !== 'Empty' && group.protocolType !== CONSUMER_PROTOCOL_TYPE) {
       throw new FerryError('NON_EMPTY_GROUP', `group ${groupId} has members and is not a consumer group, so its subscriptions are unknown`);
     }
-    const subscribed = group.state === 'Empty' ? new Set<string>() : this.subscribedTopics(group);
+    const subscribed = group.state === 'Empty' ? new Set<string>() : subscribedTopics(group);
     const outcomes = partitions.map(({ topic, partition }) => ({
       topic,
       partition,
@@ -306,9 +357,15 @@ export class GroupCoordinator {
 
   private async deleteGroup(groupId: string): Promise<void> {
     checkGroupId(groupId);
+    return this.step(groupId, () => this.deleteGroupNow(groupId));
+  }
+
+  private async deleteGroupNow(groupId: string): Promise<void> {
     const group = this.groups.get(groupId);
     if (!group || group.state === 'Dead') throw new FerryError('GROUP_ID_NOT_FOUND', `group ${groupId} does not exist`);
     if (group.state !== 'Empty') throw new FerryError('NON_EMPTY_GROUP', `group ${groupId} has members (${group.state})`);
+    const emptySinceMs = group.stateTimestampMs;
+    // Dead during the append: a JoinGroup meanwhile is told to retry rather than joining a group about to vanish.
     group.transitionTo('Dead', this.now());
     const tombstones: OffsetsTopicRecord[] = [...group.offsets.values()].map(({ topic, partition }) => ({ key: encodeOffsetCommitKey(groupId, topic, partition), value: null }));
     tombstones.push({ key: encodeGroupMetadataKey(groupId), value: null });
@@ -317,104 +374,102 @@ export class GroupCoordinator {
     } catch (error) {
       // Not deleted after all: back to Empty (not a protocol transition, so set directly).
       group.state = 'Empty';
+      group.stateTimestampMs = emptySinceMs;
       throw error;
     }
-    group.clearTimers();
-    this.groups.delete(groupId);
+    this.removeGroup(group);
   }
 
   // --- lifecycle ---------------------------------------------------------------------------
 
   /** Rebuilds every group from __consumer_offsets (broker open). Restored members keep their generation and must heartbeat within their session timeout. */
   load(): void {
+    const nowMs = this.now();
     this.store.load((record) => {
       try {
-        this.applyStoredRecord(record);
+        replayStoredRecord(this.groups, record, nowMs);
       } catch (error) {
         if (!(error instanceof FerryError)) throw error;
         this.reportError(error, 'skipping an unreadable __consumer_offsets record');
       }
     });
-    for (const group of this.groups.values()) {
+    for (const group of [...this.groups.values()]) {
+      // Offsets all deleted and no metadata record: nothing of this group is left.
+      if (group.isUnused) {
+        this.groups.delete(group.groupId);
+        continue;
+      }
       for (const member of group.members.values()) this.rebalancer.scheduleSession(group, member);
     }
-    this.retentionTimer = setInterval(() => {
-      this.expireOffsets().catch((error: unknown) => this.reportError(error, 'expiring offsets'));
-    }, this.settings.offsetsRetentionCheckIntervalMs);
-    this.retentionTimer.unref();
+    this.retention.start();
   }
 
-  /**
-   * Offsets retention, as Kafka's: an empty group's offsets expire
-   * offsetsRetentionMs after it became empty; a simple committer's (no
-   * protocol type) each that long after its commit; a stable consumer
-   * group's only for topics it no longer subscribes to. An empty group left
-   * with no offsets is deleted. Runs every offsetsRetentionCheckIntervalMs;
-   * returns how many offsets expired.
-   */
+  /** One offsets-retention pass now (offsets-retention.ts; it also runs every offsetsRetentionCheckIntervalMs); returns how many offsets expired. */
   async expireOffsets(): Promise<number> {
     this.assertOpen();
-    const nowMs = this.now();
-    let expiredCount = 0;
-    for (const group of [...this.groups.values()]) {
-      const expired = this.expiredOffsets(group, nowMs);
-      const removeGroup = group.state === 'Empty' && group.size === 0 && expired.length === group.offsets.size;
-      if (expired.length === 0 && !removeGroup) continue;
-      const tombstones: OffsetsTopicRecord[] = expired.map(({ topic, partition }) => ({ key: encodeOffsetCommitKey(group.groupId, topic, partition), value: null }));
-      if (removeGroup) tombstones.push({ key: encodeGroupMetadataKey(group.groupId), value: null });
-      await this.store.append(group.groupId, tombstones);
-      for (const { topic, partition } of expired) group.offsets.delete(offsetKey(topic, partition));
-      expiredCount += expired.length;
-      // Re-checked after the append: a member may have joined meanwhile.
-      if (removeGroup && group.state === 'Empty' && group.size === 0 && group.offsets.size === 0) {
-        group.transitionTo('Dead', this.now());
-        group.clearTimers();
-        this.groups.delete(group.groupId);
-      }
-    }
-    return expiredCount;
-  }
-
-  private expiredOffsets(group: Group, nowMs: number): CommittedOffset[] {
-    const retentionMs = BigInt(this.settings.offsetsRetentionMs);
-    const now = BigInt(nowMs);
-    const offsets = [...group.offsets.values()];
-    if (group.state === 'Empty' && group.protocolType === null) return offsets.filter((offset) => offset.commitTimestampMs + retentionMs <= now);
-    if (group.state === 'Empty') return BigInt(group.stateTimestampMs) + retentionMs <= now ? offsets : [];
-    if (group.state === 'Stable' && group.protocolType === CONSUMER_PROTOCOL_TYPE) {
-      const subscribed = this.subscribedTopics(group);
-      return offsets.filter((offset) => !subscribed.has(offset.topic) && offset.commitTimestampMs + retentionMs <= now);
-    }
-    return [];
+    return this.retention.expire();
   }
 
   /** A topic was deleted: every group forgets its offsets there (tombstones included). */
   async forgetTopic(topic: string): Promise<void> {
     this.assertOpen();
-    for (const group of this.groups.values()) {
-      const gone = [...group.offsets.values()].filter((offset) => offset.topic === topic);
-      if (gone.length === 0) continue;
-      await this.store.append(group.groupId, gone.map(({ partition }) => ({ key: encodeOffsetCommitKey(group.groupId, topic, partition), value: null })));
-      for (const { partition } of gone) group.offsets.delete(offsetKey(topic, partition));
-    }
+    // A group with a step in flight may be storing an offset of the topic right now; its lane decides after that.
+    const affected = [...this.groups.values()].filter((group) => this.steps.isBusy(group.groupId) || hasOffsetsOf(group, topic));
+    const settled = await Promise.allSettled(affected.map((group) => this.step(group.groupId, () => this.forgetTopicOf(group.groupId, topic))));
+    const failed = settled.find((outcome) => outcome.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  private async forgetTopicOf(groupId: string, topic: string): Promise<void> {
+    const group = this.groups.get(groupId);
+    if (!group) return;
+    const gone = [...group.offsets.values()].filter((offset) => offset.topic === topic);
+    await this.store.append(groupId, gone.map(({ partition }) => ({ key: encodeOffsetCommitKey(groupId, topic, partition), value: null })));
+    for (const { partition } of gone) group.offsets.delete(offsetKey(topic, partition));
   }
 
   /** Clears every timer and fails every waiting JoinGroup/SyncGroup (broker close). */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.retentionTimer) clearInterval(this.retentionTimer);
-    this.retentionTimer = null;
+    this.retention.stop();
     const error = new FerryError('COORDINATOR_NOT_AVAILABLE', 'the broker is shutting down');
     for (const group of this.groups.values()) this.rebalancer.abandon(group, error);
   }
 
   // --- internals ---------------------------------------------------------------------------
 
+  /** A group for a JoinGroup or a commit: COORDINATOR_NOT_AVAILABLE beyond groupsMax, which clients retry (and log) until a group goes. */
   private createGroup(groupId: string): Group {
+    if (this.groups.size >= this.settings.groupsMax) {
+      throw new FerryError('COORDINATOR_NOT_AVAILABLE', `this broker already has ${this.groups.size} consumer groups, its maximum (groupsMax ${this.settings.groupsMax}); group ${groupId} cannot be made`);
+    }
     const group = new Group(groupId, this.now());
     this.groups.set(groupId, group);
     return group;
+  }
+
+  /** Runs one read-decide-append-apply step on the group's lane. */
+  private step<T>(groupId: string, body: () => Promise<T>): Promise<T> {
+    return this.steps.run(groupId, () => {
+      this.assertOpen(); // the broker may have closed while the step waited
+      return body();
+    });
+  }
+
+  /** Deleted or expired: its tombstones are stored. */
+  private removeGroup(group: Group): void {
+    if (group.state !== 'Dead') group.transitionTo('Dead', this.now());
+    group.clearTimers();
+    if (this.groups.get(group.groupId) === group) this.groups.delete(group.groupId);
+  }
+
+  /** Forgets a group that holds nothing (Group.isUnused) unless a step of it is under way; it stored nothing, so no tombstone is due. */
+  private dropIfUnused(groupId: string): void {
+    const group = this.groups.get(groupId);
+    if (!group || !group.isUnused || this.steps.isBusy(groupId)) return;
+    group.clearTimers();
+    this.groups.delete(groupId);
   }
 
   /** SyncGroup and Heartbeat name a group that must exist: an unknown one means the member is unknown. */
@@ -423,11 +478,6 @@ export class GroupCoordinator {
     const group = this.groups.get(groupId);
     if (!group) throw new FerryError('UNKNOWN_MEMBER_ID', `group ${groupId} does not exist, so member ${memberId} is not in it`);
     return group;
-  }
-
-  private groupForSimpleCommit(request: CommitRequest): Group {
-    if (request.generationId >= 0) throw new FerryError('ILLEGAL_GENERATION', `group ${request.groupId} does not exist, so it has no generation ${request.generationId}`);
-    return this.createGroup(request.groupId);
   }
 
   /** Kafka's rules: a commit from outside group management only while the group is empty; otherwise a member of the current generation. */
@@ -458,77 +508,17 @@ export class GroupCoordinator {
     return null;
   }
 
-  private subscribedTopics(group: Group): Set<string> {
-    const topics = new Set<string>();
-    for (const member of group.members.values()) {
-      try {
-        for (const topic of decodeSubscription(member.metadataFor(group.protocolName ?? '')).topics) topics.add(topic);
-      } catch (error) {
-        if (!(error instanceof FerryError)) throw error; // unreadable subscription: it names no topic we can honour
-      }
-    }
-    return topics;
-  }
-
+  /**
+   * The group's metadata as it is now, appended on the group's lane (after
+   * the steps queued before it); nothing for a group deleted meanwhile, whose
+   * record would bring it back after a restart.
+   */
   private storeGroup(group: Group): Promise<void> {
-    const value: GroupMetadataValue = {
-      protocolType: group.protocolType ?? '',
-      generation: group.generationId,
-      protocol: group.protocolName,
-      leader: group.leaderId,
-      currentStateTimestampMs: BigInt(group.stateTimestampMs),
-      members: [...group.members.values()].map((member) => ({
-        memberId: member.memberId,
-        groupInstanceId: member.groupInstanceId,
-        clientId: member.clientId,
-        clientHost: member.clientHost,
-        rebalanceTimeoutMs: member.rebalanceTimeoutMs,
-        sessionTimeoutMs: member.sessionTimeoutMs,
-        subscription: member.metadataFor(group.protocolName ?? ''),
-        assignment: member.assignment,
-      })),
-    };
-    return this.store.append(group.groupId, [{ key: encodeGroupMetadataKey(group.groupId), value: encodeGroupMetadataValue(value) }]);
-  }
-
-  private applyStoredRecord(record: OffsetsTopicRecord): void {
-    const key = decodeOffsetsTopicKey(record.key);
-    const group = this.groups.get(key.group);
-    if (key.kind === 'offset') {
-      if (record.value === null) {
-        group?.offsets.delete(offsetKey(key.topic, key.partition));
-        return;
-      }
-      const value = decodeOffsetCommitValue(record.value);
-      (group ?? this.createGroup(key.group)).offsets.set(offsetKey(key.topic, key.partition), { topic: key.topic, partition: key.partition, ...value });
-      return;
-    }
-    if (record.value === null) {
-      if (group && group.offsets.size === 0) this.groups.delete(key.group);
-      else if (group) this.restoreMembership(group, emptyMetadata());
-      return;
-    }
-    this.restoreMembership(group ?? this.createGroup(key.group), decodeGroupMetadataValue(record.value));
-  }
-
-  /** A group as last stored: Stable with its members and assignments, or Empty. Not a protocol transition, so the state is set directly. */
-  private restoreMembership(group: Group, value: GroupMetadataValue): void {
-    assert(group.state === 'Empty' || group.state === 'Stable', `group ${group.groupId} is ${group.state} while loading`);
-    group.members.clear();
-    group.staticMembers.clear();
-    group.leaderId = null;
-    group.protocolType = value.protocolType === '' ? null : value.protocolType;
-    group.protocolName = value.protocol;
-    group.generationId = value.generation;
-    for (const stored of value.members) {
-      const protocols = value.protocol === null ? [] : [{ name: value.protocol, metadata: stored.subscription }];
-      const member = new Member(stored.memberId, stored.groupInstanceId, stored.clientId, stored.clientHost, stored.sessionTimeoutMs, stored.rebalanceTimeoutMs, protocols);
-      member.assignment = stored.assignment;
-      group.add(member);
-    }
-    if (value.leader !== null && group.members.has(value.leader)) group.leaderId = value.leader;
-    group.state = group.members.size > 0 ? 'Stable' : 'Empty';
-    group.stateTimestampMs = Number(value.currentStateTimestampMs >= 0n ? value.currentStateTimestampMs : BigInt(this.now()));
+    const record = groupMetadataRecord(group);
+    return this.steps.run(group.groupId, async () => {
+      if (this.groups.get(group.groupId) !== group) return;
+      await this.store.append(group.groupId, [record]);
+    });
   }
 
   private assertOpen(): void {
@@ -545,16 +535,17 @@ function checkMetadataSize(bytes: Buffer, what: string): void {
   if (bytes.length > MEMBER_METADATA_BYTES_MAX) throw new FerryError('INVALID_REQUEST', `${what} is ${bytes.length} bytes; at most ${MEMBER_METADATA_BYTES_MAX}`);
 }
 
+function hasOffsetsOf(group: Group, topic: string): boolean {
+  for (const offset of group.offsets.values()) if (offset.topic === topic) return true;
+  return false;
+}
+
 function fetchedOffset(committed: CommittedOffset): FetchedOffset {
   return { topic: committed.topic, partition: committed.partition, offset: committed.offset, leaderEpoch: committed.leaderEpoch, metadata: committed.metadata };
 }
 
 function byTopicPartition(a: TopicPartition, b: TopicPartition): number {
   return a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition;
-}
-
-function emptyMetadata(): GroupMetadataValue {
-  return { protocolType: '', generation: 0, protocol: null, leader: null, currentStateTimestampMs: -1n, members: [] };
 }
 
 function definedOnly<T extends object>(values: T): Partial<T> {

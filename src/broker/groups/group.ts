@@ -77,6 +77,16 @@ export class Group {
     this.stateTimestampMs = nowMs;
   }
 
+  /**
+   * Nothing to keep: Empty, no member or pending member id, no offsets, and
+   * never through a generation, so no group metadata record of it exists.
+   * Such a group (a first JoinGroup answered MEMBER_ID_REQUIRED, a refused
+   * join, a commit whose append failed) is forgotten at once.
+   */
+  get isUnused(): boolean {
+    return this.state === 'Empty' && this.size === 0 && this.offsets.size === 0 && this.generationId === 0;
+  }
+
   get size(): number {
     return this.members.size + this.pendingMembers.size;
   }

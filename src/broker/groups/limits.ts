@@ -12,6 +12,12 @@ export interface GroupCoordinatorSettings {
   sessionTimeoutMaxMs: number;
   /** group.max.size: members (joined or awaiting a member id) per group. */
   groupSizeMax: number;
+  /**
+   * Groups this coordinator keeps (Kafka has no such bound). Beyond it a
+   * JoinGroup or OffsetCommit that would make a new group is refused with
+   * COORDINATOR_NOT_AVAILABLE, which clients retry; existing groups go on.
+   */
+  groupsMax: number;
   /** offset.metadata.max.bytes: the free-form string committed with an offset. */
   offsetMetadataBytesMax: number;
   /** offsets.topic.num.partitions: fixed once __consumer_offsets exists. */
@@ -28,6 +34,8 @@ export const DEFAULT_GROUP_SETTINGS: Readonly<GroupCoordinatorSettings> = Object
   sessionTimeoutMaxMs: 1_800_000,
   // Kafka's default is unbounded (Int.MaxValue); a bound keeps one group from exhausting memory.
   groupSizeMax: 10_000,
+  // Each group costs memory until the retention pass removes it; a bound keeps group ids chosen by clients from exhausting it.
+  groupsMax: 100_000,
   offsetMetadataBytesMax: 4096,
   offsetsTopicPartitions: 50,
   offsetsRetentionMs: 7 * 24 * 60 * 60 * 1000,

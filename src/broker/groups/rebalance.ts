@@ -80,6 +80,8 @@ export interface RebalanceHooks {
   reportError(error: unknown, what: string): void;
   /** Once the coordinator closed, no timer is armed again (a store finishing late must not leave one behind). */
   isClosed(): boolean;
+  /** A pending member id expired: the group may now hold nothing worth keeping (see Group.isUnused). */
+  pendingMemberExpired(group: Group): void;
 }
 
 export class Rebalancer {
@@ -172,6 +174,7 @@ export class Rebalancer {
       if (group.pendingMembers.get(memberId) !== timer) return;
       group.pendingMembers.delete(memberId);
       this.tryCompleteJoin(group);
+      this.hooks.pendingMemberExpired(group);
     }, sessionTimeoutMs);
     timer.unref();
     group.pendingMembers.set(memberId, timer);

@@ -186,7 +186,8 @@ describe('SASL/PLAIN', () => {
     const bootstrapServer = server.bootstrap;
     try {
       const admin = new KafkaAdminClient({ bootstrapServer, saslPlain: { username: 'admin', password: 'pass:with:colons' } });
-      await server.broker.groups.resetOffsets('audited', []);
+      await server.broker.createTopic('audit'); // a group exists once it holds something: here an offset
+      await server.broker.groups.resetOffsets('audited', [{ topic: 'audit', partition: 0, offset: 0n }]);
       expect(await admin.listGroups()).toEqual([{ groupId: 'audited', protocolType: '', state: 'Empty' }]);
       admin.close();
 

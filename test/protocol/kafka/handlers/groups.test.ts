@@ -189,13 +189,32 @@ describe('offset APIs', () => {
   });
 });
 
+describe('groupsMax', () => {
+  it('JoinGroup and OffsetCommit that would make a group beyond it answer COORDINATOR_NOT_AVAILABLE, which clients retry', async () => {
+    harness = await openHarness({ groups: { ...GROUP_SETTINGS, groupsMax: 1 } });
+    const h = harness;
+    await h.broker.createTopic('orders');
+    const commit = (groupId: string): Promise<Row> =>
+      h.call(offsetCommitHandler, 2, { groupId, generationIdOrMemberEpoch: -1, memberId: '', topics: [{ name: 'orders', partitions: [{ partitionIndex: 0, committedOffset: 1n, committedMetadata: null }] }] });
+    expect((await commit('first'))['topics']).toEqual([{ name: 'orders', partitions: [{ partitionIndex: 0, errorCode: 0 }] }]);
+    expect((await commit('second'))['topics']).toEqual([{ name: 'orders', partitions: [{ partitionIndex: 0, errorCode: code('COORDINATOR_NOT_AVAILABLE') }] }]);
+    const body = { groupId: 'second', sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, memberId: '', protocolType: 'consumer', protocols: [{ name: 'range', metadata: Buffer.from('m') }] };
+    for (const version of [0, 4, 9]) expect(await h.call(joinGroupHandler, version, body)).toMatchObject({ errorCode: code('COORDINATOR_NOT_AVAILABLE') });
+    expect(ERROR_CODES.COORDINATOR_NOT_AVAILABLE.retriable).toBe(true);
+    expect((await commit('first'))['topics']).toEqual([{ name: 'orders', partitions: [{ partitionIndex: 0, errorCode: 0 }] }]);
+  });
+});
+
 describe('group admin APIs', () => {
   it('ListGroups v0-5 (state filter v4+, type filter v5+), DescribeGroups v0-5, DeleteGroups v0-2', async () => {
     const h = await open();
     const joined = await join(h, 5, 'live', { clientId: 'ignored' });
     const memberId = joined['memberId'] as string;
     await h.call(syncGroupHandler, 3, { groupId: 'live', generationId: 1, memberId, assignments: [{ memberId, assignment: Buffer.from('asg') }] });
-    await h.broker.groups.resetOffsets('idle', []);
+    // A group with nothing accepted does not exist, so the idle groups hold an offset.
+    await h.broker.createTopic('orders');
+    const someOffset = [{ topic: 'orders', partition: 0, offset: 1n }];
+    await h.broker.groups.resetOffsets('idle', someOffset);
 
     for (const version of versionsOf(listGroupsHandler)) {
       const all = (await h.call(listGroupsHandler, version, {})) as { errorCode: number; groups: Row[] };
@@ -228,7 +247,7 @@ describe('group admin APIs', () => {
     }
 
     for (const version of versionsOf(deleteGroupsHandler)) {
-      await h.broker.groups.resetOffsets(`idle-${version}`, []);
+      await h.broker.groups.resetOffsets(`idle-${version}`, someOffset);
       const deleted = await h.call(deleteGroupsHandler, version, { groupsNames: ['live', `idle-${version}`, 'unknown'] });
       expect(deleted['results']).toEqual([
         { groupId: 'live', errorCode: code('NON_EMPTY_GROUP') },
