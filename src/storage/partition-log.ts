@@ -8,8 +8,9 @@
  *   upkeep   segment roll, retention, DeleteRecords, compaction (in the pool)
  *   restart  checkpoint, recovery after an unclean stop
  *   producers idempotent producer state: checked before each append is
- *            written, snapshotted at roll and clean close, rebuilt on open
- *            from the newest snapshot and the batch headers after it
+ *            written, snapshotted at roll, before retention and at clean
+ *            close (producer-snapshot-lifecycle.ts), rebuilt on open from the
+ *            newest snapshot and the batch headers after it
  *
  * Appends are written in call order, each all or nothing: most are validated
  * and written synchronously; one holding a large compressed batch is
@@ -44,7 +45,8 @@ import { decodeBatch, type DecodedRecord } from './records.js';
 import { CLEANING_DIR_NAME, type CompactionOutcome, type CompactionStats, planCompaction, swapInCleanedSegments } from './compaction.js';
 import { scanBatches } from './segment-scan.js';
 import { DEFAULT_PRODUCER_ID_EXPIRATION_MS, ProducerStateTable, type DuplicateAppend, type ProducerEntry } from './producer-state.js';
-import { decodeSnapshot, deleteSnapshot, encodeSnapshot, isSnapshotTempFile, readSnapshot, snapshotOffsets, writeSnapshotAsync, writeSnapshotSync } from './producer-snapshot.js';
+import { decodeSnapshot } from './producer-snapshot.js';
+import { ProducerSnapshotLifecycle } from './producer-snapshot-lifecycle.js';
 import { replayProducerState, type ProducerReplayTask, type ReplayRange } from './producer-replay.js';
 import { segmentBaseOffsets } from './segment-files.js';
 import { sharedStoragePool, unwrapValidation, type StorageTasks } from './storage-pool.js';
@@ -120,9 +122,6 @@ interface WrittenAppend {
   mustFlush: boolean;
 }
 
-/** Producer snapshots kept per partition: the newest, and older ones to fall back on if a recovery cuts the log below it. */
-export const PRODUCER_SNAPSHOTS_RETAINED = 3;
-
 /** Offsets are JS numbers: exact to 2^53, which no log reaches. */
 const OFFSET_MAX = Number.MAX_SAFE_INTEGER;
 /** Most bytes one read returns (beyond a first batch larger than that): bounds a fetch's memory. */
@@ -151,8 +150,7 @@ export class PartitionLog {
   private readonly leaderEpoch: number;
   private readonly producers: ProducerStateTable;
   private readonly producerIdExpirationMs: number;
-  /** Snapshots being written in the background (taken at a roll); close waits for them. */
-  private snapshotWrites: Promise<void> = Promise.resolve();
+  private readonly producerSnapshots: ProducerSnapshotLifecycle;
   config: LogConfig;
 
   private constructor(readonly dir: string, options: PartitionLogOptions) {
@@ -162,6 +160,7 @@ export class PartitionLog {
     this.leaderEpoch = options.leaderEpoch ?? 0;
     this.producers = new ProducerStateTable(dir);
     this.producerIdExpirationMs = options.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS;
+    this.producerSnapshots = new ProducerSnapshotLifecycle(dir, () => this.segments[0]?.baseOffset ?? 0);
   }
 
   /** Opens (creating if needed) the log in `options.dir`, recovering it first if it was not closed cleanly. */
@@ -202,27 +201,11 @@ export class PartitionLog {
    * below it, then every batch header after the snapshot's offset. After a
    * clean close the snapshot is at the log end and nothing is replayed; after
    * an unclean stop the replay covers what was written since the last roll,
-   * and runs in the storage pool. Snapshots past the log end (a recovery cut
-   * the log below them) and unreadable ones are deleted.
+   * and runs in the storage pool.
    */
   private async loadProducerState(): Promise<void> {
-    const names = fs.readdirSync(this.dir);
-    for (const name of names) if (isSnapshotTempFile(name)) fs.rmSync(path.join(this.dir, name), { force: true });
     const logEnd = this.logEndOffset;
-    let snapshot: { offset: number; entries: ProducerEntry[] } | null = null;
-    for (const offset of snapshotOffsets(names).reverse()) {
-      if (offset > logEnd) {
-        deleteSnapshot(this.dir, offset);
-        continue;
-      }
-      try {
-        snapshot = readSnapshot(this.dir, offset);
-        break;
-      } catch (error) {
-        this.recovery.reasons.push(`${(error as Error).message}; ignored`);
-        deleteSnapshot(this.dir, offset);
-      }
-    }
+    const snapshot = this.producerSnapshots.loadNewest(logEnd, this.recovery.reasons);
     const ranges = this.replayRanges(snapshot?.offset ?? this.segments[0]!.baseOffset);
     const entries = ranges.length === 0 ? (snapshot?.entries ?? []) : await this.replayInPool({
       dir: this.dir,
@@ -509,39 +492,12 @@ export class PartitionLog {
   }
 
   /**
-   * Snapshot of the producer state at the log end, written off the event
-   * loop. Taken at every roll, producers or not: it bounds what an unclean
-   * restart replays to the segments written since. Its bytes are taken now,
-   * so later appends cannot leak into it; a failed write only means a longer
-   * replay on the next unclean restart.
+   * Snapshot of the producer state at the log end, taken at every roll,
+   * producers or not: it bounds what an unclean restart replays to the
+   * segments written since.
    */
   private snapshotProducersInBackground(): void {
-    const offset = this.logEndOffset;
-    const bytes = encodeSnapshot(offset, this.producers.all());
-    this.snapshotWrites = this.snapshotWrites
-      .then(() => writeSnapshotAsync(this.dir, offset, bytes))
-      .then(() => this.pruneSnapshots())
-      .catch((error: unknown) => process.emitWarning(`ferry: producer snapshot at ${offset} in ${this.dir} failed: ${(error as Error).message}`));
-  }
-
-  /** The same, durable before returning: at clean close, and before retention deletes the segments a replay would need. */
-  private snapshotProducersNow(): void {
-    writeSnapshotSync(this.dir, this.logEndOffset, encodeSnapshot(this.logEndOffset, this.producers.all()));
-    this.pruneSnapshots();
-  }
-
-  /**
-   * Keeps the newest PRODUCER_SNAPSHOTS_RETAINED snapshots, dropping any of
-   * the older ones that lie below the first segment (a replay from there could
-   * not find its batches).
-   */
-  private pruneSnapshots(): void {
-    const offsets = snapshotOffsets(fs.readdirSync(this.dir));
-    const firstBase = this.segments[0]?.baseOffset ?? 0;
-    offsets.forEach((offset, i) => {
-      const newest = i === offsets.length - 1;
-      if (!newest && (i < offsets.length - PRODUCER_SNAPSHOTS_RETAINED || offset < firstBase)) deleteSnapshot(this.dir, offset);
-    });
+    this.producerSnapshots.writeInBackground(this.logEndOffset, this.producers.all());
   }
 
   private async flushRolled(old: LogSegment, upTo: number): Promise<void> {
@@ -702,7 +658,7 @@ export class PartitionLog {
       const overSize = excessBytes > 0 && excessBytes >= oldest.sizeBytes;
       if (!belowStart && !overSize && !expired(oldest)) break;
       // Producers outlive their batches (Kafka since KIP-360): their state must not need the deleted segments to be rebuilt.
-      if (!snapshotTaken) this.snapshotProducersNow();
+      if (!snapshotTaken) this.producerSnapshots.writeNow(this.logEndOffset, this.producers.all());
       snapshotTaken = true;
       this.segments.shift();
       oldest.delete();
@@ -715,7 +671,7 @@ export class PartitionLog {
       this.logStart = this.segments[0]!.baseOffset;
       this.saveCheckpoint(false);
     }
-    if (result.deletedSegments > 0) this.pruneSnapshots();
+    if (result.deletedSegments > 0) this.producerSnapshots.prune();
     return result;
   }
 
@@ -822,13 +778,13 @@ export class PartitionLog {
     this.closed = true;
     await this.appendTail;
     await this.compaction?.catch(() => undefined);
-    await this.snapshotWrites;
+    await this.producerSnapshots.backgroundWritesSettled();
     this.disarmFlushTimer();
     this.activeSegment.seal();
     await this.flush();
     await this.activeSegment.flush(true);
     // At the log end, even with no producers: the next open replays nothing. Before the clean flag.
-    this.snapshotProducersNow();
+    this.producerSnapshots.writeNow(this.logEndOffset, this.producers.all());
     this.saveCheckpoint(true);
     for (const segment of this.segments) segment.close();
   }

@@ -2,7 +2,9 @@
  * Producer state snapshots: `<offset>.snapshot` files in a partition
  * directory, each the producer state (producer-state.ts) of every batch below
  * `offset`. A restart loads the newest one at or below the log end and
- * replays only the batch headers after it, as Kafka does.
+ * replays only the batch headers after it, as Kafka does. This file is the
+ * format and the file reads and writes; when they happen, and which files
+ * are kept, is producer-snapshot-lifecycle.ts.
  *
  *   magic                  int32   "FPS1"
  *   crc                    uint32  CRC32C of everything after this field

@@ -6,7 +6,8 @@
  *   00000000000000000000.timeindex   sparse time index
  *   .cleaning/                       compaction output not yet swapped in (compaction.ts)
  *   checkpoint                       log start offset, recovery point, clean-shutdown flag
- *   00000000000000000000.snapshot    producer state at that offset (producer-snapshot.ts)
+ *   00000000000000000000.snapshot    producer state at that offset (format: producer-snapshot.ts;
+ *                                    when written, loaded, pruned: producer-snapshot-lifecycle.ts)
  */
 
 import path from 'node:path';
