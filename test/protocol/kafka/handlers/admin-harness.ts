@@ -9,6 +9,7 @@
 
 import { FetchSessionCache } from '../../../../src/protocol/kafka/fetch-sessions.js';
 import { pino } from 'pino';
+import { afterAll, afterEach } from 'vitest';
 import { Broker, type BrokerOptions } from '../../../../src/broker/broker.js';
 import { findApi } from '../../../../src/protocol/kafka/apis.js';
 import { decode, encode, type KafkaStruct } from '../../../../src/protocol/kafka/codec/message-codec.js';
@@ -16,6 +17,7 @@ import { KafkaReader } from '../../../../src/protocol/kafka/codec/reader.js';
 import { KafkaWriter } from '../../../../src/protocol/kafka/codec/writer.js';
 import { NO_RESPONSE, type ApiHandler, type KafkaDoorSettings, type KafkaSession, type RequestContext } from '../../../../src/protocol/kafka/handler.js';
 import { SUPPORTED_APIS } from '../../../../src/protocol/kafka/handlers/index.js';
+import { closeSharedStoragePool } from '../../../../src/storage/storage-pool.js';
 import { tempDir } from '../../../storage/helpers.js';
 
 export const ADVERTISED_HOST = 'ferry.test';
@@ -84,4 +86,22 @@ export function versionsOf(handler: ApiHandler): number[] {
   const versions: number[] = [];
   for (let version = handler.versions.min; version <= handler.versions.max; version++) versions.push(version);
   return versions;
+}
+
+/**
+ * For a test file: an `open` that closes every harness it opened after each
+ * test, and the shared storage pool after the file.
+ */
+export function useHarnesses(): (options?: Partial<BrokerOptions>, saslPlainUsers?: ReadonlyMap<string, string>) => Promise<Harness> {
+  const opened = new Set<Harness>();
+  afterEach(async () => {
+    for (const harness of opened) await harness.close();
+    opened.clear();
+  });
+  afterAll(closeSharedStoragePool);
+  return async (options = {}, saslPlainUsers = new Map()) => {
+    const harness = await openHarness(options, saslPlainUsers);
+    opened.add(harness);
+    return harness;
+  };
 }

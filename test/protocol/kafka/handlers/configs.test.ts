@@ -1,25 +1,13 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../../../src/errors.js';
 import type { KafkaStruct } from '../../../../src/protocol/kafka/codec/message-codec.js';
 import { alterConfigsHandler, incrementalAlterConfigsHandler } from '../../../../src/protocol/kafka/handlers/alter-configs.js';
 import { CONFIG_SOURCE, CONFIG_TYPE, RESOURCE_TYPE } from '../../../../src/protocol/kafka/handlers/config-entries.js';
 import { describeConfigsHandler } from '../../../../src/protocol/kafka/handlers/describe-configs.js';
 import { SUPPORTED_LOG_CONFIG_NAMES } from '../../../../src/storage/log-config.js';
-import { closeSharedStoragePool } from '../../../../src/storage/storage-pool.js';
-import { openHarness, versionsOf, type Harness } from './admin-harness.js';
+import { useHarnesses, versionsOf, type Harness } from './admin-harness.js';
 
-afterAll(closeSharedStoragePool);
-
-let harness: Harness | undefined;
-afterEach(async () => {
-  await harness?.close();
-  harness = undefined;
-});
-
-async function open(options: Parameters<typeof openHarness>[0] = {}): Promise<Harness> {
-  harness = await openHarness(options);
-  return harness;
-}
+const open = useHarnesses();
 
 const code = (name: keyof typeof ERROR_CODES) => ERROR_CODES[name].code;
 const list = (response: KafkaStruct, key: string) => response[key] as KafkaStruct[];

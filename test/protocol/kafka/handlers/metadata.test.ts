@@ -1,24 +1,12 @@
 import { METADATA_AUTO_CREATED_TOPICS_MAX } from '../../../../src/protocol/kafka/limits.js';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../../../src/errors.js';
 import { metadataHandler } from '../../../../src/protocol/kafka/handlers/metadata.js';
 import { AUTHORIZED_OPERATIONS_OMITTED, TOPIC_OPERATIONS, CLUSTER_OPERATIONS } from '../../../../src/protocol/kafka/handlers/cluster-view.js';
-import { closeSharedStoragePool } from '../../../../src/storage/storage-pool.js';
-import { ADVERTISED_HOST, ADVERTISED_PORT, openHarness, versionsOf, type Harness } from './admin-harness.js';
+import { ADVERTISED_HOST, ADVERTISED_PORT, useHarnesses, versionsOf } from './admin-harness.js';
 import type { KafkaStruct } from '../../../../src/protocol/kafka/codec/message-codec.js';
 
-afterAll(closeSharedStoragePool);
-
-let harness: Harness | undefined;
-afterEach(async () => {
-  await harness?.close();
-  harness = undefined;
-});
-
-async function open(options: Parameters<typeof openHarness>[0] = {}): Promise<Harness> {
-  harness = await openHarness(options);
-  return harness;
-}
+const open = useHarnesses();
 
 const named = (...names: string[]) => names.map((name) => ({ name }));
 const topicsOf = (response: KafkaStruct) => response['topics'] as KafkaStruct[];

@@ -1,20 +1,12 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ERROR_CODES, FerryError } from '../../../../src/errors.js';
 import { AUTHORIZED_OPERATIONS_OMITTED, CLUSTER_OPERATIONS } from '../../../../src/protocol/kafka/handlers/cluster-view.js';
 import { describeClusterHandler } from '../../../../src/protocol/kafka/handlers/describe-cluster.js';
 import { HANDLERS } from '../../../../src/protocol/kafka/handlers/index.js';
 import { parsePlainToken, saslAuthenticateHandler, saslHandshakeHandler } from '../../../../src/protocol/kafka/handlers/sasl.js';
-import { closeSharedStoragePool } from '../../../../src/storage/storage-pool.js';
-import { ADVERTISED_HOST, ADVERTISED_PORT, openHarness, versionsOf, type Harness } from './admin-harness.js';
+import { ADVERTISED_HOST, ADVERTISED_PORT, useHarnesses, versionsOf } from './admin-harness.js';
 
-afterAll(closeSharedStoragePool);
-
-let harness: Harness | undefined;
-afterEach(async () => {
-  await harness?.close();
-  harness = undefined;
-});
-
+const open = useHarnesses();
 const USERS = new Map([['alice', 'secret'], ['bob', 'pässword']]);
 const code = (name: keyof typeof ERROR_CODES) => ERROR_CODES[name].code;
 const token = (authzid: string, user: string, password: string) => Buffer.from(`${authzid}\0${user}\0${password}`, 'utf8');
@@ -22,8 +14,7 @@ const token = (authzid: string, user: string, password: string) => Buffer.from(`
 describe('SASL PLAIN', () => {
   it('authenticates after a PLAIN handshake at every SaslAuthenticate version', async () => {
     for (const version of versionsOf(saslAuthenticateHandler)) {
-      harness = await openHarness({}, USERS);
-      const h = harness;
+      const h = await open({}, USERS);
       expect(await h.call(saslHandshakeHandler, 1, { mechanism: 'PLAIN' })).toEqual({ errorCode: 0, mechanisms: ['PLAIN'] });
       expect(h.session.saslMechanism).toBe('PLAIN');
       const response = await h.call(saslAuthenticateHandler, version, { authBytes: token('', 'bob', 'pässword') });
@@ -32,13 +23,11 @@ describe('SASL PLAIN', () => {
       if (version >= 1) expect(response['sessionLifetimeMs']).toBe(0n);
       expect(h.session.principal).toBe('bob');
       await h.close();
-      harness = undefined;
     }
   });
 
   it('refuses a wrong password, an unknown user and a foreign authzid alike, without authenticating', async () => {
-    harness = await openHarness({}, USERS);
-    const h = harness;
+    const h = await open({}, USERS);
     for (const bad of [token('', 'alice', 'wrong'), token('', 'mallory', 'secret'), token('', 'alice', 'secre'), token('bob', 'alice', 'secret')]) {
       await h.call(saslHandshakeHandler, 1, { mechanism: 'PLAIN' });
       const response = await h.call(saslAuthenticateHandler, 2, { authBytes: bad });
@@ -74,8 +63,7 @@ describe('SASL PLAIN', () => {
   });
 
   it('answers UNSUPPORTED_SASL_MECHANISM with the enabled list, and ILLEGAL_SASL_STATE out of order', async () => {
-    harness = await openHarness({}, USERS);
-    const h = harness;
+    const h = await open({}, USERS);
     expect(await h.call(saslHandshakeHandler, 1, { mechanism: 'SCRAM-SHA-256' })).toEqual({ errorCode: code('UNSUPPORTED_SASL_MECHANISM'), mechanisms: ['PLAIN'] });
     expect(h.session.saslMechanism).toBeNull();
     // Authenticate before any handshake.
@@ -94,8 +82,7 @@ describe('SASL PLAIN', () => {
   });
 
   it('answers ILLEGAL_SASL_STATE when SASL is off', async () => {
-    harness = await openHarness();
-    const h = harness;
+    const h = await open();
     expect(await h.call(saslHandshakeHandler, 1, { mechanism: 'PLAIN' })).toEqual({ errorCode: code('ILLEGAL_SASL_STATE'), mechanisms: [] });
     expect((await h.call(saslAuthenticateHandler, 0, { authBytes: token('', 'alice', 'secret') }))['errorCode']).toBe(code('ILLEGAL_SASL_STATE'));
     expect(h.session.principal).toBeNull();
@@ -107,8 +94,7 @@ describe('SASL PLAIN', () => {
 
   it('advertises SaslHandshake v0 (librdkafka requires it in the range) but refuses it: v0 tokens would be unframed', async () => {
     expect(saslHandshakeHandler.versions).toEqual({ min: 0, max: 1 });
-    harness = await openHarness({}, USERS);
-    const h = harness;
+    const h = await open({}, USERS);
     expect(await h.call(saslHandshakeHandler, 0, { mechanism: 'PLAIN' })).toEqual({ errorCode: code('UNSUPPORTED_VERSION'), mechanisms: ['PLAIN'] });
     expect(h.session.saslMechanism).toBeNull();
   });
@@ -116,8 +102,7 @@ describe('SASL PLAIN', () => {
 
 describe('DescribeCluster', () => {
   it('answers the cluster id, controller and this broker at every version', async () => {
-    harness = await openHarness();
-    const h = harness;
+    const h = await open();
     for (const version of versionsOf(describeClusterHandler)) {
       const response = await h.call(describeClusterHandler, version, {});
       expect(response).toMatchObject({ errorCode: 0, errorMessage: null, clusterId: h.broker.clusterId, controllerId: 1, clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED });
@@ -128,8 +113,7 @@ describe('DescribeCluster', () => {
   });
 
   it('refuses controller and unknown endpoint types', async () => {
-    harness = await openHarness();
-    const h = harness;
+    const h = await open();
     const errorOf = (endpointType: number) =>
       h.call(describeClusterHandler, 1, { endpointType }).then(
         () => null,

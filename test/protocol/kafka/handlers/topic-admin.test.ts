@@ -1,4 +1,4 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../../../src/errors.js';
 import type { KafkaStruct } from '../../../../src/protocol/kafka/codec/message-codec.js';
 import { ZERO_UUID } from '../../../../src/protocol/kafka/handlers/cluster-view.js';
@@ -7,21 +7,9 @@ import { createPartitionsHandler } from '../../../../src/protocol/kafka/handlers
 import { createTopicsHandler } from '../../../../src/protocol/kafka/handlers/create-topics.js';
 import { deleteRecordsHandler } from '../../../../src/protocol/kafka/handlers/delete-records.js';
 import { deleteTopicsHandler } from '../../../../src/protocol/kafka/handlers/delete-topics.js';
-import { closeSharedStoragePool } from '../../../../src/storage/storage-pool.js';
-import { openHarness, versionsOf, type Harness } from './admin-harness.js';
+import { useHarnesses, versionsOf } from './admin-harness.js';
 
-afterAll(closeSharedStoragePool);
-
-let harness: Harness | undefined;
-afterEach(async () => {
-  await harness?.close();
-  harness = undefined;
-});
-
-async function open(options: Parameters<typeof openHarness>[0] = {}): Promise<Harness> {
-  harness = await openHarness(options);
-  return harness;
-}
+const open = useHarnesses();
 
 const code = (name: keyof typeof ERROR_CODES) => ERROR_CODES[name].code;
 const list = (response: KafkaStruct, key: string) => response[key] as KafkaStruct[];
