@@ -120,6 +120,7 @@ export class Broker {
   /** Consumer groups and their committed offsets (kept in __consumer_offsets). */
   readonly groups: GroupCoordinator;
   private closed = false;
+  private closing: Promise<void> | null = null;
 
   private constructor(
     private readonly options: BrokerOptions,
@@ -461,11 +462,15 @@ export class Broker {
     if (this.closed) throw new FerryError('KAFKA_STORAGE_ERROR', 'the broker is shutting down');
   }
 
-  /** Wakes long-polls, then flushes and closes every log cleanly. */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /** Lets the group coordinator finish its stores, wakes long-polls, then flushes and closes every log cleanly. */
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
+    await this.groups.close();
     this.closed = true;
-    this.groups.close();
     this.waiters.wakeEveryone();
     await this.logs.close();
   }

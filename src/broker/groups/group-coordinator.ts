@@ -428,13 +428,18 @@ export class GroupCoordinator {
     for (const { partition } of gone) group.offsets.delete(offsetKey(topic, partition));
   }
 
-  /** Clears every timer and fails every waiting JoinGroup/SyncGroup (broker close). */
-  close(): void {
+  /**
+   * Clears every timer, fails every waiting JoinGroup/SyncGroup, then waits
+   * for the steps already under way (a commit's or a group's store) so they
+   * reach the log before the broker closes it (broker close).
+   */
+  async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.retention.stop();
     const error = new FerryError('COORDINATOR_NOT_AVAILABLE', 'the broker is shutting down');
     for (const group of this.groups.values()) this.rebalancer.abandon(group, error);
+    await this.steps.settled();
   }
 
   // --- internals ---------------------------------------------------------------------------

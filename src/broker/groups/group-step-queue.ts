@@ -53,6 +53,11 @@ export class GroupStepQueue {
     return result;
   }
 
+  /** Resolves once no step of any group is queued or running (broker close lets stores finish before logs close). */
+  async settled(): Promise<void> {
+    while (this.lanes.size > 0) await Promise.all([...this.lanes.values()].map((lane) => lane.tail));
+  }
+
   /** A step of this group is queued or running. */
   isBusy(groupId: string): boolean {
     return this.lanes.has(groupId);
