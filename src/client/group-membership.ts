@@ -4,8 +4,8 @@
  * of the partitions the group assigns this member, across rebalances and
  * reconnects. The broker's door runs Kafka's join, sync and heartbeats; this
  * side keeps the credit windows of the door's subscriptions (one per
- * assigned topic) and the consumed position of each partition, which
- * commit() sends.
+ * assigned topic; their pushes share one PushQueue, push-queue.ts) and the
+ * consumed position of each partition, which commit() sends.
  *
  *   pushes of a subscription no longer assigned are dropped unread: their
  *   partitions belong to another member now, which starts them from the
@@ -19,10 +19,10 @@
  * closed) and resumes from the committed offsets.
  */
 
-import type { CommitResult, GroupAssignment, JoinRequest, RecordsFrameHeader, RecordsMessage, WireAssignor, WireHeader } from '../protocol/ws/protocol.js';
-import { decodeRecordBatches } from './batch-decoder.js';
+import type { CommitResult, GroupAssignment, JoinRequest, RecordsFrameHeader, RecordsMessage, WireAssignor } from '../protocol/ws/protocol.js';
 import { FerryClientError } from './errors.js';
-import { ConsumedRecord, fromWireValue, wireValueBytes, type ConsumedHeader } from './record.js';
+import { CreditWindow, DONE, PushQueue, type CreditLink } from './push-queue.js';
+import type { ConsumedRecord } from './record.js';
 import type { From } from './subscription.js';
 
 export interface JoinOptions {
@@ -62,8 +62,7 @@ export interface OffsetToCommit {
 }
 
 /** What a membership needs from its client. */
-export interface MembershipLink {
-  sendCredit(serverId: number, bytes: number): void;
+export interface MembershipLink extends CreditLink {
   commit(group: string, offsets: OffsetToCommit[]): Promise<CommitResult[]>;
   /** Leaves on the broker (when joined) and forgets the membership. */
   leave(membership: GroupMembership): Promise<void>;
@@ -71,23 +70,12 @@ export interface MembershipLink {
   route(membership: GroupMembership, serverIds: readonly number[]): void;
 }
 
+/** One of the door's subscriptions of this generation. */
 interface Stream {
   topic: string;
-  serverCreditBytes: number;
-  bufferedBytes: number;
+  credit: CreditWindow;
 }
 
-interface PendingPush {
-  serverId: number;
-  topic: string;
-  partition: number;
-  chargeBytes: number;
-  records: ConsumedRecord[] | null;
-  batches: Uint8Array | null;
-  fetchOffset: number;
-}
-
-const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
 const REVOKE_TIMEOUT_MS_DEFAULT = 5_000;
 
 export class GroupMembership implements AsyncIterableIterator<ConsumedRecord, undefined> {
@@ -102,15 +90,7 @@ export class GroupMembership implements AsyncIterableIterator<ConsumedRecord, un
   private readonly streams = new Map<number, Stream>();
   /** `${topic}\0${partition}` -> the offset after the last record handed out. */
   private readonly consumed = new Map<string, { topic: string; partition: number; offset: number }>();
-  private readonly pushes: PendingPush[] = [];
-  private current: ConsumedRecord[] = [];
-  private currentServerId = -1;
-  private currentChargeBytes = 0;
-  private index = 0;
-  private failure: Error | null = null;
-  private done = false;
-  private wakeUp: (() => void) | null = null;
-  private pulling: Promise<unknown> = Promise.resolve();
+  private readonly queue: PushQueue;
 
   constructor(
     private readonly link: MembershipLink,
@@ -118,13 +98,18 @@ export class GroupMembership implements AsyncIterableIterator<ConsumedRecord, un
     readonly topics: readonly string[],
     private readonly options: Readonly<JoinOptions>,
     private readonly windowBytes: number,
-    private readonly decompressedBytesMax: number,
+    decompressedBytesMax: number,
   ) {
     this.ready = new Promise((resolve, reject) => {
       this.resolveReady = resolve;
       this.rejectReady = reject;
     });
     this.ready.catch(() => undefined); // the caller may never look at it
+    this.queue = new PushQueue(decompressedBytesMax, {
+      handedOut: (record) => this.handedOut(record),
+      // Revoked while decoding: those records are another member's now.
+      stillWanted: (window) => window.serverId !== null && this.streams.has(window.serverId),
+    });
   }
 
   /** The partitions assigned in the current generation (empty while joining). */
@@ -133,7 +118,7 @@ export class GroupMembership implements AsyncIterableIterator<ConsumedRecord, un
   }
 
   get active(): boolean {
-    return !this.done && this.failure === null;
+    return this.queue.active;
   }
 
   // --- the client's side -------------------------------------------------------------------
@@ -159,7 +144,7 @@ export class GroupMembership implements AsyncIterableIterator<ConsumedRecord, un
     this.currentAssignment = assignment.map(({ topic, partitions }) => ({ topic, partitions: partitions.map((p) => p.partition) }));
     const assignedKeys = new Set(assignment.flatMap(({ topic, partitions }) => partitions.map((p) => positionKey(topic, p.partition))));
     for (const key of [...this.consumed.keys()]) if (!assignedKeys.has(key)) this.consumed.delete(key);
-    for (const { topic, subscription } of assignment) this.streams.set(subscription, { topic, serverCreditBytes: this.windowBytes, bufferedBytes: 0 });
+    for (const { topic, subscription } of assignment) this.streams.set(subscription, { topic, credit: new CreditWindow(this.link, this.windowBytes, subscription) });
     this.link.route(this, [...this.streams.keys()]);
     this.options.onAssignment?.(this.assignment);
     this.resolveReady(this.assignment);
@@ -186,25 +171,21 @@ export class GroupMembership implements AsyncIterableIterator<ConsumedRecord, un
   receiveJson(serverId: number, message: RecordsMessage): void {
     const stream = this.streams.get(serverId);
     if (!stream || !this.active) return;
-    const records = message.records.map(
-      (r) => new ConsumedRecord(stream.topic, message.partition, r.offset, r.timestamp, fromWireValue(r.key), fromWireValue(r.value), r.headers.map(headerFromWire)),
-    );
-    this.enqueue(stream, { serverId, topic: stream.topic, partition: message.partition, chargeBytes: message.bytes, records, batches: null, fetchOffset: 0 });
+    this.queue.receiveJson(stream.credit, stream.topic, message);
   }
 
   receiveBinary(header: RecordsFrameHeader, batches: Uint8Array): void {
     const stream = this.streams.get(header.subscription);
     if (!stream || !this.active) return;
-    this.enqueue(stream, { serverId: header.subscription, topic: stream.topic, partition: header.partition, chargeBytes: batches.length, records: null, batches, fetchOffset: header.fetchOffset });
+    this.queue.receiveBinary(stream.credit, stream.topic, header, batches);
   }
 
   /** The door dropped the membership, or joining failed: the iteration throws once what came is read. */
   fail(error: Error): void {
     if (!this.active) return;
-    this.failure = error;
     this.revoke();
     this.rejectReady(error);
-    this.wake();
+    this.queue.fail(error);
   }
 
   /** The client is closing: the iteration ends. */
@@ -230,7 +211,7 @@ export class GroupMembership implements AsyncIterableIterator<ConsumedRecord, un
 
   /** Leaves the group; the iteration ends. */
   async leave(): Promise<void> {
-    if (this.done) return;
+    if (this.queue.finished) return;
     this.finish();
     await this.link.leave(this);
   }
@@ -240,9 +221,7 @@ export class GroupMembership implements AsyncIterableIterator<ConsumedRecord, un
   }
 
   next(): Promise<IteratorResult<ConsumedRecord, undefined>> {
-    const result = this.pulling.then(() => this.pull());
-    this.pulling = result.catch(() => undefined);
-    return result;
+    return this.queue.next();
   }
 
   async return(): Promise<IteratorReturnResult<undefined>> {
@@ -250,92 +229,24 @@ export class GroupMembership implements AsyncIterableIterator<ConsumedRecord, un
     return DONE;
   }
 
-  private async pull(): Promise<IteratorResult<ConsumedRecord, undefined>> {
-    for (;;) {
-      if (this.done) return DONE;
-      const record = this.current[this.index];
-      if (record !== undefined) {
-        this.index++;
-        this.consumed.set(positionKey(record.topic, record.partition), { topic: record.topic, partition: record.partition, offset: record.offset + 1 });
-        return { done: false, value: record };
-      }
-      this.finishPush();
-      const push = this.pushes.shift();
-      if (push) {
-        await this.openPush(push);
-      } else if (this.failure) {
-        const failure = this.failure;
-        this.finish();
-        throw failure;
-      } else {
-        await new Promise<void>((resolve) => (this.wakeUp = resolve));
-      }
-    }
-  }
-
-  private async openPush(push: PendingPush): Promise<void> {
-    this.currentServerId = push.serverId;
-    this.currentChargeBytes = push.chargeBytes;
-    this.index = 0;
-    if (push.records) {
-      this.current = push.records;
-      return;
-    }
-    const decoded = await decodeRecordBatches(push.batches!, { fromOffset: push.fetchOffset, decompressedBytesMax: this.decompressedBytesMax });
-    // Revoked while decoding: those records are another member's now.
-    this.current = this.streams.has(push.serverId) ? decoded.map((r) => new ConsumedRecord(push.topic, push.partition, r.offset, r.timestamp, r.key, r.value, r.headers)) : [];
-  }
-
-  private enqueue(stream: Stream, push: PendingPush): void {
-    this.pushes.push(push);
-    stream.bufferedBytes += push.chargeBytes;
-    stream.serverCreditBytes -= push.chargeBytes;
-    this.wake();
-  }
-
-  /** The iteration is past the current push: its bytes are credit again for its subscription, if that is still assigned. */
-  private finishPush(): void {
-    const stream = this.streams.get(this.currentServerId);
-    const charge = this.currentChargeBytes;
-    this.current = [];
-    this.index = 0;
-    this.currentChargeBytes = 0;
-    if (!stream || charge === 0) return;
-    stream.bufferedBytes -= charge;
-    const roomBytes = this.windowBytes - stream.serverCreditBytes - stream.bufferedBytes;
-    if (roomBytes < this.windowBytes / 2) return;
-    stream.serverCreditBytes += roomBytes;
-    this.link.sendCredit(this.currentServerId, roomBytes);
+  private handedOut(record: ConsumedRecord): void {
+    this.consumed.set(positionKey(record.topic, record.partition), { topic: record.topic, partition: record.partition, offset: record.offset + 1 });
   }
 
   /** This generation's subscriptions are over: unread pushes and the rest of the current one are dropped. */
   private revoke(): void {
     this.streams.clear();
-    this.pushes.length = 0;
-    this.current = [];
-    this.index = 0;
-    this.currentChargeBytes = 0;
+    this.queue.drop();
     this.currentAssignment = [];
     this.link.route(this, []);
   }
 
   private finish(): void {
-    this.done = true;
     this.revoke();
-    this.wake();
-  }
-
-  private wake(): void {
-    const wakeUp = this.wakeUp;
-    this.wakeUp = null;
-    wakeUp?.();
+    this.queue.finish();
   }
 }
 
 function positionKey(topic: string, partition: number): string {
   return `${topic}\0${partition}`;
-}
-
-function headerFromWire(header: WireHeader): ConsumedHeader {
-  return { key: header.key, value: wireValueBytes(header.value) };
 }
