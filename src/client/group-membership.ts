@@ -107,8 +107,9 @@ export class GroupMembership implements AsyncIterableIterator<ConsumedRecord, un
     this.ready.catch(() => undefined); // the caller may never look at it
     this.queue = new PushQueue(decompressedBytesMax, {
       handedOut: (record) => this.handedOut(record),
-      // Revoked while decoding: those records are another member's now.
-      stillWanted: (window) => window.serverId !== null && this.streams.has(window.serverId),
+      // Revoked while decoding: those records are another member's now. The window itself must still be
+      // current, not just its id: the broker numbers subscriptions from 1 again on a new socket.
+      stillWanted: (window) => window.serverId !== null && this.streams.get(window.serverId)?.credit === window,
     });
   }
 
