@@ -24,9 +24,10 @@ import { native } from '../src/storage/native.js';
 import { closeSharedStoragePool } from '../src/storage/storage-pool.js';
 import { DOOR_SUITES } from './doors.bench.js';
 import { KAFKA_SUITES } from './kafka.bench.js';
+import { PEERS_SUITES } from './peers.bench.js';
 import { SUITES as STORAGE_SUITES, type Figure, type Suite, type SuiteContext } from './storage.bench.js';
 
-const SUITES = [...STORAGE_SUITES, ...DOOR_SUITES, ...KAFKA_SUITES];
+const SUITES = [...STORAGE_SUITES, ...DOOR_SUITES, ...KAFKA_SUITES, ...PEERS_SUITES];
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const RESULTS_DIR = path.join(BENCH_DIR, 'results');

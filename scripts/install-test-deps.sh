@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs from Debian's packages, once: chromium for
 # the real-browser test, kcat and librdkafka's Python binding for the Kafka
-# protocol tests. `npm test` runs this first, so a fresh machine needs
-# nothing by hand. Idempotent: a no-op when everything is already there.
+# protocol tests, redis-server and nats-server for the bench's peers suite
+# (which runs its own instances on their own ports and directories, so the
+# packages' system services are stopped and disabled after installing).
+# `npm test` runs this first, so a fresh machine needs nothing by hand.
+# Idempotent: a no-op when everything is already there.
 set -euo pipefail
 
 missing=()
@@ -10,6 +13,9 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v kcat >/dev/null 2>&1 || missing+=(kcat)
 # Debian's Python modules load in Debian's interpreter, not whichever python3 is first on PATH.
 /usr/bin/python3 -c 'import confluent_kafka' >/dev/null 2>&1 || missing+=(python3-confluent-kafka)
+[ -x /usr/bin/redis-server ] || missing+=(redis-server)
+# nats-server lives in /usr/sbin, not on every user's PATH.
+[ -x /usr/sbin/nats-server ] || command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -19,3 +25,14 @@ fi
 echo "install-test-deps: installing ${missing[*]}"
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# The packages enable (and may start) system services; the bench never uses them.
+for service in redis-server nats-server; do
+  case " ${missing[*]} " in *" $service "*) ;; *) continue ;; esac
+  if [ -d /run/systemd/system ]; then
+    systemctl disable --now "$service" >/dev/null 2>&1 || true
+  else
+    service "$service" stop >/dev/null 2>&1 || true
+    systemctl disable "$service" >/dev/null 2>&1 || true
+  fi
+done
