@@ -24,10 +24,12 @@ import { native } from '../src/storage/native.js';
 import { closeSharedStoragePool } from '../src/storage/storage-pool.js';
 import { DOOR_SUITES } from './doors.bench.js';
 import { KAFKA_SUITES } from './kafka.bench.js';
+import { MICRO_SUITES } from './micro.bench.js';
+import { REFERENCE_SUITES } from './reference.bench.js';
 import { PEERS_SUITES } from './peers.bench.js';
 import { SUITES as STORAGE_SUITES, type Figure, type Suite, type SuiteContext } from './storage.bench.js';
 
-const SUITES = [...STORAGE_SUITES, ...DOOR_SUITES, ...KAFKA_SUITES, ...PEERS_SUITES];
+const SUITES = [...STORAGE_SUITES, ...DOOR_SUITES, ...KAFKA_SUITES, ...MICRO_SUITES, ...REFERENCE_SUITES, ...PEERS_SUITES];
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const RESULTS_DIR = path.join(BENCH_DIR, 'results');

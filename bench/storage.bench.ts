@@ -86,7 +86,7 @@ const RECORD_ENCODED_BYTES_MAX = 1026;
 
 // --- timing -----------------------------------------------------------------
 
-interface Timing {
+export interface Timing {
   /** Mean time of one iteration. */
   meanMs: number;
   rmePercent: number;
@@ -108,7 +108,7 @@ const TASK_TIME_MS = 1500;
 const TASK_TIME_MS_QUICK = 60;
 
 /** One tinybench task: `fn` is one iteration. */
-async function measure(context: SuiteContext, label: string, fn: () => unknown, options: MeasureOptions = {}, timeMs = context.quick ? TASK_TIME_MS_QUICK : TASK_TIME_MS): Promise<Timing> {
+export async function measure(context: SuiteContext, label: string, fn: () => unknown, options: MeasureOptions = {}, timeMs = context.quick ? TASK_TIME_MS_QUICK : TASK_TIME_MS): Promise<Timing> {
   context.progress(`  ${label}`);
   const bench = new Bench({
     time: timeMs,
@@ -258,7 +258,7 @@ async function discardLog(log: PartitionLog): Promise<void> {
  * holds, so the timed appends should too: priming, then a small log cap
  * (pages freed and reused within milliseconds) keep them on warm memory.
  */
-function primePageCache(dir: string, bytes: number): void {
+export function primePageCache(dir: string, bytes: number): void {
   const file = path.join(dir, 'prime.dat');
   const chunk = Buffer.alloc(MiB, 0x5a);
   const fd = fs.openSync(file, 'w');

@@ -1,0 +1,270 @@
+/**
+ * The physical reference, run by bench/run.ts: what this machine does with
+ * the same bytes and no protocol at all, and Ferry's Kafka-door produce as a
+ * fraction of it (the issue: "within 2 times of the physical reference for
+ * 1 MiB batches").
+ *
+ *   page-cache   fs.writeSync of 1 MiB buffers into a file truncated every
+ *                64 MiB (storage.bench.ts's baseline pwrite, through node:fs)
+ *   tcp to file  a receiver in this process appends every chunk a loopback
+ *                TCP socket delivers to a file (one fs.writeSync, i.e.
+ *                pwrite, per chunk; no framing, no copy, no checks), fed
+ *                1 MiB writes by a child process (bench/reference-load.ts)
+ *   kafka        Ferry's broker and Kafka listener in this process, a raw
+ *                Produce v9 client in a child sending one pre-built batch
+ *                of 1 KiB records (<= 1 MiB) over and over, acks=1
+ *
+ * The last two write the same volume into fresh files (Ferry's log is not
+ * recycled, so neither is the reference's), each after priming as much page
+ * cache (see storage.bench.ts primePageCache), in alternating rounds so the
+ * machine's drift hits both; their figures are the sums over the rounds. The
+ * sender times both from its first byte to the last acknowledgement.
+ * Figures in MB/s (10^6 bytes/s) of bytes on the socket (for Ferry: record
+ * batch bytes). Nothing asserts on timing.
+ */
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { Broker } from '../src/broker/broker.js';
+import { startKafkaServer } from '../src/protocol/kafka/server.js';
+import type { ReferenceLoadJob, ReferenceLoadResult } from './reference-load.js';
+import { measure, primePageCache, type Figure, type Suite, type SuiteContext } from './storage.bench.js';
+
+const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(BENCH_DIR, '..');
+const LOAD_SCRIPT = path.join(BENCH_DIR, 'reference-load.ts');
+const CHILD_TIMEOUT_MS = 180_000;
+
+const MiB = 1024 * 1024;
+const MB = 1e6;
+
+const WRITE_BYTES = MiB;
+/** The page-cache figure's file is truncated at this size, as storage.bench.ts's baseline pwrite's is. */
+const PAGE_CACHE_FILE_BYTES_MAX = 64 * MiB;
+/** Bytes per side per round, and rounds (alternating reference, Ferry). */
+const VOLUME_BYTES = { full: 512 * MiB, quick: 24 * MiB };
+const ROUNDS = { full: 2, quick: 1 };
+const PRODUCE_INFLIGHT = 8;
+const PRODUCE_WARMUP_REQUESTS = { full: 16, quick: 2 };
+/** Ferry's target: at least half the reference's bandwidth. */
+const RATIO_TARGET = 0.5;
+
+const FIGURES = {
+  pageCache: 'reference page-cache write 1MiB',
+  tcpToFile: 'reference tcp to file 1MiB',
+  produce: 'kafka produce raw 1MiB batches',
+  produceRate: 'kafka produce raw 1MiB batches (records/s)',
+  ratio: 'kafka produce raw 1MiB batches / reference',
+} as const;
+
+/** Runs bench/reference-load.ts with `job`; resolves with the JSON line it printed. */
+function runLoad<Mode extends ReferenceLoadJob['mode']>(job: Extract<ReferenceLoadJob, { mode: Mode }>): Promise<Extract<ReferenceLoadResult, { mode: Mode }>> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', LOAD_SCRIPT, JSON.stringify(job)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      const line = stdout.trim().split('\n').at(-1) ?? '';
+      try {
+        if (code !== 0) throw new Error(`exited ${code ?? signal}`);
+        const result = JSON.parse(line) as ReferenceLoadResult;
+        if (result.mode !== job.mode) throw new Error(`answered ${result.mode}`);
+        resolve(result as Extract<ReferenceLoadResult, { mode: Mode }>);
+      } catch (error) {
+        reject(new Error(`reference-load ${job.mode}: ${(error as Error).message}; last line: ${line.slice(0, 200)}`));
+      }
+    });
+  });
+}
+
+// --- page cache ---------------------------------------------------------------------------
+
+async function pageCacheFigure(context: SuiteContext): Promise<Figure> {
+  const dir = context.tempDir('page-cache');
+  primePageCache(dir, PAGE_CACHE_FILE_BYTES_MAX);
+  const bytes = Buffer.alloc(WRITE_BYTES, 0x5a);
+  const fd = fs.openSync(path.join(dir, 'page-cache.dat'), 'w');
+  let position = 0;
+  try {
+    const timing = await measure(
+      context,
+      FIGURES.pageCache,
+      () => {
+        for (let written = 0; written < bytes.length; ) written += fs.writeSync(fd, bytes, written, bytes.length - written, position + written);
+        position += bytes.length;
+      },
+      {
+        beforeEach: () => {
+          if (position + bytes.length <= PAGE_CACHE_FILE_BYTES_MAX) return;
+          fs.ftruncateSync(fd, 0);
+          position = 0;
+        },
+      },
+    );
+    return { name: FIGURES.pageCache, value: WRITE_BYTES / MB / (timing.meanMs / 1000), unit: 'MB/s', better: 'higher', rmePercent: timing.rmePercent, note: `fs.writeSync (pwrite) of 1 MiB at the end of a file truncated every ${PAGE_CACHE_FILE_BYTES_MAX / MiB} MiB, page cache primed` };
+  } finally {
+    fs.ftruncateSync(fd, 0);
+    fs.closeSync(fd);
+  }
+}
+
+// --- tcp to file ----------------------------------------------------------------------------
+
+/**
+ * The program with no protocol: accepts one connection, appends every chunk
+ * to `file` at its end, and acknowledges with one byte once `bytes` are in.
+ */
+class TcpToFile {
+  private constructor(private readonly server: net.Server, readonly port: number) {}
+
+  static async start(): Promise<TcpToFile> {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return new TcpToFile(server, (server.address() as net.AddressInfo).port);
+  }
+
+  /** Resolves once a connection has delivered `bytes` into `file` (then truncated: nothing to write back). */
+  receive(file: string, bytes: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('connection', (socket) => {
+        const fd = fs.openSync(file, 'w');
+        let position = 0;
+        const finish = (error?: Error): void => {
+          socket.off('data', onData);
+          fs.ftruncateSync(fd, 0);
+          fs.closeSync(fd);
+          if (error) reject(error);
+          else resolve();
+        };
+        const onData = (chunk: Buffer): void => {
+          for (let written = 0; written < chunk.length; ) written += fs.writeSync(fd, chunk, written, chunk.length - written, position + written);
+          position += chunk.length;
+          if (position >= bytes) {
+            socket.end(Buffer.of(1));
+            finish();
+          }
+        };
+        socket.on('data', onData);
+        socket.once('error', (error) => finish(error));
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+// --- Ferry -------------------------------------------------------------------------------------
+
+interface Served {
+  broker: Broker;
+  port: number;
+  stop(): Promise<void>;
+}
+
+async function serveKafka(context: SuiteContext): Promise<Served> {
+  const broker = await Broker.open({ dataDir: context.tempDir('kafka'), autoCreateTopics: false });
+  const server = await startKafkaServer({ broker, host: '127.0.0.1', port: 0, settings: { advertisedHost: '127.0.0.1' }, logger: pino({ level: 'silent' }) });
+  return {
+    broker,
+    port: server.port,
+    stop: async () => {
+      await server.close();
+      await broker.close();
+    },
+  };
+}
+
+/**
+ * Empties a partition's segment files before its broker closes: close()
+ * fdatasyncs, and hundreds of MiB of page cache would go to the disk for
+ * nothing (as storage.bench.ts's discardLog does).
+ */
+function truncateSegments(dir: string): void {
+  for (const name of fs.readdirSync(dir)) {
+    if (name.endsWith('.log')) fs.truncateSync(path.join(dir, name), 0);
+  }
+}
+
+interface Side {
+  bytes: number;
+  elapsedMs: number;
+  records: number;
+}
+
+async function runComparison(context: SuiteContext): Promise<Figure[]> {
+  const volumeBytes = context.quick ? VOLUME_BYTES.quick : VOLUME_BYTES.full;
+  const rounds = context.quick ? ROUNDS.quick : ROUNDS.full;
+  const reference: Side = { bytes: 0, elapsedMs: 0, records: 0 };
+  const ferry: Side = { bytes: 0, elapsedMs: 0, records: 0 };
+  let batchBytes = 0;
+  const receiver = await TcpToFile.start();
+  try {
+    for (let round = 0; round < rounds; round++) {
+      const suffix = rounds > 1 ? ` (round ${round + 1} of ${rounds})` : '';
+      context.progress(`  ${FIGURES.tcpToFile}: ${volumeBytes / MiB} MiB${suffix}`);
+      const dir = context.tempDir('tcp-to-file');
+      primePageCache(dir, volumeBytes);
+      const received = receiver.receive(path.join(dir, 'received.dat'), volumeBytes);
+      received.catch(() => undefined); // awaited below; a failure surfaces there, after the sender's
+      const sent = await runLoad<'tcp-send'>({ mode: 'tcp-send', port: receiver.port, bytes: volumeBytes, writeBytes: WRITE_BYTES });
+      await received;
+      reference.bytes += sent.bytes;
+      reference.elapsedMs += sent.elapsedMs;
+
+      context.progress(`  ${FIGURES.produce}: ${volumeBytes / MiB} MiB${suffix}`);
+      const served = await serveKafka(context);
+      try {
+        await served.broker.createTopic('bench', { partitions: 1 });
+        const warmupRequests = context.quick ? PRODUCE_WARMUP_REQUESTS.quick : PRODUCE_WARMUP_REQUESTS.full;
+        primePageCache(context.tempDir('prime'), volumeBytes + warmupRequests * MiB);
+        const produced = await runLoad<'kafka-produce'>({ mode: 'kafka-produce', port: served.port, topic: 'bench', batchBytesMax: MiB, warmupRequests, requests: Math.floor(volumeBytes / MiB), inflight: PRODUCE_INFLIGHT });
+        const stored = served.broker.log('bench', 0).logEndOffset;
+        const expected = (produced.records / produced.requests) * (produced.requests + warmupRequests);
+        if (stored !== expected) throw new Error(`the raw producer's batches left ${stored} records in the log, expected ${expected}`);
+        ferry.bytes += produced.requests * produced.batchBytes;
+        ferry.elapsedMs += produced.elapsedMs;
+        ferry.records += produced.records;
+        batchBytes = produced.batchBytes;
+        truncateSegments(served.broker.log('bench', 0).dir);
+      } finally {
+        await served.stop();
+      }
+    }
+  } finally {
+    await receiver.close();
+  }
+  const referenceMBps = reference.bytes / MB / (reference.elapsedMs / 1000);
+  const ferryMBps = ferry.bytes / MB / (ferry.elapsedMs / 1000);
+  const setup = `${rounds} x ${volumeBytes / MiB} MiB into a fresh file, page cache primed, alternating with the other`;
+  return [
+    { name: FIGURES.tcpToFile, value: referenceMBps, unit: 'MB/s', better: 'higher', note: `child writes 1 MiB buffers to a loopback socket; this process fs.writeSync's each chunk read at the file's end, acks the last; ${setup}` },
+    { name: FIGURES.produce, value: ferryMBps, unit: 'MB/s', better: 'higher', note: `raw Produce v9 client (child, Ferry's codec), one pre-built ${(batchBytes / 1024).toFixed(0)} KiB batch of 1 KiB records per request, ${PRODUCE_INFLIGHT} in flight, acks=1, 1 partition; batch bytes; ${setup}` },
+    { name: FIGURES.produceRate, value: ferry.records / (ferry.elapsedMs / 1000), unit: 'records/s', better: 'higher', note: 'same run' },
+    { name: FIGURES.ratio, value: ferryMBps / referenceMBps, unit: 'x of reference', better: 'higher', target: RATIO_TARGET, note: `${FIGURES.produce} / ${FIGURES.tcpToFile} (the issue: within 2 times)` },
+  ];
+}
+
+export const REFERENCE_SUITES: readonly Suite[] = [
+  {
+    name: 'physical-reference',
+    figureNames: Object.values(FIGURES),
+    async run(context) {
+      const figures: Figure[] = [];
+      if (context.wants(FIGURES.pageCache)) figures.push(await pageCacheFigure(context));
+      if ([FIGURES.tcpToFile, FIGURES.produce, FIGURES.produceRate, FIGURES.ratio].some((name) => context.wants(name))) figures.push(...(await runComparison(context)));
+      return figures.filter((figure) => context.wants(figure.name));
+    },
+  },
+];
