@@ -13,7 +13,8 @@
  *
  *   ferry-kafka  @platformatic/kafka: send() of batchRecords messages, `inflight` sends at once, acks=1;
  *                a consumer stream from the earliest offset, no commits
- *   ferry-ws     FerryClient, binary encoding: produce() of batchRecords values, `inflight` at once, acks=1;
+ *   ferry-ws     FerryClient, binary encoding (pushes; produce requests are JSON, values base64):
+ *                produce() of batchRecords values, `inflight` at once, acks=1;
  *                subscribe from earliest
  *   redis        ioredis: pipelines of batchRecords XADDs, `inflight` pipelines at once;
  *                XREADGROUP COUNT batchRecords NOACK (no pending-entries list: nothing is committed here either)
