@@ -4,7 +4,8 @@
  * `records` with each system's best batching, then consume them all from
  * the start.
  *
- *   ferry-kafka  Ferry's Kafka door, @platformatic/kafka client
+ *   ferry-kafka  Ferry's Kafka door, @platformatic/kafka producer, kafkajs consumer
+ *                (each the faster of the two at its side: encoding, decoding)
  *   ferry-ws     Ferry's WebSocket door, FerryClient, binary encoding (of pushes:
  *                produce requests are JSON with base64 values whatever the encoding)
  *   redis        Redis Streams (bench/peers/redis.ts), ioredis
@@ -57,7 +58,7 @@ const ratioName = (phase: PhaseName, ferry: PeerSystem, peer: PeerSystem): strin
 
 const FERRY_SETTINGS = 'Ferry broker in the bench process, defaults (no fsync: page cache, as Kafka), 1 partition';
 const CLIENT_SETTINGS: Record<PeerSystem, string> = {
-  'ferry-kafka': `@platformatic/kafka 1.35.0, send() of ${BATCH_RECORDS} records, ${INFLIGHT} in flight, acks=1, no compression; consumer stream from earliest, maxBytes 50 MiB, no commits`,
+  'ferry-kafka': `@platformatic/kafka 1.35.0 producer, send() of ${BATCH_RECORDS} records, ${INFLIGHT} in flight, acks=1, no compression; kafkajs 2.2.4 consumer (2x @platformatic/kafka's reading rate here), eachBatch from the beginning, maxBytes 50 MiB, no commits`,
   'ferry-ws': `FerryClient over ws, encoding=binary (pushes as binary frames; produce requests stay JSON with base64 values: the door has no binary produce), produce() of ${BATCH_RECORDS} records, ${INFLIGHT} in flight, acks=1; subscribe from earliest, 1 MiB credit window`,
   redis: `ioredis 6.0.0, pipelines of ${BATCH_RECORDS} XADD (one field), ${INFLIGHT} pipelines in flight; XREADGROUP COUNT ${BATCH_RECORDS} NOACK, one at a time`,
   nats: `nats.js 2.29.3, async js.publish, acks awaited per window of ${BATCH_RECORDS}; pull consumer consume() max_messages ${BATCH_RECORDS}, AckPolicy.None`,
