@@ -15,7 +15,6 @@
  * (test/bench/smoke.test.ts lists them). Nothing asserts on timing.
  */
 
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
@@ -23,10 +22,10 @@ import { Broker } from '../src/broker/broker.js';
 import type { Encoding } from '../src/client/index.js';
 import { startServer } from '../src/protocol/server.js';
 import type { LoadJob, LoadResult } from './doors-load.js';
+import { runLoadScript } from './load-child.js';
 import type { Figure, Suite, SuiteContext } from './storage.bench.js';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(BENCH_DIR, '..');
 const LOAD_SCRIPT = path.join(BENCH_DIR, 'doors-load.ts');
 const MB = 1e6;
 
@@ -40,8 +39,6 @@ const LATENCY_SECONDS = { full: 3, quick: 0.5 };
 const LATENCY_WARMUP_SECONDS = { full: 1, quick: 0.25 };
 const HTTP_INFLIGHT = 8;
 const HTTP_SECONDS = { full: 2, quick: 0.5 };
-/** A child that has not answered within this long is killed and the run fails. */
-const CHILD_TIMEOUT_MS = 180_000;
 
 const ENCODINGS: readonly Encoding[] = ['json', 'binary'];
 
@@ -75,33 +72,11 @@ async function serve(context: SuiteContext, label: string, topics: readonly stri
   };
 }
 
-/** Runs bench/doors-load.ts with `job`; resolves with the JSON line it printed. */
-function runLoad<Mode extends LoadJob['mode']>(job: Extract<LoadJob, { mode: Mode }>): Promise<Extract<LoadResult, { mode: Mode }>> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', LOAD_SCRIPT, JSON.stringify(job)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-    let stdout = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      const line = stdout.trim().split('\n').at(-1) ?? '';
-      if (code !== 0) {
-        reject(new Error(`doors-load ${job.mode} exited ${code ?? signal}${line ? `: ${line}` : ''}`));
-        return;
-      }
-      try {
-        const result = JSON.parse(line) as LoadResult;
-        if (result.mode !== job.mode) throw new Error(`answered ${result.mode}`);
-        resolve(result as Extract<LoadResult, { mode: Mode }>);
-      } catch (error) {
-        reject(new Error(`doors-load ${job.mode} printed no result line (${(error as Error).message}): ${line.slice(0, 200)}`));
-      }
-    });
-  });
+/** Runs bench/doors-load.ts with `job` in a child process; resolves with its result. */
+async function runLoad<Mode extends LoadJob['mode']>(job: Extract<LoadJob, { mode: Mode }>): Promise<Extract<LoadResult, { mode: Mode }>> {
+  const result = await runLoadScript<LoadResult>(LOAD_SCRIPT, job);
+  if (result.mode !== job.mode) throw new Error(`doors-load ${job.mode} answered ${result.mode}`);
+  return result as Extract<LoadResult, { mode: Mode }>;
 }
 
 function perSecond(units: number, ms: number): number {

@@ -22,7 +22,6 @@
  * timing.
  */
 
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
@@ -32,14 +31,14 @@ import { startServer } from '../src/protocol/server.js';
 import type { PeerSystem, PeersLoadJob, PeersLoadResult, Phase } from './peers-load.js';
 import { NATS_SETTINGS, startNats } from './peers/nats.js';
 import { REDIS_SETTINGS, startRedis } from './peers/redis.js';
+import { runLoadScript } from './load-child.js';
 import type { Figure, Suite, SuiteContext } from './storage.bench.js';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(BENCH_DIR, '..');
 const LOAD_SCRIPT = path.join(BENCH_DIR, 'peers-load.ts');
 const MB = 1e6;
-const CHILD_TIMEOUT_MS = 300_000;
-const STDERR_TAIL_CHARS = 2_000;
+/** Four systems' produce and consume in one child: longer than one door's run. */
+const PEERS_CHILD_TIMEOUT_MS = 300_000;
 
 const VALUE_BYTES = 1024;
 const BATCH_RECORDS = 1000;
@@ -99,36 +98,12 @@ async function serve(context: SuiteContext, system: PeerSystem): Promise<Endpoin
   }
 }
 
-/** Runs bench/peers-load.ts with `jobs`; resolves with the JSON line it printed. */
-function runLoad(jobs: readonly PeersLoadJob[]): Promise<PeersLoadResult[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', LOAD_SCRIPT, JSON.stringify(jobs)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-STDERR_TAIL_CHARS)));
-    const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      const line = stdout.trim().split('\n').at(-1) ?? '';
-      if (code !== 0) {
-        reject(new Error(`peers-load exited ${code ?? signal}: ${stderr.trim()}`));
-        return;
-      }
-      try {
-        const results = JSON.parse(line) as PeersLoadResult[];
-        const answered = results.map((result) => result.system).join(',');
-        if (answered !== jobs.map((job) => job.system).join(',')) throw new Error(`answered for ${answered}`);
-        resolve(results);
-      } catch (error) {
-        reject(new Error(`peers-load printed no result line (${(error as Error).message}): ${line.slice(0, 200)}`));
-      }
-    });
-  });
+/** Runs bench/peers-load.ts with `jobs` in a child process; resolves with one result per job. */
+async function runLoad(jobs: readonly PeersLoadJob[]): Promise<PeersLoadResult[]> {
+  const results = await runLoadScript<PeersLoadResult[]>(LOAD_SCRIPT, jobs, PEERS_CHILD_TIMEOUT_MS);
+  const answered = results.map((result) => result.system).join(',');
+  if (answered !== jobs.map((job) => job.system).join(',')) throw new Error(`peers-load answered for ${answered}`);
+  return results;
 }
 
 /** Starts every system's server, runs one child over all of them, stops every server (also on failure). */

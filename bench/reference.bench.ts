@@ -27,7 +27,6 @@
  * batch bytes). Nothing asserts on timing.
  */
 
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -36,12 +35,11 @@ import { pino } from 'pino';
 import { Broker } from '../src/broker/broker.js';
 import { startKafkaServer } from '../src/protocol/kafka/server.js';
 import type { ReferenceLoadJob, ReferenceLoadResult } from './reference-load.js';
+import { runLoadScript } from './load-child.js';
 import { measure, primePageCache, type Figure, type Suite, type SuiteContext } from './storage.bench.js';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(BENCH_DIR, '..');
 const LOAD_SCRIPT = path.join(BENCH_DIR, 'reference-load.ts');
-const CHILD_TIMEOUT_MS = 180_000;
 
 const MiB = 1024 * 1024;
 const MB = 1e6;
@@ -67,30 +65,11 @@ const FIGURES = {
   ratio: 'kafka produce raw 1MiB batches / reference',
 } as const;
 
-/** Runs bench/reference-load.ts with `job`; resolves with the JSON line it printed. */
-function runLoad<Mode extends ReferenceLoadJob['mode']>(job: Extract<ReferenceLoadJob, { mode: Mode }>): Promise<Extract<ReferenceLoadResult, { mode: Mode }>> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', LOAD_SCRIPT, JSON.stringify(job)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-    let stdout = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      const line = stdout.trim().split('\n').at(-1) ?? '';
-      try {
-        if (code !== 0) throw new Error(`exited ${code ?? signal}`);
-        const result = JSON.parse(line) as ReferenceLoadResult;
-        if (result.mode !== job.mode) throw new Error(`answered ${result.mode}`);
-        resolve(result as Extract<ReferenceLoadResult, { mode: Mode }>);
-      } catch (error) {
-        reject(new Error(`reference-load ${job.mode}: ${(error as Error).message}; last line: ${line.slice(0, 200)}`));
-      }
-    });
-  });
+/** Runs bench/reference-load.ts with `job` in a child process; resolves with its result. */
+async function runLoad<Mode extends ReferenceLoadJob['mode']>(job: Extract<ReferenceLoadJob, { mode: Mode }>): Promise<Extract<ReferenceLoadResult, { mode: Mode }>> {
+  const result = await runLoadScript<ReferenceLoadResult>(LOAD_SCRIPT, job);
+  if (result.mode !== job.mode) throw new Error(`reference-load ${job.mode} answered ${result.mode}`);
+  return result as Extract<ReferenceLoadResult, { mode: Mode }>;
 }
 
 // --- page cache ---------------------------------------------------------------------------
