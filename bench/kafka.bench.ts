@@ -5,6 +5,12 @@
  *            consumer (-C from the beginning to the end): the C-client view
  *   kafkajs  kafkajs producer (batches of 1 KiB values, several in flight)
  *            and consumer (from the beginning), in a child process
+ *   e2e      end-to-end latency at a fixed rate (2,000 records/s, as the
+ *            WebSocket figure, and the issue's 10,000): a raw client on
+ *            Ferry's codec in a child process (bench/kafka-latency-load.ts),
+ *            one 100 B record per Produce (acks=1) on an open-loop schedule,
+ *            a long-polling Fetch consumer on another socket; due time to
+ *            delivery
  *
  * The broker and its Kafka listener run in this process, each measurement on
  * a fresh broker with a single-partition topic; clients are separate
@@ -22,12 +28,15 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { Broker } from '../src/broker/broker.js';
 import { startKafkaServer } from '../src/protocol/kafka/server.js';
+import type { KafkaLatencyJob, KafkaLatencyResult } from './kafka-latency-load.js';
+import { runLoadScript } from './load-child.js';
 import type { KafkaLoadJob, KafkaLoadResult } from './kafka-load.js';
 import type { Figure, Suite, SuiteContext } from './storage.bench.js';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(BENCH_DIR, '..');
 const LOAD_SCRIPT = path.join(BENCH_DIR, 'kafka-load.ts');
+const LATENCY_SCRIPT = path.join(BENCH_DIR, 'kafka-latency-load.ts');
 const MB = 1e6;
 const CHILD_TIMEOUT_MS = 180_000;
 
@@ -37,12 +46,22 @@ const KAFKAJS_VALUE_BYTES = 1024;
 const KAFKAJS_BATCH_RECORDS = 1000;
 const KAFKAJS_INFLIGHT = 4;
 const KAFKAJS_PRODUCE_SECONDS = { full: 4, quick: 0.5 };
+const LATENCY_VALUE_BYTES = 100;
+const LATENCY_RATES = [2_000, 10_000] as const;
+const LATENCY_SECONDS = { full: 3, quick: 0.25 };
+const LATENCY_WARMUP_SECONDS = { full: 1, quick: 0.1 };
+const LATENCY_FETCH_MAX_WAIT_MS = 500;
+const LATENCY_STATS = ['p50', 'p99', 'p99.9', 'max'] as const;
+type LatencyStat = (typeof LATENCY_STATS)[number];
+/** The issue's targets at 10,000 records/s, in ms. */
+const LATENCY_TARGETS_MS: Partial<Record<LatencyStat, number>> = { p50: 1, p99: 5, 'p99.9': 10 };
 
 const KCAT_PRODUCE = 'kafka produce kcat 1KiB';
 const KCAT_CONSUME = 'kafka consume kcat 1KiB';
 const KAFKAJS_PRODUCE = 'kafka produce kafkajs 1KiB x1000';
 const KAFKAJS_CONSUME = 'kafka consume kafkajs 1KiB';
 const rate = (name: string): string => `${name} (MB/s)`;
+const latency = (ratePerSecond: number, stat: LatencyStat): string => `kafka e2e latency ${ratePerSecond / 1000}k/s ${stat}`;
 
 interface Served {
   broker: Broker;
@@ -149,17 +168,39 @@ async function kafkajsFigures(context: SuiteContext): Promise<Figure[]> {
   }
 }
 
+async function latencyFigures(context: SuiteContext, ratePerSecond: number): Promise<Figure[]> {
+  const seconds = context.quick ? LATENCY_SECONDS.quick : LATENCY_SECONDS.full;
+  const warmupSeconds = context.quick ? LATENCY_WARMUP_SECONDS.quick : LATENCY_WARMUP_SECONDS.full;
+  context.progress(`  kafka e2e latency ${ratePerSecond.toLocaleString('en-US')} records/s`);
+  const served = await serve(context, `latency-${ratePerSecond}`);
+  try {
+    const job: KafkaLatencyJob = { port: Number(served.bootstrap.split(':')[1]), topic: 'bench', valueBytes: LATENCY_VALUE_BYTES, ratePerSecond, warmupSeconds, seconds, fetchMaxWaitMs: LATENCY_FETCH_MAX_WAIT_MS };
+    const result = await runLoadScript<KafkaLatencyResult>(LATENCY_SCRIPT, job);
+    const note = `raw client on Ferry's codec, open loop ${ratePerSecond.toLocaleString('en-US')} records/s for ${seconds} s after ${warmupSeconds} s unrecorded warm-up, 1 record (${LATENCY_VALUE_BYTES} B) per Produce v9, acks=1; consumer on another socket of the same child, Fetch v12 long poll (max_wait_ms ${LATENCY_FETCH_MAX_WAIT_MS}, min_bytes 1) from the log end; due time to delivery, hdr-histogram, ${result.recorded.toLocaleString('en-US')} samples`;
+    const values: Record<LatencyStat, number> = { p50: result.p50Ms, p99: result.p99Ms, 'p99.9': result.p999Ms, max: result.maxMs };
+    return LATENCY_STATS.map((stat) => {
+      const target = ratePerSecond === 10_000 ? LATENCY_TARGETS_MS[stat] : undefined;
+      return { name: latency(ratePerSecond, stat), value: values[stat], unit: 'ms', better: 'lower' as const, note, ...(target === undefined ? {} : { target }) };
+    });
+  } finally {
+    await served.stop();
+  }
+}
+
 const KCAT_FIGURES = [KCAT_PRODUCE, rate(KCAT_PRODUCE), KCAT_CONSUME, rate(KCAT_CONSUME)];
 const KAFKAJS_FIGURES = [KAFKAJS_PRODUCE, rate(KAFKAJS_PRODUCE), KAFKAJS_CONSUME, rate(KAFKAJS_CONSUME)];
 
 export const KAFKA_SUITES: readonly Suite[] = [
   {
     name: 'kafka',
-    figureNames: [...KCAT_FIGURES, ...KAFKAJS_FIGURES],
+    figureNames: [...KCAT_FIGURES, ...KAFKAJS_FIGURES, ...LATENCY_RATES.flatMap((perSecond) => LATENCY_STATS.map((stat) => latency(perSecond, stat)))],
     async run(context) {
       const figures: Figure[] = [];
       if (KCAT_FIGURES.some((name) => context.wants(name))) figures.push(...(await kcatFigures(context)));
       if (KAFKAJS_FIGURES.some((name) => context.wants(name))) figures.push(...(await kafkajsFigures(context)));
+      for (const perSecond of LATENCY_RATES) {
+        if (LATENCY_STATS.some((stat) => context.wants(latency(perSecond, stat)))) figures.push(...(await latencyFigures(context, perSecond)));
+      }
       return figures;
     },
   },
