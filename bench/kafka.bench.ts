@@ -29,7 +29,7 @@ import { pino } from 'pino';
 import { Broker } from '../src/broker/broker.js';
 import { startKafkaServer } from '../src/protocol/kafka/server.js';
 import type { KafkaLatencyJob, KafkaLatencyResult } from './kafka-latency-load.js';
-import { runLoadScript } from './load-child.js';
+import { CHILD_TIMEOUT_MS, runLoadScript } from './load-child.js';
 import type { KafkaLoadJob, KafkaLoadResult } from './kafka-load.js';
 import type { Figure, Suite, SuiteContext } from './storage.bench.js';
 
@@ -38,7 +38,6 @@ const ROOT = path.resolve(BENCH_DIR, '..');
 const LOAD_SCRIPT = path.join(BENCH_DIR, 'kafka-load.ts');
 const LATENCY_SCRIPT = path.join(BENCH_DIR, 'kafka-latency-load.ts');
 const MB = 1e6;
-const CHILD_TIMEOUT_MS = 180_000;
 
 const KCAT_VALUE_BYTES = 1023;
 const KCAT_RECORDS = { full: 300_000, quick: 20_000 };
@@ -83,7 +82,7 @@ async function serve(context: SuiteContext, label: string): Promise<Served> {
   };
 }
 
-/** Runs a process to completion; resolves with its stdout and wall time. */
+/** Runs kcat to completion; resolves with its stdout and wall time (the figure: kcat's own run, start-up included). */
 function runProcess(command: string, args: readonly string[]): Promise<{ stdout: string; elapsedMs: number }> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
@@ -104,8 +103,7 @@ function runProcess(command: string, args: readonly string[]): Promise<{ stdout:
 }
 
 async function runKafkajs<Mode extends KafkaLoadJob['mode']>(job: Extract<KafkaLoadJob, { mode: Mode }>): Promise<Extract<KafkaLoadResult, { mode: Mode }>> {
-  const { stdout } = await runProcess(process.execPath, ['--import', 'tsx', LOAD_SCRIPT, JSON.stringify(job)]);
-  const result = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as KafkaLoadResult;
+  const result = await runLoadScript<KafkaLoadResult>(LOAD_SCRIPT, job);
   if (result.mode !== job.mode) throw new Error(`kafka-load answered ${result.mode}`);
   return result as Extract<KafkaLoadResult, { mode: Mode }>;
 }
