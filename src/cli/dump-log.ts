@@ -1,12 +1,23 @@
 /**
  * `ferry dump-log <segment.log>`: what Kafka's kafka-dump-log.sh prints, for
  * Ferry's (identical) segment files: one line per batch with its offsets,
- * position, size, CRC check and codec, and with --records one line per record.
+ * position, size, producer (id, epoch, base sequence, transactional, control),
+ * CRC check and codec, and with --records one line per record.
  */
 
 import fs from 'node:fs';
 import { crc32c } from '../storage/crc32c.js';
-import { ATTRIBUTES_OFFSET, CRC_OFFSET, batchCompression, batchUsesLogAppendTime } from '../storage/record-batch.js';
+import {
+  ATTRIBUTES_OFFSET,
+  BASE_SEQUENCE_OFFSET,
+  CRC_OFFSET,
+  PRODUCER_EPOCH_OFFSET,
+  PRODUCER_ID_OFFSET,
+  TRANSACTIONAL_FLAG_MASK,
+  batchCompression,
+  batchIsControl,
+  batchUsesLogAppendTime,
+} from '../storage/record-batch.js';
 import { compressionCodecName } from '../storage/compression.js';
 import { decodeBatch } from '../storage/records.js';
 import { scanBatches } from '../storage/segment-scan.js';
@@ -33,7 +44,7 @@ export function dumpLog(file: string, options: DumpOptions): boolean {
       options.write(
         `baseOffset: ${header.baseOffset} lastOffset: ${header.lastOffset} count: ${header.recordCount} position: ${header.position} ` +
           `size: ${header.sizeBytes} maxTimestamp: ${header.maxTimestamp} timestampType: ${batchUsesLogAppendTime(bytes, at) ? 'LogAppendTime' : 'CreateTime'} ` +
-          `compression: ${compressionCodecName(batchCompression(bytes, at))} crcValid: ${crcValid}`,
+          `${producerFields(bytes, at)} compression: ${compressionCodecName(batchCompression(bytes, at))} crcValid: ${crcValid}`,
       );
       if (options.records && crcValid) {
         for (const record of decodeBatch(bytes, at).records) {
@@ -50,6 +61,15 @@ export function dumpLog(file: string, options: DumpOptions): boolean {
     fs.closeSync(fd);
   }
   return healthy;
+}
+
+/** The idempotent/transactional producer fields, named as kafka-dump-log names them. */
+function producerFields(bytes: Buffer, at: number): string {
+  const transactional = (bytes.readInt16BE(at + ATTRIBUTES_OFFSET) & TRANSACTIONAL_FLAG_MASK) !== 0;
+  return (
+    `producerId: ${bytes.readBigInt64BE(at + PRODUCER_ID_OFFSET)} producerEpoch: ${bytes.readInt16BE(at + PRODUCER_EPOCH_OFFSET)} ` +
+    `baseSequence: ${bytes.readInt32BE(at + BASE_SEQUENCE_OFFSET)} isTransactional: ${transactional} isControl: ${batchIsControl(bytes, at)}`
+  );
 }
 
 function readWhole(fd: number, position: number, sizeBytes: number): Buffer {

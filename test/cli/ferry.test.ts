@@ -62,6 +62,7 @@ describe('ferry CLI (the built dist/, as npm start runs it)', () => {
     const ok = spawnSync(process.execPath, [builtCli, 'dump-log', segment, '--records'], { encoding: 'utf8' });
     expect(ok.status).toBe(0);
     expect(ok.stdout).toMatch(/baseOffset: 0 lastOffset: 1 count: 2 position: 0 .* crcValid: true/);
+    expect(ok.stdout).toMatch(/baseOffset: 0 .* producerId: -1 producerEpoch: -1 baseSequence: -1 isTransactional: false isControl: false compression: none crcValid: true/);
     expect(ok.stdout).toMatch(/baseOffset: 2 lastOffset: 2 count: 1 .* crcValid: true/);
     expect(ok.stdout).toContain('| offset: 1 ');
     expect(ok.stdout).toContain('value: "d-1"');
