@@ -11,8 +11,8 @@
 
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
-import * as hdr from 'hdr-histogram-js';
 import { FerryClient, type ConsumedRecord, type Encoding, type ProduceInput, type Subscription, type WebSocketConstructor } from '../src/client/index.js';
+import { LatencyRecorder, sendOpenLoop, stampDueTime } from './open-loop.js';
 
 const WebSocket = createRequire(import.meta.url)('ws') as WebSocketConstructor;
 
@@ -119,71 +119,32 @@ async function wsConsume(job: Extract<LoadJob, { mode: 'ws-consume' }>): Promise
   return { mode: 'ws-consume', prefillMs, runs };
 }
 
-/** The producer's send time (performance.now(), ms) as text, padded to `valueBytes`. */
-function stampValue(sentAt: number, valueBytes: number): string {
-  return sentAt.toFixed(4).padEnd(valueBytes, ' ');
-}
-
 async function wsLatency(job: Extract<LoadJob, { mode: 'ws-latency' }>): Promise<LoadResult> {
   const producer = await FerryClient.connect(job.url, { WebSocket, encoding: job.encoding });
   const consumer = await FerryClient.connect(job.url, { WebSocket, encoding: job.encoding });
   const subscription = consumer.subscribe(job.topic, { from: 'latest' });
   await withinWait(subscription.ready, 'subscribe');
 
-  // Microseconds, 1 µs to 60 s, 3 significant digits.
-  const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
   // The first warmupSeconds of records (same rate) are delivered but not recorded: JIT and socket warm-up.
   const warmup = Math.round(job.ratePerSecond * job.warmupSeconds);
   const total = warmup + Math.max(1, Math.round(job.ratePerSecond * job.seconds));
-  let received = 0;
-  let recorded = 0;
+  const latency = new LatencyRecorder(warmup, total);
   const consumed = (async () => {
     for await (const record of subscription as AsyncIterable<ConsumedRecord>) {
-      const deliveredAt = performance.now();
-      const sentAt = Number.parseFloat(record.valueText ?? '');
-      if (received++ >= warmup && Number.isFinite(sentAt)) {
-        histogram.recordValue(Math.max(1, Math.round((deliveredAt - sentAt) * 1000)));
-        recorded++;
-      }
-      if (received >= total) break;
+      if (latency.delivered(record.valueText ?? '')) break;
     }
   })();
 
-  // Open loop: record i is due at started + i / rate, whether or not earlier ones were answered;
-  // its timestamp is the time it was due (no coordinated omission when the sender falls behind).
-  const intervalMs = 1000 / job.ratePerSecond;
-  const started = performance.now();
   const produced: Array<Promise<unknown>> = [];
-  let sent = 0;
-  await new Promise<void>((resolve) => {
-    const tick = (): void => {
-      const now = performance.now();
-      while (sent < total && started + sent * intervalMs <= now) {
-        produced.push(producer.produce(job.topic, { value: stampValue(started + sent * intervalMs, job.valueBytes) }, { acks: 1 }));
-        sent++;
-      }
-      if (sent >= total) resolve();
-      else setTimeout(tick, Math.max(0, Math.min(1, started + sent * intervalMs - performance.now())));
-    };
-    tick();
+  const started = await sendOpenLoop(job.ratePerSecond, total, (dueAt) => {
+    produced.push(producer.produce(job.topic, { value: stampDueTime(dueAt, job.valueBytes) }, { acks: 1 }));
   });
   await withinWait(Promise.all(produced), 'produce answers');
   await withinWait(consumed, `deliver ${total} records`);
   const elapsedMs = performance.now() - started;
   await producer.close();
   await consumer.close();
-  const ms = (micros: number): number => micros / 1000;
-  return {
-    mode: 'ws-latency',
-    sent,
-    received,
-    recorded,
-    p50Ms: ms(histogram.getValueAtPercentile(50)),
-    p99Ms: ms(histogram.getValueAtPercentile(99)),
-    p999Ms: ms(histogram.getValueAtPercentile(99.9)),
-    maxMs: ms(histogram.maxValue),
-    elapsedMs,
-  };
+  return { mode: 'ws-latency', sent: total, elapsedMs, ...latency.summary() };
 }
 
 async function httpProduce(job: Extract<LoadJob, { mode: 'http-produce' }>): Promise<LoadResult> {

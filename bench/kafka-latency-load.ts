@@ -21,7 +21,6 @@
 
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import * as hdr from 'hdr-histogram-js';
 import { API_KEY, findApi } from '../src/protocol/kafka/apis.js';
 import { decode, decodeResponseHeader, encode, encodeRequestHeader, type KafkaStruct } from '../src/protocol/kafka/codec/message-codec.js';
 import type { ApiSpec } from '../src/protocol/kafka/message-spec.js';
@@ -29,6 +28,7 @@ import { KafkaReader } from '../src/protocol/kafka/codec/reader.js';
 import { KafkaWriter } from '../src/protocol/kafka/codec/writer.js';
 import { buildBatch } from '../src/storage/batch-builder.js';
 import { decodeBatches } from '../src/storage/records.js';
+import { LatencyRecorder, sendOpenLoop, stampDueTime, type LatencySummary } from './open-loop.js';
 
 export interface KafkaLatencyJob {
   port: number;
@@ -40,14 +40,8 @@ export interface KafkaLatencyJob {
   fetchMaxWaitMs: number;
 }
 
-export interface KafkaLatencyResult {
+export interface KafkaLatencyResult extends LatencySummary {
   sent: number;
-  received: number;
-  recorded: number;
-  p50Ms: number;
-  p99Ms: number;
-  p999Ms: number;
-  maxMs: number;
   elapsedMs: number;
 }
 
@@ -56,8 +50,6 @@ const PRODUCE_VERSION = 9;
 const FETCH_VERSION = 12;
 const FETCH_BYTES_MAX = 1 << 20;
 const WAIT_MS = 60_000;
-/** The sender's timer granularity: it wakes at least this often while records are due. */
-const TICK_MS_MAX = 1;
 
 type Row = Record<string, unknown>;
 
@@ -126,10 +118,9 @@ async function run(job: KafkaLatencyJob): Promise<KafkaLatencyResult> {
   const producer = await connect(job.port);
   const consumer = await connect(job.port);
 
-  // Microseconds, 1 µs to 60 s, 3 significant digits.
-  const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
   const warmup = Math.round(job.ratePerSecond * job.warmupSeconds);
   const total = warmup + Math.max(1, Math.round(job.ratePerSecond * job.seconds));
+  const latency = new LatencyRecorder(warmup, total);
   let failure: Error | undefined;
   const fail = (error: Error): void => {
     failure ??= error;
@@ -137,8 +128,7 @@ async function run(job: KafkaLatencyJob): Promise<KafkaLatencyResult> {
 
   // Consumer: the log end first (a Fetch at offset 0 of the empty topic answers its high watermark at once).
   let fetchOffset = 0n;
-  let received = 0;
-  let recorded = 0;
+  let done = false;
   let fetchCorrelationId = 0;
   const delivered = new Promise<void>((resolve, reject) => {
     const poll = (): void => void consumer.write(frame(fetchApi, FETCH_VERSION, ++fetchCorrelationId, fetchBody(job, fetchOffset), 256));
@@ -151,11 +141,7 @@ async function run(job: KafkaLatencyJob): Promise<KafkaLatencyResult> {
         for (const batch of records === null ? [] : decodeBatches(records)) {
           for (const record of batch.records) {
             if (record.offset < fetchOffset) continue;
-            const dueAt = Number.parseFloat(record.value?.toString('latin1') ?? '');
-            if (received++ >= warmup && Number.isFinite(dueAt)) {
-              histogram.recordValue(Math.max(1, Math.round((deliveredAt - dueAt) * 1000)));
-              recorded++;
-            }
+            done = latency.delivered(record.value?.toString('latin1') ?? '', deliveredAt);
             fetchOffset = record.offset + 1n;
           }
         }
@@ -163,10 +149,10 @@ async function run(job: KafkaLatencyJob): Promise<KafkaLatencyResult> {
         reject(error as Error);
         return;
       }
-      if (received >= total) resolve();
+      if (done) resolve();
       else poll();
     });
-    consumer.once('close', () => reject(new Error(`broker closed the consumer after ${received} of ${total} records`)));
+    consumer.once('close', () => reject(new Error(`broker closed the consumer after ${latency.received} of ${total} records`)));
     poll();
   });
 
@@ -181,46 +167,22 @@ async function run(job: KafkaLatencyJob): Promise<KafkaLatencyResult> {
       fail(error as Error);
     }
   });
-  const send = (dueAt: number, correlationId: number): void => {
-    const value = Buffer.from(dueAt.toFixed(4).padEnd(job.valueBytes, ' '), 'latin1');
+  const send = (dueAt: number, index: number): void => {
+    const value = Buffer.from(stampDueTime(dueAt, job.valueBytes), 'latin1');
     const records = buildBatch([{ value }]);
     const body = { transactionalId: null, acks: 1, timeoutMs: 30_000, topicData: [{ name: job.topic, partitionData: [{ index: 0, records }] }] };
-    producer.write(frame(produceApi, PRODUCE_VERSION, correlationId, body, records.length + 128));
+    producer.write(frame(produceApi, PRODUCE_VERSION, index + 1, body, records.length + 128));
   };
-  const intervalMs = 1000 / job.ratePerSecond;
-  const started = performance.now();
-  let sent = 0;
-  await new Promise<void>((resolve) => {
-    const tick = (): void => {
-      const now = performance.now();
-      while (sent < total && started + sent * intervalMs <= now) {
-        send(started + sent * intervalMs, sent + 1);
-        sent++;
-      }
-      if (sent >= total) resolve();
-      else setTimeout(tick, Math.max(0, Math.min(TICK_MS_MAX, started + sent * intervalMs - performance.now())));
-    };
-    tick();
-  });
+  const started = await sendOpenLoop(job.ratePerSecond, total, send);
 
   let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([delivered, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`delivered ${received} of ${total} within ${WAIT_MS} ms`)), WAIT_MS)))]);
+  await Promise.race([delivered, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`delivered ${latency.received} of ${total} within ${WAIT_MS} ms`)), WAIT_MS)))]);
   clearTimeout(timer);
   const elapsedMs = performance.now() - started;
   if (failure !== undefined) throw failure;
   producer.destroy();
   consumer.destroy();
-  const ms = (micros: number): number => micros / 1000;
-  return {
-    sent,
-    received,
-    recorded,
-    p50Ms: ms(histogram.getValueAtPercentile(50)),
-    p99Ms: ms(histogram.getValueAtPercentile(99)),
-    p999Ms: ms(histogram.getValueAtPercentile(99.9)),
-    maxMs: ms(histogram.maxValue),
-    elapsedMs,
-  };
+  return { sent: total, elapsedMs, ...latency.summary() };
 }
 
 try {
