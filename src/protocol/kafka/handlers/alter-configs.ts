@@ -26,6 +26,7 @@ import type { ApiHandler, RequestContext } from '../handler.js';
 import { CONFIG_TYPE, isTopicConfigName, RESOURCE_TYPE, topicConfigEntries, topicConfigType } from './config-entries.js';
 import { checkBrokerName } from './describe-configs.js';
 import { errorFields } from './error-fields.js';
+import { refuseRepeatedNames } from './repeated-names.js';
 
 interface AlterableConfig {
   name: string;
@@ -67,12 +68,11 @@ export const incrementalAlterConfigsHandler: ApiHandler = {
 
 function alterResources(body: AlterConfigsRequest, context: RequestContext, changesFor: ChangesFor): Record<string, unknown> {
   const resourceKey = (resource: AlterConfigsResource): string => `${resource.resourceType}/${resource.resourceName}`;
-  const counts = new Map<string, number>();
-  for (const resource of body.resources) counts.set(resourceKey(resource), (counts.get(resourceKey(resource)) ?? 0) + 1);
+  const refuseRepeated = refuseRepeatedNames(body.resources, resourceKey, 'resource');
   const responses = body.resources.map((resource) => {
     const answer = { resourceType: resource.resourceType, resourceName: resource.resourceName };
     try {
-      if (counts.get(resourceKey(resource))! > 1) throw new FerryError('INVALID_REQUEST', `resource ${resourceKey(resource)} is named more than once`);
+      refuseRepeated(resource);
       alterResource(resource, body.validateOnly, context.broker, changesFor);
       return { ...answer, errorCode: 0, errorMessage: null };
     } catch (error) {

@@ -11,6 +11,7 @@ import { TOPIC_PARTITIONS_MAX, type Broker } from '../../../broker/broker.js';
 import { FerryError } from '../../../errors.js';
 import type { ApiHandler } from '../handler.js';
 import { errorFields } from './error-fields.js';
+import { refuseRepeatedNames } from './repeated-names.js';
 
 interface CreatePartitionsTopic {
   name: string;
@@ -28,12 +29,11 @@ export const createPartitionsHandler: ApiHandler = {
   versions: { min: 0, max: 3 },
   async handle(request, context) {
     const body = request as unknown as CreatePartitionsRequest;
-    const counts = new Map<string, number>();
-    for (const topic of body.topics) counts.set(topic.name, (counts.get(topic.name) ?? 0) + 1);
+    const refuseRepeated = refuseRepeatedNames(body.topics, (topic) => topic.name, 'topic');
     const results = [];
     for (const topic of body.topics) {
       try {
-        if (counts.get(topic.name)! > 1) throw new FerryError('INVALID_REQUEST', `topic ${topic.name} is named more than once in the request`);
+        refuseRepeated(topic);
         checkGrowth(topic, context.broker);
         if (!body.validateOnly) await context.broker.createPartitions(topic.name, topic.count);
         results.push({ name: topic.name, errorCode: 0, errorMessage: null });

@@ -22,6 +22,7 @@ import type { ApiHandler, RequestContext } from '../handler.js';
 import { topicIdBytes, ZERO_UUID } from './cluster-view.js';
 import { isTopicConfigName, topicConfigEntries } from './config-entries.js';
 import { errorFields } from './error-fields.js';
+import { refuseRepeatedNames } from './repeated-names.js';
 
 interface CreatableReplicaAssignment {
   partitionIndex: number;
@@ -57,13 +58,12 @@ export const createTopicsHandler: ApiHandler = {
   versions: { min: 0, max: 7 },
   async handle(request, context) {
     const body = request as unknown as CreateTopicsRequest;
-    const counts = new Map<string, number>();
-    for (const topic of body.topics) counts.set(topic.name, (counts.get(topic.name) ?? 0) + 1);
+    const refuseRepeated = refuseRepeatedNames(body.topics, (topic) => topic.name, 'topic');
     const topics = [];
     // One at a time: each creation writes the metadata file, and the answers keep the request's order.
     for (const topic of body.topics) {
       try {
-        if (counts.get(topic.name)! > 1) throw new FerryError('INVALID_REQUEST', `topic ${topic.name} is named more than once in the request`);
+        refuseRepeated(topic);
         topics.push(createdEntry(topic.name, await createTopic(topic, body.validateOnly, context.broker), context));
       } catch (error) {
         topics.push({ name: topic.name, topicId: ZERO_UUID, ...errorFields(error, context.logger, `CreateTopics ${topic.name}`), numPartitions: USE_DEFAULT, replicationFactor: USE_DEFAULT, configs: null });
