@@ -21,24 +21,11 @@
 
 import fs from 'node:fs';
 import type { GroupCoordinatorSettings } from '../broker/groups/limits.js';
+import { BROKER_NAME_OF_TOPIC_CONFIG } from '../storage/log-config.js';
 import { CliError } from './http-api.js';
 
 /** Kafka's broker-level names for the topic defaults they set, as Ferry's topic config names. */
-const TOPIC_DEFAULTS: Readonly<Record<string, string>> = {
-  'log.segment.bytes': 'segment.bytes',
-  'log.roll.ms': 'segment.ms',
-  'log.index.size.max.bytes': 'segment.index.bytes',
-  'log.index.interval.bytes': 'index.interval.bytes',
-  'log.retention.ms': 'retention.ms',
-  'log.retention.bytes': 'retention.bytes',
-  'log.cleanup.policy': 'cleanup.policy',
-  'log.cleaner.delete.retention.ms': 'delete.retention.ms',
-  'message.max.bytes': 'max.message.bytes',
-  'log.message.timestamp.type': 'message.timestamp.type',
-  'log.flush.interval.messages': 'flush.messages',
-  'log.flush.interval.ms': 'flush.ms',
-  'log.preallocate': 'preallocate',
-};
+const TOPIC_DEFAULTS: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(BROKER_NAME_OF_TOPIC_CONFIG).map(([topicName, brokerName]) => [brokerName, topicName]));
 
 /** Kafka's broker names for the group coordinator's settings, and the unit factor to its milliseconds. */
 const GROUP_SETTINGS: Readonly<Record<string, { key: keyof GroupCoordinatorSettings; factor: number }>> = {

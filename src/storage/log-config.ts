@@ -109,6 +109,26 @@ const PARSERS: Record<string, Parser> = {
 
 export const SUPPORTED_LOG_CONFIG_NAMES: readonly string[] = Object.keys(PARSERS);
 
+/**
+ * Kafka's broker-wide setting that gives each topic config its default
+ * (server.properties reads these names; DescribeConfigs lists them as synonyms).
+ */
+export const BROKER_NAME_OF_TOPIC_CONFIG: Readonly<Record<string, string>> = {
+  'segment.bytes': 'log.segment.bytes',
+  'segment.ms': 'log.roll.ms',
+  'segment.index.bytes': 'log.index.size.max.bytes',
+  'index.interval.bytes': 'log.index.interval.bytes',
+  'retention.ms': 'log.retention.ms',
+  'retention.bytes': 'log.retention.bytes',
+  'cleanup.policy': 'log.cleanup.policy',
+  'delete.retention.ms': 'log.cleaner.delete.retention.ms',
+  'max.message.bytes': 'message.max.bytes',
+  'message.timestamp.type': 'log.message.timestamp.type',
+  'flush.messages': 'log.flush.interval.messages',
+  'flush.ms': 'log.flush.interval.ms',
+  preallocate: 'log.preallocate',
+};
+
 /** Kafka's Long.MAX_VALUE, which its configs use for "never" (Infinity here). */
 const LONG_MAX = '9223372036854775807';
 

@@ -18,7 +18,7 @@
 
 import type { Broker } from '../../../broker/broker.js';
 import { assert } from '../../../errors.js';
-import { DEFAULT_LOG_CONFIG, SUPPORTED_LOG_CONFIG_NAMES, topicConfigValues } from '../../../storage/log-config.js';
+import { BROKER_NAME_OF_TOPIC_CONFIG, DEFAULT_LOG_CONFIG, SUPPORTED_LOG_CONFIG_NAMES, topicConfigValues } from '../../../storage/log-config.js';
 
 /** Kafka's ConfigResource types. */
 export const RESOURCE_TYPE = { TOPIC: 2, BROKER: 4 } as const;
@@ -57,24 +57,32 @@ interface TopicConfigInfo {
   brokerName: string;
 }
 
-/** Kafka's type and broker-level synonym for each topic config Ferry supports. */
-const TOPIC_CONFIG_INFO: Readonly<Record<string, TopicConfigInfo>> = {
-  'segment.bytes': { type: CONFIG_TYPE.INT, brokerName: 'log.segment.bytes' },
-  'segment.ms': { type: CONFIG_TYPE.LONG, brokerName: 'log.roll.ms' },
-  'segment.index.bytes': { type: CONFIG_TYPE.INT, brokerName: 'log.index.size.max.bytes' },
-  'index.interval.bytes': { type: CONFIG_TYPE.INT, brokerName: 'log.index.interval.bytes' },
-  'retention.ms': { type: CONFIG_TYPE.LONG, brokerName: 'log.retention.ms' },
-  'retention.bytes': { type: CONFIG_TYPE.LONG, brokerName: 'log.retention.bytes' },
-  'cleanup.policy': { type: CONFIG_TYPE.LIST, brokerName: 'log.cleanup.policy' },
-  'delete.retention.ms': { type: CONFIG_TYPE.LONG, brokerName: 'log.cleaner.delete.retention.ms' },
-  'max.message.bytes': { type: CONFIG_TYPE.INT, brokerName: 'message.max.bytes' },
-  'message.timestamp.type': { type: CONFIG_TYPE.STRING, brokerName: 'log.message.timestamp.type' },
-  'flush.messages': { type: CONFIG_TYPE.LONG, brokerName: 'log.flush.interval.messages' },
-  'flush.ms': { type: CONFIG_TYPE.LONG, brokerName: 'log.flush.interval.ms' },
-  preallocate: { type: CONFIG_TYPE.BOOLEAN, brokerName: 'log.preallocate' },
+/** Kafka's type for each topic config Ferry supports. */
+const TOPIC_CONFIG_TYPES: Readonly<Record<string, ConfigType>> = {
+  'segment.bytes': CONFIG_TYPE.INT,
+  'segment.ms': CONFIG_TYPE.LONG,
+  'segment.index.bytes': CONFIG_TYPE.INT,
+  'index.interval.bytes': CONFIG_TYPE.INT,
+  'retention.ms': CONFIG_TYPE.LONG,
+  'retention.bytes': CONFIG_TYPE.LONG,
+  'cleanup.policy': CONFIG_TYPE.LIST,
+  'delete.retention.ms': CONFIG_TYPE.LONG,
+  'max.message.bytes': CONFIG_TYPE.INT,
+  'message.timestamp.type': CONFIG_TYPE.STRING,
+  'flush.messages': CONFIG_TYPE.LONG,
+  'flush.ms': CONFIG_TYPE.LONG,
+  preallocate: CONFIG_TYPE.BOOLEAN,
 };
 
-for (const name of SUPPORTED_LOG_CONFIG_NAMES) assert(Object.hasOwn(TOPIC_CONFIG_INFO, name), `topic config ${name} has no DescribeConfigs type`);
+/** Kafka's type and broker-level synonym for each topic config Ferry supports. */
+const TOPIC_CONFIG_INFO: Readonly<Record<string, TopicConfigInfo>> = Object.fromEntries(
+  SUPPORTED_LOG_CONFIG_NAMES.map((name) => {
+    const type = TOPIC_CONFIG_TYPES[name];
+    const brokerName = BROKER_NAME_OF_TOPIC_CONFIG[name];
+    assert(type !== undefined && brokerName !== undefined, `topic config ${name} has no DescribeConfigs type or broker name`);
+    return [name, { type, brokerName }];
+  }),
+);
 
 const KAFKA_DEFAULTS: Readonly<Record<string, string>> = topicConfigValues(DEFAULT_LOG_CONFIG);
 
