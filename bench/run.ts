@@ -129,6 +129,7 @@ async function runSuites(suites: readonly Suite[], options: Options): Promise<Fi
     for (const suite of suites) {
       const context: SuiteContext = {
         quick: options.quick,
+        profile: options.quick ? 'quick' : 'default',
         wants: (name) => matches(options.filter, suite.name, name),
         tempDir: (label) => {
           const dir = path.join(tempRoot, `${suite.name}-${label}-${dirs++}`);

@@ -57,8 +57,16 @@ export interface Figure {
   note?: string;
 }
 
+/**
+ * quick: the smoke run of `npm test` (seconds); default: `npm run bench` (minutes);
+ * full: `npm run bench:full`, which adds the long runs (scale, catch-up of 1 GB).
+ */
+export type Profile = 'quick' | 'default' | 'full';
+
 export interface SuiteContext {
+  /** profile === 'quick' */
   quick: boolean;
+  profile: Profile;
   /** Whether the figure `name` is selected by --filter. */
   wants(name: string): boolean;
   /** A fresh directory under the run's temporary root (removed at the end of the run). */
