@@ -28,10 +28,6 @@
 
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
-import { Producer } from '@platformatic/kafka';
-import { Redis } from 'ioredis';
-import { Kafka, logLevel } from 'kafkajs';
-import { AckPolicy, connect, DeliverPolicy, StorageType } from 'nats';
 import { FerryClient, type ProduceInput, type WebSocketConstructor } from '../src/client/index.js';
 
 export type PeerSystem = 'ferry-kafka' | 'ferry-ws' | 'redis' | 'nats';
@@ -96,6 +92,10 @@ async function withinWait<T>(promise: Promise<T>, what: string): Promise<T> {
 // --- Ferry, Kafka door ----------------------------------------------------------------
 
 async function ferryKafka(job: PeersLoadJob): Promise<Driver> {
+  // Each client library is imported by its driver only: the bench runs one child per system, and
+  // @platformatic/kafka alone takes about a second to load here.
+  const { Producer } = await import('@platformatic/kafka');
+  const { Kafka, logLevel } = await import('kafkajs');
   const bootstrapBrokers = [job.address];
   const producer = new Producer({ clientId: 'peers-bench', bootstrapBrokers, acks: 1 });
   const value = Buffer.alloc(job.valueBytes, 'x');
@@ -171,6 +171,7 @@ async function ferryWs(job: PeersLoadJob): Promise<Driver> {
 type StreamEntries = Array<[id: Buffer, fields: Buffer[]]>;
 
 async function redis(job: PeersLoadJob): Promise<Driver> {
+  const { Redis } = await import('ioredis');
   const [host, port] = job.address.split(':');
   const client = new Redis({ host, port: Number(port), lazyConnect: true, maxRetriesPerRequest: 0, protocol: 2 }); // RESP2: XREADGROUP answers [[key, entries]]
   await client.connect();
@@ -209,6 +210,7 @@ async function redis(job: PeersLoadJob): Promise<Driver> {
 // --- NATS JetStream --------------------------------------------------------------------
 
 async function nats(job: PeersLoadJob): Promise<Driver> {
+  const { AckPolicy, connect, DeliverPolicy, StorageType } = await import('nats');
   const connection = await connect({ servers: job.address });
   const manager = await connection.jetstreamManager();
   await manager.streams.add({ name: TOPIC, subjects: [TOPIC], storage: StorageType.File, num_replicas: 1 });
