@@ -6,10 +6,10 @@
  * in Node unchanged: no Node built-ins anywhere under src/client.
  */
 
-export { FerryClient, CLIENT_DEFAULTS, type ConnectionChange, type FerryClientOptions, type ProduceInput, type ProduceOptions } from './ferry-client.js';
+export { FerryClient, CLIENT_DEFAULTS, type ConnectionChange, type FerryClientOptions, type ProduceOptions } from './ferry-client.js';
 export { Subscription, type From, type PartitionOffset, type SubscribeOptions } from './subscription.js';
 export { GroupMembership, type AssignedPartitions, type JoinOptions, type OffsetToCommit } from './group-membership.js';
-export { ConsumedRecord, type ConsumedHeader, type ValueInput } from './record.js';
+export { ConsumedRecord, type ConsumedHeader, type ProduceInput, type ValueInput } from './record.js';
 export { FerryClientError } from './errors.js';
 export { decodeRecordBatches, type BatchRecord, type BatchRecordHeader } from './batch-decoder.js';
 export type { WebSocketConstructor, WebSocketLike } from './websocket.js';

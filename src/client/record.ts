@@ -16,6 +16,15 @@ const utf8Decoder = new TextDecoder();
 /** What a caller may give for a key, value or header value. */
 export type ValueInput = string | Uint8Array | null | undefined;
 
+/** A record to produce. */
+export interface ProduceInput {
+  key?: ValueInput;
+  value: ValueInput;
+  headers?: Record<string, ValueInput> | ReadonlyArray<{ key: string; value: ValueInput }>;
+  partition?: number;
+  timestamp?: number | Date;
+}
+
 export interface ConsumedHeader {
   key: string;
   value: Uint8Array | null;

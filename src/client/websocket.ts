@@ -21,7 +21,8 @@ export interface WebSocketLike {
   onmessage: ((event: WebSocketMessageEvent) => void) | null;
   onclose: ((event: WebSocketCloseEvent) => void) | null;
   onerror: ((event: unknown) => void) | null;
-  send(data: string): void;
+  /** Text frames for strings, binary frames for bytes (copied before send returns, as the WHATWG spec and `ws` do). */
+  send(data: string | Uint8Array): void;
   close(code?: number, reason?: string): void;
 }
 

@@ -10,13 +10,17 @@ import type { WebSocket } from 'uWebSockets.js';
 import type { Broker, TopicDescription } from '../../broker/broker.js';
 import type { OffsetToCommit, PartitionOutcome } from '../../broker/groups/index.js';
 import { FerryError } from '../../errors.js';
+import type { AppendResult } from '../../storage/partition-log.js';
+import { readBinaryProduce, type BinaryProduceRequest } from './binary-produce.js';
 import { errorMessage, type ErrorContext } from './frames.js';
 import { GroupMember, type MemberHost } from './group-member.js';
 import { wireLimits, type WsLimits } from './limits.js';
 import {
+  PARTITION_ANY,
   PROTOCOL_VERSION,
   RECORDS_FRAME_HEADER_BYTES,
   writeRecordsFrameHeader,
+  type BatchProducedMessage,
   type Encoding,
   type RecordsFrameHeader,
   type RecordsMessage,
@@ -73,7 +77,7 @@ export class Connection implements PushTarget, MemberHost {
   /** `message` is only valid until this returns: it is decoded before anything awaits. */
   onMessage(message: ArrayBuffer, isBinary: boolean): void {
     if (isBinary) {
-      this.sendError(new InvalidRequest(undefined, 'binary frames from clients are reserved (produce batches, a later version); send requests as JSON text'), {});
+      this.onBinary(new Uint8Array(message));
       return;
     }
     let request: Request;
@@ -84,6 +88,18 @@ export class Connection implements PushTarget, MemberHost {
       return;
     }
     this.dispatch(request);
+  }
+
+  /** A binary frame is a produce frame (protocol.ts); anything else is answered with an error and the socket carries on. */
+  private onBinary(frame: Uint8Array): void {
+    let request: BinaryProduceRequest;
+    try {
+      request = readBinaryProduce(frame);
+    } catch (error) {
+      this.sendError(error, { id: error instanceof InvalidRequest ? error.requestId : undefined });
+      return;
+    }
+    void this.produceBinary(request);
   }
 
   onDrain(): void {
@@ -173,6 +189,56 @@ export class Connection implements PushTarget, MemberHost {
       this.sendError(error, { id: request.id });
     } finally {
       this.inflightRequests--;
+    }
+  }
+
+  /** Appends the frame's batches as they are; the append starts before anything awaits, so a socket's frames keep their order. */
+  private async produceBinary(request: BinaryProduceRequest): Promise<void> {
+    if (this.inflightRequests >= this.limits.inflightRequestsPerSocketMax) {
+      this.sendError(new InvalidRequest(request.id, `more than ${this.limits.inflightRequestsPerSocketMax} requests in flight on this socket; wait for answers`), { id: request.id });
+      return;
+    }
+    this.inflightRequests++;
+    try {
+      const appended = this.appendBinary(request);
+      if (request.acks === 0) {
+        appended.catch(() => undefined); // as JSON produce with acks 0: answered before the write, a failure unreported
+        this.send(batchProduced(request.id, request.partition, null));
+        return;
+      }
+      const { partition, result } = await appended;
+      this.send(batchProduced(request.id, partition, result));
+    } catch (error) {
+      this.sendError(error, { id: request.id });
+    } finally {
+      this.inflightRequests--;
+    }
+  }
+
+  /** Starts the append at once when the topic exists; else creates the topic first where the broker auto-creates topics (as JSON produce does). */
+  private appendBinary(request: BinaryProduceRequest): Promise<{ partition: number; result: AppendResult }> {
+    const partitions = this.partitionCountOf(request.topic);
+    if (partitions === null) return this.appendToNewTopic(request);
+    const partition = request.partition === PARTITION_ANY ? Math.floor(Math.random() * partitions) : request.partition;
+    return this.broker.produceBatches(request.topic, partition, request.batches).then((result) => ({ partition, result }));
+  }
+
+  private async appendToNewTopic(request: BinaryProduceRequest): Promise<{ partition: number; result: AppendResult }> {
+    if (!this.broker.autoCreateTopicsEnabled) throw new FerryError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${request.topic} does not exist and auto.create.topics.enable is false`);
+    await this.broker.createTopic(request.topic).catch((error: unknown) => {
+      // Two producers racing to auto-create the same topic: the loser uses the winner's.
+      if (!(error instanceof FerryError && error.errorName === 'TOPIC_ALREADY_EXISTS')) throw error;
+    });
+    return this.appendBinary(request);
+  }
+
+  /** The topic's partition count, null when it does not exist. */
+  private partitionCountOf(topic: string): number | null {
+    try {
+      return this.broker.describeTopic(topic).partitions.length;
+    } catch (error) {
+      if (error instanceof FerryError && error.errorName === 'UNKNOWN_TOPIC_OR_PARTITION') return null;
+      throw error;
     }
   }
 
@@ -356,6 +422,12 @@ export class Connection implements PushTarget, MemberHost {
     if (!(error instanceof FerryError)) this.logger.error({ err: error, ...context }, 'WebSocket request failed unexpectedly');
     this.send(errorMessage(error, context));
   }
+}
+
+/** The one answer to a binary produce frame; `result` null with acks 0 (answered before the write). */
+function batchProduced(id: number, partition: number, result: AppendResult | null): BatchProducedMessage {
+  if (result === null) return { type: 'produced', id, partition, base_offset: -1, record_count: 0, log_append_time: -1 };
+  return { type: 'produced', id, partition, base_offset: result.firstOffset, record_count: result.lastOffset - result.firstOffset + 1, log_append_time: result.logAppendTimeMs };
 }
 
 function commitResult(outcome: PartitionOutcome): { topic: string; partition: number; error_code: number; error_name: string } {

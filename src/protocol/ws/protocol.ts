@@ -17,13 +17,36 @@
  *   (the limits of limits.ts, snake_case, so a client can size its requests).
  *   Limit names below are limits.ts's.
  *
- * Requests (client -> server, JSON text). `id` (string or number) is the
- * client's, echoed in the answer; requests are answered in any order.
+ * Requests (client -> server, JSON text, and the binary produce frame below).
+ * `id` (string or number) is the client's, echoed in the answer; requests are
+ * answered in any order.
  *
  *   produce      {type:"produce", id, topic, acks?, records:[ProduceRecord]}
  *                acks: 0 | 1 | -1 | "all" (default "all"; on one node all = 1).
  *                -> {type:"produced", id, results:[{partition, offset, timestamp}]}
  *                   one result per record, in order; offset -1 with acks 0.
+ *   produce (binary)
+ *                one binary frame, layout below, in either encoding: record
+ *                batches the client built, appended as they are (as the Kafka
+ *                door appends a producer's), so the broker neither parses JSON
+ *                nor builds batches.
+ *                -> {type:"produced", id, partition, base_offset, record_count, log_append_time}
+ *                   one answer per frame, not per record (a per-record answer
+ *                   costs the broker ~0.5 us a record to write): record i of the
+ *                   frame got offset base_offset + i when the batches' offset
+ *                   deltas are 0, 1, 2... as the client library builds them;
+ *                   log_append_time is the broker's time when the topic stamps
+ *                   LogAppendTime, else -1 (records keep their own timestamps).
+ *                   base_offset -1 with acks 0 (answered before the write).
+ *                Errors name `id`: INVALID_REQUEST (a frame too short for its
+ *                header or its topic, unknown frame type or version, flags set),
+ *                INVALID_REQUIRED_ACKS, UNKNOWN_TOPIC_OR_PARTITION (the topic is
+ *                created first where the broker auto-creates topics, as for JSON
+ *                produce), and the Kafka door's batch errors: CORRUPT_MESSAGE
+ *                (truncated batch, bad length, CRC32C mismatch, magic other
+ *                than 0-2), UNSUPPORTED_FOR_MESSAGE_FORMAT (magic 0 or 1),
+ *                MESSAGE_TOO_LARGE (a batch over the topic's max.message.bytes),
+ *                INVALID_RECORD. A frame over payloadBytesMax closes the socket.
  *   subscribe    {type:"subscribe", id, topic, partitions?, from?, credit?}
  *                partitions: [p | {partition:p, from}]   (default: every partition)
  *                from: "earliest" | "latest" | {offset} | {timestamp}   (default "latest";
@@ -124,7 +147,7 @@
  *                has dropped it). With `group` (no id): the door could not keep
  *                the member in that group (fenced, or rejoining failed) and has
  *                dropped the membership. With none: the frame could not be read
- *                (malformed JSON, a binary frame).
+ *                (malformed JSON, a binary frame too short to hold a request id).
  *
  * Values
  *
@@ -171,7 +194,7 @@
  *
  * Binary records frame (big-endian; names in the constants below)
  *
- *   frameType       u8    FRAME_TYPE_RECORDS = 1 (2 reserved for produce batches)
+ *   frameType       u8    FRAME_TYPE_RECORDS = 1
  *   version         u8    PROTOCOL_VERSION
  *   flags           u16   0 (reserved)
  *   subscription    u32
@@ -181,6 +204,24 @@
  *   highWatermark   i64   the log end when the push was read (lag = highWatermark - nextOffset)
  *   batches         RecordBatch v2 bytes, whole batches exactly as stored
  *                   (control batches included: clients skip them)
+ *
+ * Binary produce frame (client -> server, big-endian; names in the constants below)
+ *
+ *   frameType       u8    FRAME_TYPE_PRODUCE = 2
+ *   version         u8    PROTOCOL_VERSION
+ *   flags           u16   0 (reserved)
+ *   requestId       u32   the client's id, echoed as `id` (a number) in the answer
+ *   partition       i32   the partition, or PARTITION_ANY (-1): the door picks one
+ *                         for the whole frame (keyed records should name theirs:
+ *                         the client library sends keyed records without a
+ *                         partition as JSON, where Kafka's partitioner places them)
+ *   acks            i16   0 | 1 | -1 (-1 = all; on one node all = 1)
+ *   topicLength     u16   bytes of topic, 1..TOPIC_BYTES_MAX
+ *   topic           UTF-8
+ *   batches         RecordBatch v2 bytes, one or more, exactly as a Kafka producer
+ *                   sends them (baseOffset 0, CRC32C over attributes..end): the
+ *                   door validates them as the Kafka door does and stores these
+ *                   bytes, offsets assigned in place
  */
 
 export const PROTOCOL_VERSION = 1;
@@ -192,8 +233,8 @@ export const ENCODINGS: readonly Encoding[] = ['json', 'binary'];
 // --- binary records frame header ---------------------------------------------------------
 
 export const FRAME_TYPE_RECORDS = 1;
-/** Reserved: a client frame carrying record batches to append as a Kafka producer sends them. */
-export const FRAME_TYPE_PRODUCE_BATCHES = 2;
+/** A client frame carrying record batches to append as a Kafka producer sends them. */
+export const FRAME_TYPE_PRODUCE = 2;
 
 export const FRAME_TYPE_OFFSET = 0;
 export const FRAME_TYPE_LENGTH = 1;
@@ -260,6 +301,99 @@ export function readRecordsFrameHeader(frame: Uint8Array): RecordsFrameHeader | 
     nextOffset: getInt64(view, FRAME_NEXT_OFFSET_OFFSET),
     highWatermark: getInt64(view, FRAME_HIGH_WATERMARK_OFFSET),
   };
+}
+
+// --- binary produce frame header ---------------------------------------------------------
+
+// frameType, version and flags sit where they sit in the records frame (FRAME_*_OFFSET above).
+export const PRODUCE_REQUEST_ID_OFFSET = FRAME_FLAGS_OFFSET + FRAME_FLAGS_LENGTH;
+export const PRODUCE_REQUEST_ID_LENGTH = 4;
+export const PRODUCE_PARTITION_OFFSET = PRODUCE_REQUEST_ID_OFFSET + PRODUCE_REQUEST_ID_LENGTH;
+export const PRODUCE_PARTITION_LENGTH = 4;
+export const PRODUCE_ACKS_OFFSET = PRODUCE_PARTITION_OFFSET + PRODUCE_PARTITION_LENGTH;
+export const PRODUCE_ACKS_LENGTH = 2;
+export const PRODUCE_TOPIC_LENGTH_OFFSET = PRODUCE_ACKS_OFFSET + PRODUCE_ACKS_LENGTH;
+export const PRODUCE_TOPIC_LENGTH_LENGTH = 2;
+export const PRODUCE_TOPIC_OFFSET = PRODUCE_TOPIC_LENGTH_OFFSET + PRODUCE_TOPIC_LENGTH_LENGTH;
+/** The fixed header before the topic: 16 bytes. */
+export const PRODUCE_FRAME_HEADER_BYTES = PRODUCE_TOPIC_OFFSET;
+/** Kafka's longest topic name (249 characters, ASCII): a bound on topicLength. */
+export const TOPIC_BYTES_MAX = 249;
+/** The partition field's "the door picks". */
+export const PARTITION_ANY = -1;
+/** Request ids of binary produce frames are u32. */
+export const PRODUCE_REQUEST_ID_MAX = 0xffff_ffff;
+
+export interface ProduceFrameHeader {
+  requestId: number;
+  partition: number;
+  acks: number;
+  topic: string;
+}
+
+/** Why a produce frame could not be read; `requestId` when the frame was long enough to hold one. */
+export interface ProduceFrameProblem {
+  requestId: number | undefined;
+  problem: string;
+}
+
+const topicEncoder = new TextEncoder();
+const topicDecoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Encodes a topic name once, for produce frames to it. */
+export function produceTopicBytes(topic: string): Uint8Array {
+  const bytes = topicEncoder.encode(topic);
+  if (bytes.length === 0 || bytes.length > TOPIC_BYTES_MAX) throw new RangeError(`a topic name is 1..${TOPIC_BYTES_MAX} bytes, not ${bytes.length}`);
+  return bytes;
+}
+
+/** Bytes of the header and topic before a produce frame's batches. */
+export function produceFrameHeaderBytes(topicBytes: Uint8Array): number {
+  return PRODUCE_FRAME_HEADER_BYTES + topicBytes.length;
+}
+
+/** Writes a produce frame's header and topic into `out` (produceFrameHeaderBytes long at least); the batches follow. */
+export function writeProduceFrameHeader(out: Uint8Array, requestId: number, partition: number, acks: number, topicBytes: Uint8Array): void {
+  const view = new DataView(out.buffer, out.byteOffset, PRODUCE_FRAME_HEADER_BYTES);
+  view.setUint8(FRAME_TYPE_OFFSET, FRAME_TYPE_PRODUCE);
+  view.setUint8(FRAME_VERSION_OFFSET, PROTOCOL_VERSION);
+  view.setUint16(FRAME_FLAGS_OFFSET, 0);
+  view.setUint32(PRODUCE_REQUEST_ID_OFFSET, requestId);
+  view.setInt32(PRODUCE_PARTITION_OFFSET, partition);
+  view.setInt16(PRODUCE_ACKS_OFFSET, acks);
+  view.setUint16(PRODUCE_TOPIC_LENGTH_OFFSET, topicBytes.length);
+  out.set(topicBytes, PRODUCE_TOPIC_OFFSET);
+}
+
+/**
+ * Reads a produce frame's header: the header and where its batches start,
+ * or the problem (the batches themselves are the broker's to validate).
+ */
+export function readProduceFrameHeader(frame: Uint8Array): { header: ProduceFrameHeader; batchesOffset: number } | ProduceFrameProblem {
+  if (frame.byteLength < PRODUCE_REQUEST_ID_OFFSET + PRODUCE_REQUEST_ID_LENGTH) {
+    return { requestId: undefined, problem: `a binary frame of ${frame.byteLength} bytes is too short for a produce frame header (${PRODUCE_FRAME_HEADER_BYTES} bytes)` };
+  }
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  const requestId = view.getUint32(PRODUCE_REQUEST_ID_OFFSET);
+  const frameType = view.getUint8(FRAME_TYPE_OFFSET);
+  if (frameType !== FRAME_TYPE_PRODUCE) return { requestId, problem: `unknown binary frame type ${frameType} (clients send ${FRAME_TYPE_PRODUCE}, produce)` };
+  const version = view.getUint8(FRAME_VERSION_OFFSET);
+  if (version !== PROTOCOL_VERSION) return { requestId, problem: `produce frame version ${version}; this broker speaks ${PROTOCOL_VERSION}` };
+  const flags = view.getUint16(FRAME_FLAGS_OFFSET);
+  if (flags !== 0) return { requestId, problem: `produce frame flags ${flags}: none are defined, they must be 0` };
+  if (frame.byteLength < PRODUCE_FRAME_HEADER_BYTES) return { requestId, problem: `a produce frame of ${frame.byteLength} bytes is shorter than its ${PRODUCE_FRAME_HEADER_BYTES}-byte header` };
+  const topicLength = view.getUint16(PRODUCE_TOPIC_LENGTH_OFFSET);
+  if (topicLength === 0 || topicLength > TOPIC_BYTES_MAX) return { requestId, problem: `topic length ${topicLength} is outside 1..${TOPIC_BYTES_MAX}` };
+  const batchesOffset = PRODUCE_TOPIC_OFFSET + topicLength;
+  if (frame.byteLength < batchesOffset) return { requestId, problem: `topic length ${topicLength} runs past the end of the ${frame.byteLength}-byte frame` };
+  if (frame.byteLength === batchesOffset) return { requestId, problem: 'the produce frame carries no record batches' };
+  let topic: string;
+  try {
+    topic = topicDecoder.decode(frame.subarray(PRODUCE_TOPIC_OFFSET, batchesOffset));
+  } catch {
+    return { requestId, problem: 'the topic is not valid UTF-8' };
+  }
+  return { header: { requestId, partition: view.getInt32(PRODUCE_PARTITION_OFFSET), acks: view.getInt16(PRODUCE_ACKS_OFFSET), topic }, batchesOffset };
 }
 
 // --- JSON messages -----------------------------------------------------------------------
@@ -401,6 +535,16 @@ export interface ProducedMessage {
   results: ProducedResult[];
 }
 
+/** The answer to a binary produce frame: one per frame (see produce (binary) above). */
+export interface BatchProducedMessage {
+  type: 'produced';
+  id: number;
+  partition: number;
+  base_offset: number;
+  record_count: number;
+  log_append_time: number;
+}
+
 export interface SubscribedPartition {
   partition: number;
   offset: number;
@@ -523,6 +667,7 @@ export interface ErrorMessage {
 export type ServerMessage =
   | HelloMessage
   | ProducedMessage
+  | BatchProducedMessage
   | SubscribedMessage
   | UnsubscribedMessage
   | PongMessage
