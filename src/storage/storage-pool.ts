@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { SegmentRecovery, SegmentSettings } from './log-segment.js';
-import type { CompactionPlan, CompactionOutcome } from './compaction.js';
+import { openCleanedSegments, type CompactionPlan, type CompactionOutcome } from './compaction.js';
 import type { ValidatedBatches, ValidationRules } from './batch-validator.js';
 import type { ProducerReplayTask } from './producer-replay.js';
 import { FerryError, type ErrorName } from '../errors.js';
@@ -61,8 +61,10 @@ export class StoragePool implements StorageTasks {
     return this.piscina.run({ dir, baseOffset, settings }, { name: 'recoverSegment' });
   }
 
-  compact(plan: CompactionPlan): Promise<CompactionOutcome> {
-    return this.piscina.run(plan, { name: 'compact' });
+  /** Cleans and installs in a worker, then opens the cleaned segments here a turn at a time, so the caller's swap is short. */
+  async compact(plan: CompactionPlan): Promise<CompactionOutcome> {
+    const outcome: CompactionOutcome = await this.piscina.run(plan, { name: 'compact' });
+    return openCleanedSegments(outcome, plan.dir, plan.settings);
   }
 
   validate(bytes: Buffer, rules: ValidationRules): Promise<PoolValidation> {

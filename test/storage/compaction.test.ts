@@ -1,10 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { threadId } from 'node:worker_threads';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { CLEANING_DIR_NAME, type CompactionOutcome, type CompactionPlan } from '../../src/storage/compaction.js';
 import { PartitionLog } from '../../src/storage/partition-log.js';
 import { CompressionCodec } from '../../src/storage/record-batch.js';
-import { closeSharedStoragePool } from '../../src/storage/storage-pool.js';
+import { closeSharedStoragePool, sharedStoragePool, type StorageTasks } from '../../src/storage/storage-pool.js';
 import { config, keyedBatch, prng, readAll, tempDir } from './helpers.js';
 
 afterAll(closeSharedStoragePool);
@@ -128,5 +129,74 @@ describe('compaction and preallocation', () => {
       expect(fs.statSync(path.join(dir, `${String(base).padStart(20, '0')}.log`)).blocks * 512).toBeLessThan(1024 * 1024);
     }
     await log.close();
+  });
+});
+
+describe('compaction off the event loop', () => {
+  const logFile = (dir: string, base: number): string => path.join(dir, `${String(base).padStart(20, '0')}.log`);
+
+  /** Six segments of one record each, keys 'even' and 'odd' taking turns (v0..v5), and an empty active segment. */
+  async function overwrittenLog(dir: string, tasks: StorageTasks): Promise<PartitionLog> {
+    const log = await PartitionLog.open({ dir, config: config({ cleanupCompact: true, cleanupDelete: false, deleteRetentionMs: 0 }), tasks });
+    for (let i = 0; i < 6; i++) {
+      await log.append(keyedBatch([{ key: i % 2 === 0 ? 'even' : 'odd', value: `v${i}` }]));
+      log.roll();
+    }
+    return log;
+  }
+
+  function openDescriptors(): number {
+    return fs.readdirSync('/proc/self/fd').length;
+  }
+
+  it('installs the cleaned files in the pool while the log still reads the old ones, then swaps in segments opened ahead', async () => {
+    const dir = tempDir();
+    const pool = sharedStoragePool();
+    let outcome: CompactionOutcome | null = null;
+    let log: PartitionLog | null = null;
+    let readBeforeSwap: string[] = [];
+    let filesBeforeSwap: string[] = [];
+    const tasks: StorageTasks = {
+      recoverSegment: pool.recoverSegment.bind(pool),
+      validate: pool.validate.bind(pool),
+      compact: async (plan: CompactionPlan) => {
+        outcome = await pool.compact(plan);
+        // Installed on disk, not yet swapped: the log's own descriptors still show every old record.
+        readBeforeSwap = readAll(log!).map((record) => record.value!.toString());
+        filesBeforeSwap = fs.readdirSync(dir).filter((name) => name.endsWith('.log') || name === CLEANING_DIR_NAME);
+        return outcome;
+      },
+    };
+    log = await overwrittenLog(dir, tasks);
+    const basesBefore = log.segmentBaseOffsets();
+    expect(basesBefore).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    await log.compact();
+
+    expect(readBeforeSwap).toEqual(['v0', 'v1', 'v2', 'v3', 'v4', 'v5']);
+    // Segments 1..3 held only overwritten records: deleted by the install; the first one stays (emptied) for the log start offset.
+    const kept = outcome!.cleaned.filter((segment) => !segment.removed).map((segment) => segment.baseOffset);
+    expect(kept).toEqual([0, 4, 5]);
+    expect(filesBeforeSwap.sort()).toEqual([0, 4, 5, 6].map((base) => path.basename(logFile(dir, base))));
+    expect(fs.statSync(logFile(dir, 0)).size).toBe(0);
+    expect(outcome!.retiredFds.length).toBe(3 * outcome!.cleaned.length);
+    expect([...outcome!.opened!.keys()]).toEqual(kept);
+
+    expect(log.segmentBaseOffsets()).toEqual([0, 4, 5, 6]);
+    expect(readAll(log).map((record) => record.value!.toString())).toEqual(['v4', 'v5']);
+    await log.close();
+  });
+
+  it('leaves no descriptor open once the swap is done (the retired ones close in the thread pool)', async () => {
+    const pool = sharedStoragePool();
+    // A first compaction starts the pool's worker: what it opens for itself is not what is counted.
+    const warmUp = await overwrittenLog(tempDir(), pool);
+    await warmUp.compact();
+    await warmUp.close();
+    const before = openDescriptors();
+    const log = await overwrittenLog(tempDir(), pool);
+    const stats = await log.compact();
+    expect(stats!.segmentsCleaned).toBeGreaterThan(0);
+    await log.close();
+    await vi.waitFor(() => expect(openDescriptors()).toBe(before));
   });
 });
