@@ -16,7 +16,9 @@
  *                Ferry (one pwrite per batch) does not pay either
  *   kafka        Ferry's broker and Kafka listener in this process, a raw
  *                Produce v9 client in a child sending one pre-built batch
- *                of 1 KiB records (<= 1 MiB) over and over, acks=1
+ *                of 1 KiB records (<= 1 MiB) over and over, acks=1; the
+ *                broker's CPU, RSS and event-loop lag meanwhile (probe.ts),
+ *                over all rounds
  *
  * The last two write the same volume into fresh files (Ferry's log is not
  * recycled, so neither is the reference's), each after priming as much page
@@ -36,6 +38,8 @@ import { Broker } from '../src/broker/broker.js';
 import { startKafkaServer } from '../src/protocol/kafka/server.js';
 import type { ReferenceLoadJob, ReferenceLoadResult } from './reference-load.js';
 import { runLoadScript } from './load-child.js';
+import { REFERENCE_FIGURE } from './peers/names.js';
+import { brokerUsageFigures, brokerUsageNames, combineUsage, probeBroker, type BrokerUsage } from './probe.js';
 import { measure, primePageCache, type Figure, type Suite, type SuiteContext } from './storage.bench.js';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
@@ -59,7 +63,8 @@ const RATIO_TARGET = 0.5;
 
 const FIGURES = {
   pageCache: 'reference page-cache write 1MiB',
-  tcpToFile: 'reference tcp to file 1MiB',
+  /** The peers ratio table divides Ferry's MB/s by it too. */
+  tcpToFile: REFERENCE_FIGURE,
   produce: 'kafka produce raw 1MiB batches',
   produceRate: 'kafka produce raw 1MiB batches (records/s)',
   ratio: 'kafka produce raw 1MiB batches / reference',
@@ -215,6 +220,7 @@ async function runComparison(context: SuiteContext): Promise<Figure[]> {
   const rounds = context.quick ? ROUNDS.quick : ROUNDS.full;
   const reference: Side = { bytes: 0, elapsedMs: 0, records: 0, roundsMBps: [] };
   const ferry: Side = { bytes: 0, elapsedMs: 0, records: 0, roundsMBps: [] };
+  const ferryUsage: BrokerUsage[] = [];
   let batchBytes = 0;
   const receiver = await TcpToFile.start();
   try {
@@ -235,7 +241,8 @@ async function runComparison(context: SuiteContext): Promise<Figure[]> {
         await served.broker.createTopic('bench', { partitions: 1 });
         const warmupRequests = context.quick ? PRODUCE_WARMUP_REQUESTS.quick : PRODUCE_WARMUP_REQUESTS.full;
         primePageCache(context.tempDir('prime'), volumeBytes + warmupRequests * MiB);
-        const produced = await runLoad<'kafka-produce'>({ mode: 'kafka-produce', port: served.port, topic: 'bench', batchBytesMax: MiB, warmupRequests, requests: Math.floor(volumeBytes / MiB), inflight: PRODUCE_INFLIGHT });
+        const { result: produced, usage } = await probeBroker(() => runLoad<'kafka-produce'>({ mode: 'kafka-produce', port: served.port, topic: 'bench', batchBytesMax: MiB, warmupRequests, requests: Math.floor(volumeBytes / MiB), inflight: PRODUCE_INFLIGHT }));
+        ferryUsage.push(usage);
         const stored = served.broker.log('bench', 0).logEndOffset;
         const expected = (produced.records / produced.requests) * (produced.requests + warmupRequests);
         if (stored !== expected) throw new Error(`the raw producer's batches left ${stored} records in the log, expected ${expected}`);
@@ -257,17 +264,18 @@ async function runComparison(context: SuiteContext): Promise<Figure[]> {
     { name: FIGURES.produce, value: ferryMBps, unit: 'MB/s', better: 'higher', note: `raw Produce v9 client (child, Ferry's codec), one pre-built ${(batchBytes / 1024).toFixed(0)} KiB batch of 1 KiB records per request, ${PRODUCE_INFLIGHT} in flight, acks=1, 1 partition; batch bytes; ${setup}${roundsNote(ferry)}` },
     { name: FIGURES.produceRate, value: ferry.records / (ferry.elapsedMs / 1000), unit: 'records/s', better: 'higher', note: 'same run' },
     { name: FIGURES.ratio, value: ferryMBps / referenceMBps, unit: 'x of reference', better: 'higher', target: RATIO_TARGET, note: `${FIGURES.produce} / ${FIGURES.tcpToFile} (the issue: within 2 times)` },
+    ...brokerUsageFigures(FIGURES.produce, combineUsage(ferryUsage)),
   ];
 }
 
 export const REFERENCE_SUITES: readonly Suite[] = [
   {
     name: 'physical-reference',
-    figureNames: Object.values(FIGURES),
+    figureNames: [...Object.values(FIGURES), ...brokerUsageNames(FIGURES.produce)],
     async run(context) {
       const figures: Figure[] = [];
       if (context.wants(FIGURES.pageCache)) figures.push(await pageCacheFigure(context));
-      if ([FIGURES.tcpToFile, FIGURES.produce, FIGURES.produceRate, FIGURES.ratio].some((name) => context.wants(name))) figures.push(...(await runComparison(context)));
+      if ([FIGURES.tcpToFile, FIGURES.produce, FIGURES.produceRate, FIGURES.ratio, ...brokerUsageNames(FIGURES.produce)].some((name) => context.wants(name))) figures.push(...(await runComparison(context)));
       return figures.filter((figure) => context.wants(figure.name));
     },
   },

@@ -20,6 +20,8 @@ const STDERR_TAIL_BYTES = 2_000;
 
 export interface ServerProcess {
   port: number;
+  /** For bench/probe.ts's probeServerProcess: its CPU and memory are the peer's broker usage. */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -106,5 +108,6 @@ export async function startServer(spec: ServerSpec): Promise<ServerProcess> {
     }
     await sleep(READY_POLL_MS);
   }
-  return { port, stop };
+  if (child.pid === undefined) throw new Error(`${spec.name} answered on port ${port} but has no pid`);
+  return { port, pid: child.pid, stop };
 }
