@@ -15,6 +15,7 @@ import { readBinaryProduce, type BinaryProduceRequest } from './binary-produce.j
 import { errorMessage, type ErrorContext } from './frames.js';
 import { GroupMember, type MemberHost } from './group-member.js';
 import { wireLimits, type WsLimits } from './limits.js';
+import type { ReceiveBuffers } from './receive-buffers.js';
 import {
   PARTITION_ANY,
   PROTOCOL_VERSION,
@@ -65,6 +66,7 @@ export class Connection implements PushTarget, MemberHost {
     readonly encoding: Encoding,
     private readonly broker: Broker,
     private readonly limits: WsLimits,
+    private readonly receiveBuffers: ReceiveBuffers,
     private readonly logger: Logger,
   ) {}
 
@@ -94,7 +96,7 @@ export class Connection implements PushTarget, MemberHost {
   private onBinary(frame: Uint8Array): void {
     let request: BinaryProduceRequest;
     try {
-      request = readBinaryProduce(frame);
+      request = readBinaryProduce(frame, this.receiveBuffers);
     } catch (error) {
       this.sendError(error, { id: error instanceof InvalidRequest ? error.requestId : undefined });
       return;
@@ -195,12 +197,13 @@ export class Connection implements PushTarget, MemberHost {
   /** Appends the frame's batches as they are; the append starts before anything awaits, so a socket's frames keep their order. */
   private async produceBinary(request: BinaryProduceRequest): Promise<void> {
     if (this.inflightRequests >= this.limits.inflightRequestsPerSocketMax) {
+      request.release();
       this.sendError(new InvalidRequest(request.id, `more than ${this.limits.inflightRequestsPerSocketMax} requests in flight on this socket; wait for answers`), { id: request.id });
       return;
     }
     this.inflightRequests++;
     try {
-      const appended = this.appendBinary(request);
+      const appended = this.startBinaryAppend(request);
       if (request.acks === 0) {
         appended.catch(() => undefined); // as JSON produce with acks 0: answered before the write, a failure unreported
         this.send(batchProduced(request.id, request.partition, null));
@@ -213,6 +216,18 @@ export class Connection implements PushTarget, MemberHost {
     } finally {
       this.inflightRequests--;
     }
+  }
+
+  /** The append, its batches' buffer given back once it settles (not when an acks 0 answer goes, which is before). */
+  private startBinaryAppend(request: BinaryProduceRequest): Promise<{ partition: number; result: AppendResult }> {
+    let appended: Promise<{ partition: number; result: AppendResult }>;
+    try {
+      appended = this.appendBinary(request);
+    } catch (error) {
+      appended = Promise.reject(error);
+    }
+    appended.then(request.release, request.release);
+    return appended;
   }
 
   /** Starts the append at once when the topic exists; else creates the topic first where the broker auto-creates topics (as JSON produce does). */

@@ -9,6 +9,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t } fro
 import type { DoorContext } from '../door.js';
 import { Connection, type ConnectionStats, type SocketData } from './connection.js';
 import { WS_LIMITS, type WsLimits } from './limits.js';
+import { ReceiveBuffers } from './receive-buffers.js';
 import { ENCODINGS, PROTOCOL_VERSION, WS_PATH, type Encoding } from './protocol.js';
 
 export interface WebSocketDoor {
@@ -26,6 +27,7 @@ export function registerWebSocketDoor(app: TemplatedApp, context: DoorContext, l
 
 export function createWebSocketDoor(app: TemplatedApp, context: DoorContext, limits: WsLimits = WS_LIMITS): WebSocketDoor {
   const connections = new Set<Connection>();
+  const receiveBuffers = new ReceiveBuffers(limits.receivePoolBytesMax, limits.receivePooledBufferBytesMax);
   app.ws<SocketData>(WS_PATH, {
     maxPayloadLength: limits.payloadBytesMax,
     idleTimeout: limits.idleTimeoutSeconds,
@@ -35,7 +37,7 @@ export function createWebSocketDoor(app: TemplatedApp, context: DoorContext, lim
     upgrade: (res, req, socketContext) => upgrade(res, req, socketContext, connections.size < limits.socketsMax),
     open: (ws) => {
       const data = ws.getUserData();
-      const connection = new Connection(ws, data.encoding, context.broker, limits, context.logger);
+      const connection = new Connection(ws, data.encoding, context.broker, limits, receiveBuffers, context.logger);
       data.connection = connection;
       connections.add(connection);
       connection.start();

@@ -46,6 +46,10 @@ export interface WsLimits {
   socketsMax: number;
   /** Consumer groups one socket may be a member of at once (each is a member, a heartbeat timer and a subscription per topic). */
   groupsPerSocketMax: number;
+  /** Idle buffers the door keeps for copying binary produce frames out of uWS (receive-buffers.ts), in all. */
+  receivePoolBytesMax: number;
+  /** A buffer larger than this (a frame past the usual 1 MiB batch) is not kept for reuse. */
+  receivePooledBufferBytesMax: number;
   /**
    * JoinGroup/SyncGroup attempts in a row the door makes for one member
    * (MEMBER_ID_REQUIRED, a rebalance restarting under it...) before it gives
@@ -73,6 +77,8 @@ export const WS_LIMITS: Readonly<WsLimits> = Object.freeze({
   socketsMax: 10_000,
   groupsPerSocketMax: 16,
   joinAttemptsMax: 20,
+  receivePoolBytesMax: 16 * MIB,
+  receivePooledBufferBytesMax: 2 * MIB,
 });
 
 /** A join's session timeout when it names none (Kafka's consumer default since 3.0 is 45 s; a tab closing is noticed sooner). */
