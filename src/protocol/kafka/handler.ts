@@ -17,6 +17,8 @@
 import type { Logger } from 'pino';
 import type { Broker } from '../../broker/broker.js';
 import type { RequestHeader } from './codec/message-codec.js';
+import type { KafkaReader } from './codec/reader.js';
+import type { KafkaWriter } from './codec/writer.js';
 import type { FetchSessionCache } from './fetch-sessions.js';
 import type { VersionRange } from './message-spec.js';
 
@@ -72,11 +74,23 @@ export interface RequestContext {
   logger: Logger;
 }
 
+/**
+ * A hand-written codec for a hot API, used by the connection instead of the
+ * generic one; its output must be the generic codec's, field for field (a
+ * test checks each against it), for every version the handler serves.
+ */
+export interface ApiBodyCodec {
+  decodeRequest(reader: KafkaReader, version: number): Record<string, unknown>;
+  encodeResponse(body: ResponseBody, version: number, writer: KafkaWriter): void;
+}
+
 export interface ApiHandler {
   apiKey: number;
   /** The versions this handler really implements; ApiVersions advertises exactly this. */
   versions: VersionRange;
   /** Whether the API may be called before SASL authentication completes (ApiVersions, SaslHandshake, SaslAuthenticate). */
   allowedBeforeAuthentication?: boolean;
+  /** The API's own codec, when the generic one costs too much on its hot path. */
+  codec?: ApiBodyCodec;
   handle(request: Record<string, unknown>, context: RequestContext): Promise<ResponseBody | typeof NO_RESPONSE> | ResponseBody | typeof NO_RESPONSE;
 }

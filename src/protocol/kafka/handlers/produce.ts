@@ -16,6 +16,7 @@
 
 import { FerryError } from '../../../errors.js';
 import type { AppendResult } from '../../../storage/partition-log.js';
+import { decodeProduceRequest, encodeProduceResponse, PRODUCE_CODEC_VERSIONS, type ProduceResponseBody } from '../codec/produce-codec.js';
 import { NO_RESPONSE, type ApiHandler, type RequestContext } from '../handler.js';
 import { errorFields } from './error-fields.js';
 
@@ -49,7 +50,11 @@ const VALID_ACKS = new Set([0, 1, -1]);
 
 export const produceHandler: ApiHandler = {
   apiKey: 0,
-  versions: { min: 3, max: 11 },
+  versions: PRODUCE_CODEC_VERSIONS,
+  codec: {
+    decodeRequest: (reader, version) => decodeProduceRequest(reader, version) as unknown as Record<string, unknown>,
+    encodeResponse: (body, version, writer) => encodeProduceResponse(body as unknown as ProduceResponseBody, version, writer),
+  },
   async handle(body, context) {
     const request = body as unknown as ProduceRequest;
     // Every append starts now, in request order; each is turned at once into a promise that never
