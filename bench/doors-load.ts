@@ -17,16 +17,36 @@ import { LatencyRecorder, sendOpenLoop, stampDueTime } from './open-loop.js';
 const WebSocket = createRequire(import.meta.url)('ws') as WebSocketConstructor;
 
 export type LoadJob =
-  | { mode: 'ws-produce'; url: string; topic: string; encoding: Encoding; valueBytes: number; batchRecords: number; inflight: number; seconds: number }
+  /** values: 'text' (strings, as a JSON client sends them) or 'bytes' (Uint8Array, as a binary client holds them). Produce goes as `encoding` (FerryClient's default). */
+  | { mode: 'ws-produce'; url: string; topic: string; encoding: Encoding; values: 'text' | 'bytes'; valueBytes: number; batchRecords: number; inflight: number; seconds: number }
   | { mode: 'ws-consume'; url: string; topic: string; encodings: Encoding[]; valueBytes: number; batchRecords: number; inflight: number; records: number }
-  | { mode: 'ws-latency'; url: string; topic: string; encoding: Encoding; valueBytes: number; ratePerSecond: number; warmupSeconds: number; seconds: number }
+  /** One run per rate, one after the other, each on its own topic (`${topic}-${rate}`, created by the caller). */
+  | { mode: 'ws-latency'; url: string; topic: string; encoding: Encoding; valueBytes: number; rates: LatencyRate[] }
   | { mode: 'http-produce'; baseUrl: string; clusterId: string; topic: string; valueBytes: number; batchRecords: number; inflight: number; seconds: number };
 
 export type LoadResult =
   | { mode: 'ws-produce'; records: number; valueBytes: number; elapsedMs: number }
   | { mode: 'ws-consume'; prefillMs: number; runs: Array<{ encoding: Encoding; records: number; valueBytes: number; elapsedMs: number }> }
-  | { mode: 'ws-latency'; sent: number; received: number; recorded: number; p50Ms: number; p99Ms: number; p999Ms: number; maxMs: number; elapsedMs: number }
+  | { mode: 'ws-latency'; runs: LatencyRun[] }
   | { mode: 'http-produce'; records: number; requests: number; elapsedMs: number };
+
+export interface LatencyRate {
+  ratePerSecond: number;
+  /** Sent at the rate, delivered, not recorded: JIT and socket warm-up. */
+  warmupSeconds: number;
+  seconds: number;
+}
+
+export interface LatencyRun extends LatencyRate {
+  sent: number;
+  received: number;
+  recorded: number;
+  p50Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+  maxMs: number;
+  elapsedMs: number;
+}
 
 const WAIT_MS = 60_000;
 
@@ -34,8 +54,8 @@ function filler(length: number): string {
   return 'x'.repeat(length);
 }
 
-function batch(valueBytes: number, records: number): ProduceInput[] {
-  const value = filler(valueBytes);
+function batch(valueBytes: number, records: number, values: 'text' | 'bytes' = 'text'): ProduceInput[] {
+  const value = values === 'text' ? filler(valueBytes) : new Uint8Array(valueBytes).fill(0x78);
   return Array.from({ length: records }, () => ({ value }));
 }
 
@@ -57,7 +77,7 @@ async function closedLoop(inflight: number, seconds: number, call: () => Promise
 
 async function wsProduce(job: Extract<LoadJob, { mode: 'ws-produce' }>): Promise<LoadResult> {
   const client = await FerryClient.connect(job.url, { WebSocket, encoding: job.encoding });
-  const records = batch(job.valueBytes, job.batchRecords);
+  const records = batch(job.valueBytes, job.batchRecords, job.values);
   // Warm-up: a few calls, untimed.
   for (let i = 0; i < 4; i++) await client.produce(job.topic, records, { acks: 1 });
   const { calls, elapsedMs } = await closedLoop(job.inflight, job.seconds, async () => {
@@ -120,14 +140,21 @@ async function wsConsume(job: Extract<LoadJob, { mode: 'ws-consume' }>): Promise
 }
 
 async function wsLatency(job: Extract<LoadJob, { mode: 'ws-latency' }>): Promise<LoadResult> {
+  const runs: LatencyRun[] = [];
+  for (const rate of job.rates) runs.push(await wsLatencyRun(job, rate));
+  return { mode: 'ws-latency', runs };
+}
+
+async function wsLatencyRun(job: Extract<LoadJob, { mode: 'ws-latency' }>, { ratePerSecond, warmupSeconds, seconds }: LatencyRate): Promise<LatencyRun> {
+  const topic = `${job.topic}-${ratePerSecond}`;
   const producer = await FerryClient.connect(job.url, { WebSocket, encoding: job.encoding });
   const consumer = await FerryClient.connect(job.url, { WebSocket, encoding: job.encoding });
-  const subscription = consumer.subscribe(job.topic, { from: 'latest' });
+  const subscription = consumer.subscribe(topic, { from: 'latest' });
   await withinWait(subscription.ready, 'subscribe');
 
   // The first warmupSeconds of records (same rate) are delivered but not recorded: JIT and socket warm-up.
-  const warmup = Math.round(job.ratePerSecond * job.warmupSeconds);
-  const total = warmup + Math.max(1, Math.round(job.ratePerSecond * job.seconds));
+  const warmup = Math.round(ratePerSecond * warmupSeconds);
+  const total = warmup + Math.max(1, Math.round(ratePerSecond * seconds));
   const latency = new LatencyRecorder(warmup, total);
   const consumed = (async () => {
     for await (const record of subscription as AsyncIterable<ConsumedRecord>) {
@@ -136,15 +163,15 @@ async function wsLatency(job: Extract<LoadJob, { mode: 'ws-latency' }>): Promise
   })();
 
   const produced: Array<Promise<unknown>> = [];
-  const started = await sendOpenLoop(job.ratePerSecond, total, (dueAt) => {
-    produced.push(producer.produce(job.topic, { value: stampDueTime(dueAt, job.valueBytes) }, { acks: 1 }));
+  const started = await sendOpenLoop(ratePerSecond, total, (dueAt) => {
+    produced.push(producer.produce(topic, { value: stampDueTime(dueAt, job.valueBytes) }, { acks: 1 }));
   });
   await withinWait(Promise.all(produced), 'produce answers');
   await withinWait(consumed, `deliver ${total} records`);
   const elapsedMs = performance.now() - started;
   await producer.close();
   await consumer.close();
-  return { mode: 'ws-latency', sent: total, elapsedMs, ...latency.summary() };
+  return { ratePerSecond, warmupSeconds, seconds, sent: total, elapsedMs, ...latency.summary() };
 }
 
 async function httpProduce(job: Extract<LoadJob, { mode: 'http-produce' }>): Promise<LoadResult> {
