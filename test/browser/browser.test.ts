@@ -207,6 +207,54 @@ describe.each(['json', 'binary'] as const)('FerryClient in the browser (%s)', (e
   });
 });
 
+describe('binary produce from the browser', () => {
+  it('builds batches in the page (CRC32C in JS) that the broker stores as sent and Node reads back byte for byte', async () => {
+    const topic = 'browser-binary-produce';
+    await broker.createTopic(topic, { partitions: 2 });
+    await openDemo();
+    const sent = await page.evaluate(
+      async ({ topic }) => {
+        const scope = globalThis as unknown as {
+          ferryDemo: { Ferry: typeof import('../../src/client/index.js') };
+          WebSocket: { prototype: { send(data: unknown): void } };
+          crypto: { getRandomValues(bytes: Uint8Array): Uint8Array };
+        };
+        // Count what the page's WebSocket really sends: binary produce frames, not JSON text.
+        const frames = { text: 0, binary: 0 };
+        const send = scope.WebSocket.prototype.send;
+        scope.WebSocket.prototype.send = function (this: unknown, data: unknown) {
+          if (typeof data === 'string') frames.text++;
+          else frames.binary++;
+          send.call(this, data);
+        };
+        const { host } = (globalThis as unknown as { location: { host: string } }).location;
+        const client = await scope.ferryDemo.Ferry.FerryClient.connect(`ws://${host}/ws`, { encoding: 'binary' });
+        const values = Array.from({ length: 200 }, () => {
+          const value = new Uint8Array(1024);
+          // getRandomValues fills at most 64 KiB at once; 1 KiB is well under.
+          return Array.from(scope.crypto.getRandomValues(value));
+        });
+        const results = await client.produce(
+          topic,
+          values.map((value, i) => ({ value: Uint8Array.from(value), partition: 1, headers: { index: String(i) } })),
+          { acks: 1 },
+        );
+        const single = await client.produce(topic, { value: 'one from the page', partition: 0, timestamp: 1_234 });
+        await client.close();
+        return { values, offsets: results.map((result) => result.offset), single, frames };
+      },
+      { topic },
+    );
+    expect(sent.frames.binary).toBe(2);
+    expect(sent.offsets).toEqual(sent.values.map((_, i) => i));
+    expect(sent.single).toEqual({ partition: 0, offset: 0, timestamp: 1_234 });
+    const fetched = await broker.fetchRecords(topic, 1, 0, { maxBytes: 1 << 20 });
+    expect(fetched.records.map((record) => Array.from(record.value ?? []))).toEqual(sent.values);
+    expect(fetched.records.map((record) => record.headers[0]?.value?.toString())).toEqual(sent.values.map((_, i) => String(i)));
+    expect((await broker.fetchRecords(topic, 0, 0, { maxBytes: 1 << 20 })).records.map((record) => [Number(record.timestamp), record.value?.toString()])).toEqual([[1_234, 'one from the page']]);
+  });
+});
+
 describe('a consumer group in the browser', () => {
   it('joins a group, is assigned every partition, reads from the earliest, commits, and Node sees the commit', async () => {
     const topic = 'browser-group';
