@@ -13,8 +13,9 @@
  *
  *   ferry-kafka  @platformatic/kafka (the faster encoder): send() of batchRecords messages, `inflight`
  *                sends at once, acks=1; kafkajs (the faster decoder) eachBatch from the beginning, no commits
- *   ferry-ws     FerryClient, binary encoding (pushes; produce requests are JSON, values base64):
- *                produce() of batchRecords values, `inflight` at once, acks=1;
+ *   ferry-ws     FerryClient, binary encoding: produce() of batchRecords values, `inflight` at
+ *                once, acks=1, each a binary produce frame of one record batch the client
+ *                builds (CRC32C in JS) and the broker appends as sent; binary pushes,
  *                subscribe from earliest
  *   redis        ioredis: pipelines of batchRecords XADDs, `inflight` pipelines at once;
  *                XREADGROUP COUNT batchRecords NOACK (no pending-entries list: nothing is committed here either)
@@ -142,7 +143,7 @@ async function ferryKafka(job: PeersLoadJob): Promise<Driver> {
 
 async function ferryWs(job: PeersLoadJob): Promise<Driver> {
   const WebSocket = createRequire(import.meta.url)('ws') as WebSocketConstructor;
-  const client = await FerryClient.connect(job.address, { WebSocket, encoding: 'binary' });
+  const client = await FerryClient.connect(job.address, { WebSocket, encoding: 'binary', produceEncoding: 'binary' });
   const value = new Uint8Array(job.valueBytes).fill(0x78);
   const batch: ProduceInput[] = Array.from({ length: job.batchRecords }, () => ({ value }));
   return {
