@@ -7,14 +7,17 @@
  *
  * Producer and consumer live in this child, each on its own connection, each
  * used the way its library's docs suggest for low latency: one record per
- * send, no linger or client-side batching, nothing awaited before the next
- * send; the consumer waits on the server (long poll, blocking read, push):
+ * send call, no linger, nothing awaited before the next send (what a client
+ * coalesces within one event-loop turn by itself, it may); the consumer waits
+ * on the server (long poll, blocking read, pull request held open):
  *
- *   ferry-kafka  @platformatic/kafka Producer send() of one message, acks=1;
- *                Consumer stream from the log end, maxWaitTime 500 ms, minBytes 1
+ *   ferry-kafka  @platformatic/kafka Producer, acks=1, the records of one event-loop turn
+ *                in one send() (as Kafka producers batch with linger.ms=0); Consumer
+ *                stream from the log end, maxWaitTime 500 ms, minBytes 1
  *   ferry-ws     FerryClient (binary encoding): produce() of one record, acks=1;
  *                subscribe from latest on a second client
- *   redis        ioredis: XADD per record; XREAD BLOCK on a second connection
+ *   redis        ioredis: XADD per record, auto-pipelining (the commands of one event-loop
+ *                turn in one write); XREAD BLOCK on a second connection
  *   nats         nats.js JetStream: js.publish per record (ack awaited, not before
  *                the next); pull consumer consume(), DeliverPolicy.New, AckPolicy.None
  *
@@ -167,7 +170,9 @@ async function redis(job: PeersLatencyJob): Promise<LatencyDriver> {
   const [host, port] = job.address.split(':');
   // RESP2: XREAD answers [[key, entries]]. A blocking read holds its connection, so the reader has its own.
   const options = { host, port: Number(port), lazyConnect: true, maxRetriesPerRequest: 0, protocol: 2 } as const;
-  const writer = new Redis(options);
+  // Auto-pipelining: commands issued in the same event-loop turn go out in one write, ioredis's own
+  // answer to many small commands (as records of a turn share one Produce request on the Kafka door).
+  const writer = new Redis({ ...options, enableAutoPipelining: true });
   const reader = new Redis(options);
   await writer.connect();
   await reader.connect();

@@ -60,7 +60,7 @@ import {
 } from './peers/names.js';
 import { startNats } from './peers/nats.js';
 import { startRedis } from './peers/redis.js';
-import { BATCH_RECORDS, INFLIGHT, LATENCY_CLIENT_SETTINGS, SERVER_SETTINGS, THROUGHPUT_CLIENT_SETTINGS, VALUE_BYTES } from './peers/settings.js';
+import { BATCH_RECORDS, INFLIGHT, LATENCY_CLIENT_SETTINGS, SERVER_SETTINGS, THROUGHPUT_CLIENT_SETTINGS, THROUGHPUT_RECORDS, VALUE_BYTES } from './peers/settings.js';
 import { brokerUsageFigures, brokerUsageNames, probeBroker, probeServerProcess, serverUsageFigures, serverUsageNames } from './probe.js';
 import type { Figure, Profile, Suite, SuiteContext } from './storage.bench.js';
 
@@ -71,7 +71,6 @@ const MB = 1e6;
 /** One system's produce and consume of 200,000 records, or its latency rates, in one child. */
 const PEERS_CHILD_TIMEOUT_MS = 180_000;
 
-const RECORDS: Record<Profile, number> = { quick: 5_000, default: 200_000, full: 200_000 };
 /** Per rate: recorded seconds, after the unrecorded warm-up. */
 const LATENCY_SECONDS: Record<Profile, number> = { quick: 0.25, default: 2, full: 5 };
 const LATENCY_WARMUP_SECONDS: Record<Profile, number> = { quick: 0.1, default: 0.5, full: 1 };
@@ -137,7 +136,7 @@ async function serve(context: SuiteContext, system: PeerSystem): Promise<Endpoin
 const recordsPerSecond = (phase: Phase): number => phase.records / (phase.elapsedMs / 1000);
 
 async function runThroughput(context: SuiteContext, system: PeerSystem, endpoint: Endpoint): Promise<{ result: PeersLoadResult; figures: Figure[] }> {
-  const records = RECORDS[context.profile];
+  const records = THROUGHPUT_RECORDS[context.profile];
   context.progress(`  ${system} throughput: produce ${records.toLocaleString('en-US')} x 1 KiB, then consume them`);
   const job: PeersLoadJob = { system, address: endpoint.address, records, valueBytes: VALUE_BYTES, batchRecords: BATCH_RECORDS, inflight: INFLIGHT };
   const { result, usage } = await endpoint.probe(throughputUsageRun(system), () => runLoadScript<PeersLoadResult[]>(THROUGHPUT_SCRIPT, [job], PEERS_CHILD_TIMEOUT_MS));

@@ -1,16 +1,24 @@
 /**
- * `npm run bench`: runs every benchmark suite, prints a markdown table of the
- * figures and how they compare with the previous saved run, and saves the run.
+ * `npm run bench`: runs the benchmark suites of a profile, prints a markdown
+ * table of the figures (with the peers comparison's ratio tables) and how
+ * they compare with the previous saved run of the same profile, and saves
+ * the run.
  *
- *   --quick            short timings and small data: a smoke run of a few seconds
+ *   --profile <name>   quick | default | full | compare (bench/report/results-file.ts):
+ *                        npm run bench            default: every suite, under 5 minutes
+ *                        npm run bench:full       full: every suite at full size and the long runs
+ *                        npm run bench:compare    compare: the peers comparison and the physical
+ *                                                 reference, at full size
+ *   --quick            --profile quick: the smoke run of a few seconds (npm test)
  *   --filter <text>    only suites or figures whose name contains <text>
  *   --no-save          print only; write nothing under bench/results/
  *
- * Saved: bench/results/<ISO date-time>.json (machine, options, every figure
- * with its unit) on every run without --no-save, and bench/results/latest.md
- * (the table) on full runs without --filter, so the committed table is always
- * complete. A quick run compares only with earlier quick runs, a full run with
- * earlier full runs; each figure with the newest earlier run that has it.
+ * Saved, unless --no-save: bench/results/<ISO date-time>.json (profile,
+ * machine, every figure with its unit) on every run; bench/results/latest.md
+ * (the committed table) by unfiltered full runs only, so it is always
+ * complete and `npm run bench:full` reproduces it; and the chart
+ * bench/results/latency-throughput.svg by unfiltered full and compare runs
+ * (both measure every latency rate; the chart's caption names its run).
  */
 
 import { execFileSync } from 'node:child_process';
@@ -27,48 +35,36 @@ import { KAFKA_SUITES } from './kafka.bench.js';
 import { MICRO_SUITES } from './micro.bench.js';
 import { REFERENCE_SUITES } from './reference.bench.js';
 import { PEERS_SUITES } from './peers.bench.js';
+import { SCALE_SUITES } from './scale.bench.js';
+import { comparisonTable, previousRuns } from './report/history.js';
+import { latestMarkdown } from './report/latest-markdown.js';
+import { figuresTable, machineLine } from './report/markdown.js';
+import { peersChart } from './report/peers-chart.js';
+import { peersReport } from './report/ratio-table.js';
+import { RUN_PROFILES, suiteProfileOf, type MachineInfo, type ResultsFile, type RunProfile } from './report/results-file.js';
 import { SUITES as STORAGE_SUITES, type Figure, type Suite, type SuiteContext } from './storage.bench.js';
 
-const SUITES = [...STORAGE_SUITES, ...DOOR_SUITES, ...KAFKA_SUITES, ...MICRO_SUITES, ...REFERENCE_SUITES, ...PEERS_SUITES];
+const SUITES = [...STORAGE_SUITES, ...DOOR_SUITES, ...KAFKA_SUITES, ...MICRO_SUITES, ...REFERENCE_SUITES, ...PEERS_SUITES, ...SCALE_SUITES];
+/** The suites of `npm run bench:compare`: the peers and the physical reference their ratio table divides by. */
+const COMPARE_SUITES: readonly string[] = ['peers', 'physical-reference'];
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const RESULTS_DIR = path.join(BENCH_DIR, 'results');
 const LATEST_MD = path.join(RESULTS_DIR, 'latest.md');
-/** A change within this ratio either way is reported as noise. */
-const NOISE_RATIO = 0.05;
+const CHART_SVG = path.join(RESULTS_DIR, 'latency-throughput.svg');
 
 interface Options {
-  quick: boolean;
+  profile: RunProfile;
   filter: string | null;
   save: boolean;
 }
 
-interface MachineInfo {
-  cpuModel: string;
-  cores: number;
-  availableParallelism: number;
-  totalMemoryBytes: number;
-  platform: string;
-  arch: string;
-  kernel: string;
-  nodeVersion: string;
-  /** What src/storage/crc32c.ts chose at load: native, wasm or reference. */
-  crc32cImplementation: string;
-  hardwareCrc32c: boolean;
-}
-
-interface ResultsFile {
-  startedAt: string;
-  durationMs: number;
-  commit: string | null;
-  options: { quick: boolean; filter: string | null };
-  machine: MachineInfo;
-  figures: Figure[];
-}
+const USAGE = 'usage: npm run bench -- [--profile quick|default|full|compare] [--quick] [--filter <text>] [--no-save]\n';
 
 function parseOptions(): Options {
   const { values } = parseArgs({
     options: {
+      profile: { type: 'string' },
       quick: { type: 'boolean', default: false },
       filter: { type: 'string' },
       'no-save': { type: 'boolean', default: false },
@@ -78,10 +74,13 @@ function parseOptions(): Options {
     allowPositionals: false,
   });
   if (values.help) {
-    process.stdout.write('usage: npm run bench -- [--quick] [--filter <text>] [--no-save]\n');
+    process.stdout.write(USAGE);
     process.exit(0);
   }
-  return { quick: values.quick, filter: values.filter ?? null, save: !values['no-save'] };
+  const profile = values.quick ? 'quick' : (values.profile ?? 'default');
+  if (!(RUN_PROFILES as readonly string[]).includes(profile)) throw new Error(`--profile ${profile}: not one of ${RUN_PROFILES.join(', ')}\n${USAGE}`);
+  if (values.quick && values.profile !== undefined && values.profile !== 'quick') throw new Error(`--quick and --profile ${values.profile} disagree`);
+  return { profile: profile as RunProfile, filter: values.filter ?? null, save: !values['no-save'] };
 }
 
 function machineInfo(): MachineInfo {
@@ -117,19 +116,21 @@ function matches(filter: string | null, ...names: string[]): boolean {
   return names.some((name) => name.toLowerCase().includes(wanted));
 }
 
-function selectedSuites(filter: string | null): Suite[] {
-  return SUITES.filter((suite) => matches(filter, suite.name, ...suite.figureNames));
+function selectedSuites(options: Options): Suite[] {
+  const inProfile = options.profile === 'compare' ? SUITES.filter((suite) => COMPARE_SUITES.includes(suite.name)) : SUITES;
+  return inProfile.filter((suite) => matches(options.filter, suite.name, ...suite.figureNames));
 }
 
 async function runSuites(suites: readonly Suite[], options: Options): Promise<Figure[]> {
   const tempRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-bench-'));
+  const profile = suiteProfileOf(options.profile);
   let dirs = 0;
   const figures: Figure[] = [];
   try {
     for (const suite of suites) {
       const context: SuiteContext = {
-        quick: options.quick,
-        profile: options.quick ? 'quick' : 'default',
+        quick: profile === 'quick',
+        profile,
         wants: (name) => matches(options.filter, suite.name, name),
         tempDir: (label) => {
           const dir = path.join(tempRoot, `${suite.name}-${label}-${dirs++}`);
@@ -139,93 +140,14 @@ async function runSuites(suites: readonly Suite[], options: Options): Promise<Fi
         progress: (message) => process.stderr.write(`${message}\n`),
       };
       context.progress(`${suite.name}`);
+      const suiteStartedAt = performance.now();
       figures.push(...(await suite.run(context)));
+      context.progress(`  (${suite.name}: ${((performance.now() - suiteStartedAt) / 1000).toFixed(1)} s)`);
     }
   } finally {
     fs.rmSync(tempRoot, { recursive: true, force: true });
   }
   return figures;
-}
-
-// --- rendering -------------------------------------------------------------------
-
-function formatValue(value: number | null): string {
-  if (value === null) return 'n/a';
-  if (Math.abs(value) >= 100) return Math.round(value).toLocaleString('en-US');
-  return value.toPrecision(3);
-}
-
-function meetsTarget(figure: Figure): boolean | null {
-  if (figure.target === undefined || figure.value === null) return null;
-  return figure.better === 'higher' ? figure.value >= figure.target : figure.value <= figure.target;
-}
-
-function targetCell(figure: Figure): string {
-  if (figure.target === undefined) return '';
-  const bound = `${figure.better === 'higher' ? '≥' : '≤'} ${figure.target.toLocaleString('en-US')}`;
-  const met = meetsTarget(figure);
-  return met === null ? bound : `${bound} ${met ? 'met' : '**missed**'}`;
-}
-
-function escapeCell(text: string): string {
-  return text.replaceAll('|', '\\|');
-}
-
-function figuresTable(figures: readonly Figure[]): string {
-  const lines = ['| benchmark | value | unit | ±% | target | notes |', '|---|--:|---|--:|---|---|'];
-  for (const figure of figures) {
-    const rme = figure.rmePercent === undefined ? '' : figure.rmePercent.toFixed(1);
-    lines.push(`| ${figure.name} | ${formatValue(figure.value)} | ${figure.unit} | ${rme} | ${targetCell(figure)} | ${escapeCell(figure.note ?? '')} |`);
-  }
-  return lines.join('\n');
-}
-
-function machineLine(machine: MachineInfo, commit: string | null): string {
-  const memoryGiB = (machine.totalMemoryBytes / 2 ** 30).toFixed(0);
-  return `${machine.cpuModel}, ${machine.cores} cores, ${memoryGiB} GiB, ${machine.platform} ${machine.kernel} ${machine.arch}; Node ${machine.nodeVersion}; crc32c: ${machine.crc32cImplementation}${machine.hardwareCrc32c ? ' (SSE4.2)' : ''}; commit ${commit?.slice(0, 12) ?? 'unknown'}`;
-}
-
-// --- comparison with earlier runs --------------------------------------------------
-
-interface Previous {
-  file: string;
-  results: ResultsFile;
-}
-
-/** Earlier saved runs of the same kind (quick or full), newest first. */
-function previousRuns(quick: boolean): Previous[] {
-  if (!fs.existsSync(RESULTS_DIR)) return [];
-  const runs: Previous[] = [];
-  for (const file of fs.readdirSync(RESULTS_DIR).filter((name) => name.endsWith('.json')).sort().reverse()) {
-    try {
-      const results = JSON.parse(fs.readFileSync(path.join(RESULTS_DIR, file), 'utf8')) as ResultsFile;
-      if (results.options?.quick === quick && Array.isArray(results.figures)) runs.push({ file, results });
-    } catch {
-      process.stderr.write(`skipping unreadable results file ${file}\n`);
-    }
-  }
-  return runs;
-}
-
-function verdict(figure: Figure, ratio: number): string {
-  if (Math.abs(ratio - 1) <= NOISE_RATIO) return '~ same';
-  const improved = figure.better === 'higher' ? ratio > 1 : ratio < 1;
-  return improved ? 'better' : '**worse**';
-}
-
-function comparisonTable(figures: readonly Figure[], previous: readonly Previous[]): string | null {
-  const lines = ['| benchmark | previous | now | unit | now/previous | change | previous run |', '|---|--:|--:|---|--:|---|---|'];
-  for (const figure of figures) {
-    for (const run of previous) {
-      const before = run.results.figures.find((candidate) => candidate.name === figure.name && candidate.unit === figure.unit);
-      if (before === undefined || before.value === null) continue;
-      if (figure.value === null || before.value === 0) break;
-      const ratio = figure.value / before.value;
-      lines.push(`| ${figure.name} | ${formatValue(before.value)} | ${formatValue(figure.value)} | ${figure.unit} | ${ratio.toFixed(2)} | ${verdict(figure, ratio)} | ${run.file} |`);
-      break;
-    }
-  }
-  return lines.length > 2 ? lines.join('\n') : null;
 }
 
 // --- saving --------------------------------------------------------------------------
@@ -235,32 +157,28 @@ function resultsFileName(startedAt: Date): string {
   return `${startedAt.toISOString().replace(/\.\d{3}Z$/, 'Z').replaceAll(':', '-')}.json`;
 }
 
-function latestMarkdown(results: ResultsFile): string {
-  const missed = results.figures.filter((figure) => meetsTarget(figure) === false).map((figure) => figure.name);
-  return [
-    '# Storage benchmarks: latest full run',
-    '',
-    `${results.startedAt}, ${(results.durationMs / 1000).toFixed(0)} s. ${machineLine(results.machine, results.commit)}.`,
-    '',
-    'Rates in decimal units (1 MB/s = 10^6 bytes/s, 1 GB/s = 10^9 bytes/s); sizes binary (KiB, MiB). ±% is the relative margin of error of the timing.',
-    '',
-    figuresTable(results.figures),
-    '',
-    missed.length === 0 ? 'Every target met.' : `Targets missed: ${missed.join(', ')}.`,
-    '',
-  ].join('\n');
-}
+/** Whether this run draws the committed chart: every latency rate measured, nothing filtered out. */
+const writesChart = (options: Options): boolean => (options.profile === 'full' || options.profile === 'compare') && options.filter === null;
+/** Whether this run writes latest.md: only a run with every figure. */
+const writesLatest = (options: Options): boolean => options.profile === 'full' && options.filter === null;
 
 function save(results: ResultsFile, startedAt: Date, options: Options): void {
+  const relative = (file: string): string => path.relative(process.cwd(), file);
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
   const file = path.join(RESULTS_DIR, resultsFileName(startedAt));
   fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-  process.stderr.write(`saved ${path.relative(process.cwd(), file)}\n`);
-  if (!options.quick && options.filter === null) {
-    fs.writeFileSync(LATEST_MD, latestMarkdown(results));
-    process.stderr.write(`rewrote ${path.relative(process.cwd(), LATEST_MD)}\n`);
+  process.stderr.write(`saved ${relative(file)}\n`);
+
+  const chart = writesChart(options) ? peersChart(results) : null;
+  if (chart !== null) {
+    fs.writeFileSync(CHART_SVG, chart);
+    process.stderr.write(`drew ${relative(CHART_SVG)}\n`);
+  }
+  if (writesLatest(options)) {
+    fs.writeFileSync(LATEST_MD, latestMarkdown(results, path.basename(CHART_SVG)));
+    process.stderr.write(`rewrote ${relative(LATEST_MD)}\n`);
   } else {
-    process.stderr.write(`${path.relative(process.cwd(), LATEST_MD)} left alone: it holds full, unfiltered runs only\n`);
+    process.stderr.write(`${relative(LATEST_MD)} left alone: unfiltered full runs (npm run bench:full) write it\n`);
   }
 }
 
@@ -268,36 +186,38 @@ function save(results: ResultsFile, startedAt: Date, options: Options): void {
 
 async function main(): Promise<void> {
   const options = parseOptions();
-  const suites = selectedSuites(options.filter);
+  const suites = selectedSuites(options);
   if (suites.length === 0) {
     const names = SUITES.flatMap((suite) => [suite.name, ...suite.figureNames]);
-    throw new Error(`--filter ${JSON.stringify(options.filter)} matches nothing; names are:\n  ${names.join('\n  ')}`);
+    throw new Error(`--filter ${JSON.stringify(options.filter)} matches nothing in profile ${options.profile}; names are:\n  ${names.join('\n  ')}`);
   }
   const startedAt = new Date();
   const machine = machineInfo();
   const commit = currentCommit();
-  const previous = previousRuns(options.quick);
+  const previous = previousRuns(RESULTS_DIR, options.profile, (message) => process.stderr.write(`${message}\n`));
   const figures = await runSuites(suites, options);
   const results: ResultsFile = {
     startedAt: startedAt.toISOString(),
     durationMs: Date.now() - startedAt.getTime(),
     commit,
-    options: { quick: options.quick, filter: options.filter },
+    options: { profile: options.profile, quick: options.profile === 'quick', filter: options.filter },
     machine,
     figures,
   };
 
   const out: string[] = [
     '',
-    `## Storage benchmarks${options.quick ? ' (quick)' : ''}${options.filter === null ? '' : ` (filter: ${options.filter})`}`,
+    `## Ferry benchmarks (profile ${options.profile})${options.filter === null ? '' : ` (filter: ${options.filter})`}`,
     '',
     `${machineLine(machine, commit)}; ${(results.durationMs / 1000).toFixed(1)} s.`,
     '',
     figuresTable(figures),
     '',
   ];
+  const peers = peersReport(figures, writesChart(options) && options.save ? path.relative(process.cwd(), CHART_SVG) : null);
+  if (peers !== null) out.push(peers);
   const comparison = comparisonTable(figures, previous);
-  out.push(comparison === null ? `No earlier ${options.quick ? 'quick' : 'full'} run in bench/results/ to compare with.` : `### Compared with earlier runs\n\n${comparison}`, '');
+  out.push(comparison === null ? `No earlier ${options.profile} run in bench/results/ to compare with.` : `### Compared with earlier ${options.profile} runs\n\n${comparison}`, '');
   process.stdout.write(`${out.join('\n')}\n`);
 
   if (options.save) save(results, startedAt, options);

@@ -6,11 +6,14 @@
  * (bench/peers/redis.ts, nats.ts).
  */
 
+import type { Profile } from '../storage.bench.js';
 import type { PeerSystem } from './names.js';
 import { NATS_SETTINGS } from './nats.js';
 import { REDIS_SETTINGS } from './redis.js';
 
 export const VALUE_BYTES = 1024;
+/** Records each system produces, then consumes, in the throughput run. */
+export const THROUGHPUT_RECORDS: Record<Profile, number> = { quick: 5_000, default: 200_000, full: 200_000 };
 export const BATCH_RECORDS = 1000;
 export const INFLIGHT = 4;
 
@@ -28,8 +31,8 @@ export const THROUGHPUT_CLIENT_SETTINGS: Record<PeerSystem, string> = {
 
 /** Latency: one record per send at a fixed rate, the consumer waiting on the server (bench/peers-latency-load.ts). */
 export const LATENCY_CLIENT_SETTINGS: Record<PeerSystem, string> = {
-  'ferry-kafka': '@platformatic/kafka 1.35.0 Producer send() of 1 message, acks=1; Consumer stream from the log end, maxWaitTime 500 ms, minBytes 1',
+  'ferry-kafka': '@platformatic/kafka 1.35.0 Producer, acks=1, maxInflights 1000, the records of one event-loop turn in one send() (as Kafka producers batch with linger.ms=0); Consumer stream from the log end, maxWaitTime 500 ms, minBytes 1',
   'ferry-ws': 'FerryClient over ws, encoding=binary, produce() of 1 record, acks=1; subscribe from latest on a second connection',
-  redis: 'ioredis 6.0.0, XADD per record (no pipeline); XREAD COUNT 1000 BLOCK 500 from the last id, on a second connection',
+  redis: 'ioredis 6.0.0, XADD per record with enableAutoPipelining (the commands of one event-loop turn in one write); XREAD COUNT 1000 BLOCK 500 from the last id, on a second connection',
   nats: 'nats.js 2.29.3, js.publish per record (acks awaited, not before the next send); pull consumer consume() max_messages 1000, DeliverPolicy.New, AckPolicy.None',
 };
