@@ -44,6 +44,7 @@ import {
 import { DECOMPRESSED_BYTES_MAX_DEFAULT } from './batch-decoder.js';
 import { BATCH_BYTES_MAX_DEFAULT, encodeProduceFrame, setProduceFrameRequestId } from './batch-encoder.js';
 import { FerryClientError, clientClosedError, corruptError, networkError } from './errors.js';
+import { ProduceCoalescer, type ProduceTarget } from './produce-coalescer.js';
 import { GroupMembership, type JoinOptions, type MembershipLink, type OffsetToCommit } from './group-membership.js';
 import { toWireValue, type ProduceInput, type ValueInput } from './record.js';
 import { Subscription, type SubscribeOptions, type SubscriptionLink } from './subscription.js';
@@ -140,6 +141,7 @@ export class FerryClient {
   private readonly options: Required<Omit<FerryClientOptions, 'WebSocket' | 'onConnectionChange' | 'onError'>>;
   /** Topic names as produce frames carry them, encoded once. */
   private readonly topicBytes = new Map<string, Uint8Array>();
+  private readonly coalescer: ProduceCoalescer;
   private readonly WebSocket: WebSocketConstructor;
   private readonly url: string;
   private session: Session | null = null;
@@ -183,6 +185,7 @@ export class FerryClient {
       windowBytes: options.windowBytes ?? CLIENT_DEFAULTS.windowBytes,
     };
     this.url = socketUrl(url, this.options.encoding);
+    this.coalescer = new ProduceCoalescer((target, records) => this.sendProduce(target, records), this.options.batchBytesMax);
   }
 
   /** Connects to `url` (ws://host:port or ws://host:port/ws); resolves once the broker has said hello. */
@@ -207,23 +210,33 @@ export class FerryClient {
 
   produce(topic: string, record: ProduceInput, options?: ProduceOptions): Promise<ProducedResult>;
   produce(topic: string, records: readonly ProduceInput[], options?: ProduceOptions): Promise<ProducedResult[]>;
+  /**
+   * Calls made in one turn of the event loop to the same topic (and frame
+   * partition, and acks) go as one request (produce-coalescer.ts): they
+   * succeed or fail together, as records of one Kafka batch do.
+   */
   async produce(topic: string, records: ProduceInput | readonly ProduceInput[], options: ProduceOptions = {}): Promise<ProducedResult | ProducedResult[]> {
+    if (this.closed) throw clientClosedError();
     const many = isRecordList(records);
     const list = many ? records : [records];
     const partition = this.options.produceEncoding === 'binary' ? framePartition(list) : null;
-    const results = partition === null ? await this.produceJson(topic, list, options) : await this.produceBinary(topic, partition, list, options);
+    const results = await this.coalescer.add({ topic, partition, acks: options.acks }, list);
     return many ? results : results[0]!;
   }
 
-  private async produceJson(topic: string, records: readonly ProduceInput[], options: ProduceOptions): Promise<ProducedResult[]> {
+  private sendProduce(target: ProduceTarget, records: readonly ProduceInput[]): Promise<ProducedResult[]> {
+    return target.partition === null ? this.produceJson(target.topic, records, target.acks) : this.produceBinary(target.topic, target.partition, records, target.acks);
+  }
+
+  private async produceJson(topic: string, records: readonly ProduceInput[], acks: WireAcks | undefined): Promise<ProducedResult[]> {
     const message: Omit<ProduceRequest, 'id'> = { type: 'produce', topic, records: records.map(wireRecord) };
-    if (options.acks !== undefined) message.acks = options.acks;
+    if (acks !== undefined) message.acks = acks;
     return ((await this.request(message)) as ProducedMessage).results;
   }
 
   /** One frame of batches built here; the broker answers once for the frame, and the per-record results are derived from it. */
-  private async produceBinary(topic: string, partition: number, records: readonly ProduceInput[], options: ProduceOptions): Promise<ProducedResult[]> {
-    const { frame, timestamps } = encodeProduceFrame(this.topicBytesOf(topic), partition, wireAcks(options.acks), records, Date.now(), this.options.batchBytesMax);
+  private async produceBinary(topic: string, partition: number, records: readonly ProduceInput[], acks: WireAcks | undefined): Promise<ProducedResult[]> {
+    const { frame, timestamps } = encodeProduceFrame(this.topicBytesOf(topic), partition, wireAcks(acks), records, Date.now(), this.options.batchBytesMax);
     const answer = (await this.request({ frame })) as BatchProducedMessage;
     const results: ProducedResult[] = new Array(records.length);
     for (let i = 0; i < records.length; i++) {
