@@ -19,15 +19,16 @@ export interface ChartSeries {
 
 export interface ChartOptions {
   title: string;
-  /** One line under the chart: the run it shows. */
-  caption: string;
+  /** Lines under the chart: the run it shows, how it was measured. */
+  caption: readonly string[];
   /** A dashed horizontal line, e.g. the issue's p99 target. */
   targetP99Ms?: { valueMs: number; label: string };
 }
 
 const WIDTH = 760;
-const HEIGHT = 460;
-const MARGIN = { top: 48, right: 180, bottom: 72, left: 72 } as const;
+const HEIGHT = 480;
+const MARGIN = { top: 48, right: 180, bottom: 92, left: 72 } as const;
+const CAPTION_LINE_PX = 15;
 const PLOT_WIDTH = WIDTH - MARGIN.left - MARGIN.right;
 const PLOT_HEIGHT = HEIGHT - MARGIN.top - MARGIN.bottom;
 /** Colour-blind-safe (Okabe-Ito), in series order; repeats past eight series. */
@@ -38,13 +39,28 @@ function escapeXml(text: string): string {
   return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
 }
 
-/** Whole decades covering [min, max], at least one decade wide. */
-export function decadeDomain(values: readonly number[]): [low: number, high: number] {
+const STEPS = [1, 2, 5] as const;
+
+/** The largest 1, 2 or 5 x 10^k at or under `value`. */
+function niceFloor(value: number): number {
+  const decade = 10 ** Math.floor(Math.log10(value));
+  return decade * ([...STEPS].reverse().find((step) => decade * step <= value * (1 + 1e-9)) ?? 1);
+}
+
+/** The smallest 1, 2 or 5 x 10^k at or over `value`. */
+function niceCeil(value: number): number {
+  const decade = 10 ** Math.floor(Math.log10(value));
+  const step = STEPS.find((candidate) => decade * candidate >= value * (1 - 1e-9));
+  return step === undefined ? decade * 10 : decade * step;
+}
+
+/** 1-2-5 bounds covering [min, max], never narrower than a factor of 10 (log axes need room). */
+export function logDomain(values: readonly number[]): [low: number, high: number] {
   const positive = values.filter((value) => value > 0 && Number.isFinite(value));
   if (positive.length === 0) return [1, 10];
-  const low = 10 ** Math.floor(Math.log10(Math.min(...positive)));
-  const high = 10 ** Math.ceil(Math.log10(Math.max(...positive)));
-  return [low, high > low ? high : low * 10];
+  const low = niceFloor(Math.min(...positive));
+  const high = niceCeil(Math.max(...positive));
+  return [low, high >= low * 10 ? high : niceCeil(low * 10)];
 }
 
 function logScale([low, high]: [number, number], pixels: number, inverted: boolean): (value: number) => number {
@@ -55,11 +71,14 @@ function logScale([low, high]: [number, number], pixels: number, inverted: boole
   };
 }
 
-/** 1, 2 and 5 times each decade inside the domain. */
+/** 1, 2 and 5 times each decade, inside the domain. */
 function ticks([low, high]: [number, number]): number[] {
   const values: number[] = [];
-  for (let decade = low; decade < high * 1.001; decade *= 10) {
-    for (const step of [1, 2, 5]) if (decade * step <= high * 1.001) values.push(decade * step);
+  for (let decade = 10 ** Math.floor(Math.log10(low)); decade <= high; decade *= 10) {
+    for (const step of STEPS) {
+      const tick = decade * step;
+      if (tick >= low * (1 - 1e-9) && tick <= high * (1 + 1e-9)) values.push(tick);
+    }
   }
   return values;
 }
@@ -73,8 +92,8 @@ const px = (value: number): string => value.toFixed(1);
 
 export function latencyThroughputSvg(series: readonly ChartSeries[], options: ChartOptions): string {
   const allPoints = series.flatMap((each) => each.points);
-  const xDomain = decadeDomain(allPoints.map((point) => point.achievedPerSecond));
-  const yDomain = decadeDomain([...allPoints.map((point) => point.p99Ms), ...(options.targetP99Ms === undefined ? [] : [options.targetP99Ms.valueMs])]);
+  const xDomain = logDomain(allPoints.map((point) => point.achievedPerSecond));
+  const yDomain = logDomain([...allPoints.map((point) => point.p99Ms), ...(options.targetP99Ms === undefined ? [] : [options.targetP99Ms.valueMs])]);
   const x = logScale(xDomain, PLOT_WIDTH, false);
   const y = logScale(yDomain, PLOT_HEIGHT, true);
 
@@ -115,7 +134,10 @@ export function latencyThroughputSvg(series: readonly ChartSeries[], options: Ch
     out.push(`<text x="${PLOT_WIDTH + 48}" y="${legendY + 4}" ${FONT}>${escapeXml(each.name)}</text>`);
   });
   out.push('</g>');
-  out.push(`<text x="${WIDTH / 2}" y="${HEIGHT - 10}" text-anchor="middle" font-family="sans-serif" font-size="11" fill="#555555">${escapeXml(options.caption)}</text>`);
+  options.caption.forEach((line, index) => {
+    const lineY = HEIGHT - 10 - (options.caption.length - 1 - index) * CAPTION_LINE_PX;
+    out.push(`<text x="${WIDTH / 2}" y="${lineY}" text-anchor="middle" font-family="sans-serif" font-size="11" fill="#555555">${escapeXml(line)}</text>`);
+  });
   out.push('</svg>', '');
   return out.join('\n');
 }

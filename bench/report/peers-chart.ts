@@ -18,7 +18,10 @@ export function peersChart(results: ResultsFile): string | null {
   const commit = results.commit?.slice(0, 12) ?? 'unknown commit';
   return latencyThroughputSvg(series, {
     title: 'p99 delivery latency against throughput, 1 KiB records, open loop',
-    caption: `${results.startedAt}, profile ${profileOf(results)}, commit ${commit}; ${results.machine.cpuModel}, ${results.machine.cores} cores (shared); one record per send, producer and consumer in one child process`,
+    caption: [
+      `${results.startedAt}, profile ${profileOf(results)}, commit ${commit}; ${results.machine.cpuModel}, ${results.machine.cores} cores (shared)`,
+      'one record per send call, producer and consumer in one child process per system; settings in latest.md',
+    ],
     targetP99Ms: { valueMs: TARGET_P99_MS, label: `issue target: p99 < ${TARGET_P99_MS} ms at 10k/s` },
   });
 }

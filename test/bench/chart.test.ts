@@ -5,7 +5,7 @@
  */
 
 import { describe, expect, it } from 'vitest';
-import { decadeDomain, latencyThroughputSvg } from '../../bench/report/chart.js';
+import { logDomain, latencyThroughputSvg } from '../../bench/report/chart.js';
 import { peersChart } from '../../bench/report/peers-chart.js';
 import type { ResultsFile } from '../../bench/report/results-file.js';
 import type { Figure } from '../../bench/storage.bench.js';
@@ -75,7 +75,7 @@ describe('latency-throughput chart', () => {
         { name: 'fast', points: [{ ratePerSecond: 10_000, achievedPerSecond: 10_000, p99Ms: 1 }] },
         { name: 'slow', points: [{ ratePerSecond: 10_000, achievedPerSecond: 1_000, p99Ms: 100 }] },
       ],
-      { title: 't', caption: 'c' },
+      { title: 't', caption: ['c'] },
     );
     const circle = (name: string): { x: number; y: number } => {
       const match = new RegExp(`data-system="${name}">[\\s\\S]*?<circle cx="([\\d.]+)" cy="([\\d.]+)"`).exec(svg)!;
@@ -86,18 +86,20 @@ describe('latency-throughput chart', () => {
   });
 
   it('escapes text', () => {
-    const svg = latencyThroughputSvg([{ name: 'a<b>&"c"', points: [{ ratePerSecond: 1, achievedPerSecond: 1, p99Ms: 1 }] }], { title: 'x < y', caption: 'p & q' });
+    const svg = latencyThroughputSvg([{ name: 'a<b>&"c"', points: [{ ratePerSecond: 1, achievedPerSecond: 1, p99Ms: 1 }] }], { title: 'x < y', caption: ['p & q'] });
     expect(svg).toContain('data-system="a&lt;b&gt;&amp;&quot;c&quot;"');
     expect(svg).toContain('x &lt; y');
     expect(svg).not.toContain('p & q');
   });
 });
 
-describe('decade domain', () => {
-  it('covers the values with whole decades, at least one wide', () => {
-    expect(decadeDomain([1.5, 42])).toEqual([1, 100]);
-    expect(decadeDomain([999, 19_500])).toEqual([100, 100_000]);
-    expect(decadeDomain([10])).toEqual([10, 100]);
-    expect(decadeDomain([])).toEqual([1, 10]);
+describe('log domain', () => {
+  it('covers the values with 1-2-5 bounds, at least a factor of 10 wide', () => {
+    expect(logDomain([1.5, 42])).toEqual([1, 50]);
+    expect(logDomain([985, 9_921])).toEqual([500, 10_000]);
+    expect(logDomain([20.4, 2_392])).toEqual([20, 5_000]);
+    expect(logDomain([10])).toEqual([10, 100]);
+    expect(logDomain([3, 4])).toEqual([2, 20]);
+    expect(logDomain([])).toEqual([1, 10]);
   });
 });
