@@ -10,10 +10,19 @@
 // file is not an error: the Promise resolves with the bytes actually sent.
 //
 // While a call is in flight the caller must not write to the socket from
-// JavaScript (the bytes would interleave) nor close either fd. A stalled peer
-// holds one libuv pool thread for up to kStallTimeoutMs.
+// JavaScript (the bytes would interleave) nor close the file's fd. A stalled
+// peer holds one libuv pool thread for up to kStallTimeoutMs.
+//
+// The socket is sent to through a duplicate of its descriptor, taken on the
+// JavaScript thread before the worker starts and closed when it ends: Node
+// closes a socket's fd on its own (a reset or end of stream read while the
+// send runs), and a worker still holding the bare number could then send file
+// bytes to whatever connection or file reused it. Through the duplicate, a
+// closed-early socket only makes the send fail (EPIPE, ECONNRESET).
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/sendfile.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -33,12 +42,15 @@ constexpr int kStallTimeoutMs = 30000;
 
 class SendfileWorker final : public PromiseWorker {
  public:
+  // `socketFd` is the worker's own duplicate: it closes it.
   SendfileWorker(Napi::Env env, int socketFd, int fileFd, uint64_t position, uint64_t length)
       : PromiseWorker(env, "sendfile"),
         socketFd_(socketFd),
         fileFd_(fileFd),
         position_(position),
         length_(length) {}
+
+  ~SendfileWorker() override { ::close(socketFd_); }
 
  private:
   void Execute() override {
@@ -101,7 +113,11 @@ Napi::Value Sendfile(const Napi::CallbackInfo& info) {
     int fileFd = GetFd(info, 1, kName, "fileFd");
     uint64_t position = GetSafeIndex(info, 2, kName, "position");
     uint64_t length = GetSafeIndex(info, 3, kName, "length");
-    auto* worker = new SendfileWorker(info.Env(), socketFd, fileFd, position, length);
+    int ownSocketFd = ::fcntl(socketFd, F_DUPFD_CLOEXEC, 0);
+    if (ownSocketFd < 0) {
+      throw SyscallError(info.Env(), errno, kName, "dup of socketFd=" + std::to_string(socketFd));
+    }
+    auto* worker = new SendfileWorker(info.Env(), ownSocketFd, fileFd, position, length);
     Napi::Promise promise = worker->Promise();  // The worker deletes itself once settled.
     worker->Queue();
     return promise;

@@ -61,8 +61,10 @@ export interface NativeIo {
    * peer accepts nothing for 30 s (holding one pool thread meanwhile). While a
    * call is in flight, do not write to the socket from JavaScript (bytes would
    * interleave; wait until `socket.writableLength === 0` before calling) and do
-   * not close either fd. The socket's fd is `(socket as any)._handle.fd`, an
-   * undocumented but long-stable property of node:net on Unix.
+   * not close the file's fd. The socket is sent to through a duplicate of its
+   * fd, so the socket closing meanwhile only fails the send. The socket's fd
+   * is `(socket as any)._handle.fd`, an undocumented but long-stable property
+   * of node:net on Unix.
    */
   sendfile(socketFd: number, fileFd: number, position: number, length: number): Promise<number>;
 }

@@ -25,12 +25,14 @@
 import type net from 'node:net';
 import type { Logger } from 'pino';
 import type { Broker } from '../../broker/broker.js';
-import { ERROR_CODES, FerryError } from '../../errors.js';
+import { assert, ERROR_CODES, FerryError } from '../../errors.js';
 import { API_KEY } from './apis.js';
+import { FileRecords, type ResponseChunk } from './codec/file-records.js';
 import { KafkaReader } from './codec/reader.js';
 import { KafkaWriter } from './codec/writer.js';
 import { decode, decodeRequestHeader, encode, encodeResponseHeader, type RequestHeader } from './codec/message-codec.js';
 import type { FetchSessionCache } from './fetch-sessions.js';
+import { readFileRecords, type FileSender } from './file-sender.js';
 import { FrameReader } from './frame-reader.js';
 import { NO_RESPONSE, type ApiBodyCodec, type ApiHandler, type KafkaDoorSettings, type KafkaSession, type RequestContext, type ResponseBody, type SupportedApi } from './handler.js';
 import {
@@ -55,6 +57,8 @@ export interface DoorState {
   /** Counters across every connection of the door. */
   stats: { frames: number };
   fetchSessions: FetchSessionCache;
+  /** Sends record sets left in their files (sendfile), within a door-wide limit. */
+  fileSender: FileSender;
 }
 
 /** A response writer's first buffer: most answers fit, so most need no growing (a pooled allocation below 4 KiB). */
@@ -62,7 +66,9 @@ const RESPONSE_WRITER_BYTES = 1024;
 
 interface PendingResponse {
   /** null until the handler answered. */
-  chunks: Buffer[] | typeof NO_RESPONSE | null;
+  chunks: ResponseChunk[] | typeof NO_RESPONSE | null;
+  /** The first chunk not yet written (a flush stops after a chunk sent with sendfile and resumes here). */
+  nextChunk: number;
   /** Set by the handler: close the connection right after this response. */
   closeReason?: string;
   /** The request's frame size, counted in flight until it is answered. */
@@ -82,6 +88,8 @@ export class KafkaConnection {
   private paused = false;
   private closed = false;
   private flushScheduled = false;
+  /** A record set is going out with sendfile: nothing else may be written until it is done. */
+  private sendingFile = false;
 
   constructor(
     private readonly socket: net.Socket,
@@ -130,6 +138,8 @@ export class KafkaConnection {
     if (this.closed) return;
     this.closed = true;
     this.aborter.abort();
+    // Unsent answers never will be: their file ranges go back (one being sent is the sender's to release).
+    for (const slot of this.pending) if (Array.isArray(slot.chunks)) releaseFiles(slot.chunks, slot.nextChunk);
   }
 
   private onData(chunk: Buffer): void {
@@ -202,7 +212,7 @@ export class KafkaConnection {
   }
 
   private run(handler: ApiHandler, api: ApiSpec, header: RequestHeader, body: Record<string, unknown>, requestBytes: number): void {
-    const slot: PendingResponse = { chunks: null, requestBytes };
+    const slot: PendingResponse = { chunks: null, nextChunk: 0, requestBytes };
     this.pending.push(slot);
     this.requestBytesInFlight += requestBytes;
     const context: RequestContext = {
@@ -213,6 +223,7 @@ export class KafkaConnection {
       apiVersion: header.requestApiVersion,
       supportedApis: this.door.supportedApis,
       fetchSessions: this.door.fetchSessions,
+      sendsFileRecords: this.door.fileSender.available,
       signal: this.aborter.signal,
       logger: this.logger,
       closeAfterResponse: (reason) => {
@@ -220,13 +231,17 @@ export class KafkaConnection {
       },
     };
     const answer = (response: ResponseBody | typeof NO_RESPONSE, bodyCodec: ApiBodyCodec | undefined): void => {
-      if (this.closed) return;
+      if (this.closed) {
+        // Nothing more goes out, but file ranges in the answer must still be given back.
+        if (response !== NO_RESPONSE && this.door.fileSender.available) releaseFiles(encodeResponseChunks(api, header.requestApiVersion, header.correlationId, response, bodyCodec), 0);
+        return;
+      }
       this.requestBytesInFlight -= slot.requestBytes;
       slot.requestBytes = 0;
       // Authentication just succeeded: frames of any allowed size from now on.
       if (this.frames.requestBytesMax < this.door.requestBytesMax && !this.authenticationRequired()) this.frames.requestBytesMax = this.door.requestBytesMax;
       try {
-        slot.chunks = response === NO_RESPONSE ? NO_RESPONSE : encodeResponse(api, header.requestApiVersion, header.correlationId, response, bodyCodec);
+        slot.chunks = response === NO_RESPONSE ? NO_RESPONSE : encodeResponseChunks(api, header.requestApiVersion, header.correlationId, response, bodyCodec);
       } catch (error) {
         this.logger.error({ err: error, api: api.name, version: header.requestApiVersion }, 'cannot encode the response');
         this.close('response encoding failed');
@@ -258,7 +273,7 @@ export class KafkaConnection {
 
   private answerUnsupportedApiVersions(api: ApiSpec, correlationId: number): void {
     const body = { errorCode: ERROR_CODES.UNSUPPORTED_VERSION.code, apiKeys: this.door.supportedApis.map((entry) => ({ ...entry })) };
-    this.pending.push({ chunks: encodeResponse(api, 0, correlationId, body), requestBytes: 0 });
+    this.pending.push({ chunks: encodeResponse(api, 0, correlationId, body), nextChunk: 0, requestBytes: 0 });
     this.scheduleFlush();
   }
 
@@ -279,20 +294,70 @@ export class KafkaConnection {
     });
   }
 
-  /** Writes every answered response at the head of the queue, in one corked batch. */
+  /**
+   * Writes every answered response at the head of the queue, in one corked
+   * batch. A record set left in its file goes out with sendfile when a slot
+   * is free: the flush stops there, resumes when the kernel has it all, and
+   * meanwhile nothing else is written (the bytes would interleave); without
+   * a slot it is read into memory and written like any chunk.
+   */
   private flush(): void {
-    if (this.pending[0]?.chunks === null || this.pending.length === 0) return;
+    if (this.sendingFile || this.pending.length === 0 || this.pending[0]!.chunks === null) return;
     let closeReason: string | undefined;
     this.socket.cork();
-    while (this.pending.length > 0 && this.pending[0]!.chunks !== null && closeReason === undefined) {
-      const slot = this.pending.shift()!;
-      closeReason = slot.closeReason;
-      if (slot.chunks === NO_RESPONSE || slot.chunks === null) continue;
-      for (const chunk of slot.chunks) this.socket.write(chunk);
+    try {
+      while (this.pending.length > 0 && this.pending[0]!.chunks !== null && closeReason === undefined) {
+        const slot = this.pending[0]!;
+        if (slot.chunks !== NO_RESPONSE && !this.writeChunks(slot as PendingResponse & { chunks: ResponseChunk[] })) return;
+        this.pending.shift();
+        closeReason = slot.closeReason;
+      }
+    } finally {
+      this.socket.uncork();
     }
-    this.socket.uncork();
     if (closeReason !== undefined) this.close(closeReason);
     else this.drainFrames();
+  }
+
+  /** Writes a response's chunks from where it stopped; false when it stopped to send a file (the flush resumes after). */
+  private writeChunks(slot: PendingResponse & { chunks: ResponseChunk[] }): boolean {
+    const chunks = slot.chunks;
+    while (slot.nextChunk < chunks.length) {
+      const chunk = chunks[slot.nextChunk++]!;
+      if (chunk instanceof FileRecords) {
+        this.socket.write(readFileRecords(chunk));
+        continue;
+      }
+      const next = chunks[slot.nextChunk];
+      if (next instanceof FileRecords && this.door.fileSender.tryReserve()) {
+        // sendfile must start only once Node's write queue is in the kernel: this chunk's callback says so.
+        slot.nextChunk++;
+        this.sendingFile = true;
+        this.socket.write(chunk, (error) => this.sendFile(next, error ?? null));
+        return false;
+      }
+      this.socket.write(chunk);
+    }
+    return true;
+  }
+
+  private sendFile(records: FileRecords, writeError: Error | null): void {
+    const sent = writeError === null && !this.closed ? this.door.fileSender.sendfile(this.socket, records) : this.door.fileSender.cancel(records);
+    sent.then(
+      () => {
+        this.sendingFile = false;
+        if (this.closed) return;
+        this.flush();
+        this.updateReading();
+      },
+      (error: unknown) => {
+        this.sendingFile = false;
+        // Part of a response went out: the stream cannot be continued.
+        if (this.closed) return;
+        this.logger.debug({ err: error }, 'sendfile failed');
+        this.destroy();
+      },
+    );
   }
 
   private updateReading(): void {
@@ -304,15 +369,30 @@ export class KafkaConnection {
   }
 }
 
-/** Size prefix, response header and body, as the writer's chunks (record sets by reference). */
+/** Size prefix, response header and body, as the writer's chunks (record sets by reference, none left in files). */
 export function encodeResponse(api: ApiSpec, version: number, correlationId: number, body: ResponseBody, bodyCodec?: ApiBodyCodec): Buffer[] {
+  const chunks = encodeResponseChunks(api, version, correlationId, body, bodyCodec);
+  assert(chunks.every((chunk) => Buffer.isBuffer(chunk)), `${api.name} response holds record sets left in their files`);
+  return chunks as Buffer[];
+}
+
+/** As encodeResponse, record sets left in their files (FileRecords) included as they are. */
+function encodeResponseChunks(api: ApiSpec, version: number, correlationId: number, body: ResponseBody, bodyCodec?: ApiBodyCodec): ResponseChunk[] {
   const writer = new KafkaWriter(RESPONSE_WRITER_BYTES);
   writer.writeInt32(0);
   encodeResponseHeader(api, version, correlationId, writer);
   if (bodyCodec) bodyCodec.encodeResponse(body, version, writer);
   else encode(api.response, version, body, writer);
   writer.writeInt32At(0, writer.byteLength - SIZE_PREFIX_BYTES);
-  return writer.finishChunks();
+  return writer.finishResponseChunks();
+}
+
+/** Gives back the file ranges among `chunks` from `from` on: they will not be sent. */
+function releaseFiles(chunks: readonly ResponseChunk[], from: number): void {
+  for (let i = from; i < chunks.length; i++) {
+    const chunk = chunks[i];
+    if (chunk instanceof FileRecords) chunk.release();
+  }
 }
 
 /** A body carrying only a top-level error code, when the response has such a field at this version; else null. */

@@ -67,6 +67,8 @@ export interface RequestContext {
   supportedApis: readonly SupportedApi[];
   /** The door's incremental fetch sessions (KIP-227). */
   fetchSessions: FetchSessionCache;
+  /** Whether record sets may be answered as FileRecords (left in their segment files, sent with sendfile). */
+  sendsFileRecords: boolean;
   /** Aborted when the connection closes: long waits (Fetch, JoinGroup) end early. */
   signal: AbortSignal;
   /** Closes the connection once this request's response is written (Kafka does so after a failed SASL authentication). */

@@ -49,3 +49,12 @@ export const METADATA_AUTO_CREATED_TOPICS_MAX = 100;
 
 /** Frame size prefix: int32. */
 export const SIZE_PREFIX_BYTES = 4;
+
+/** sendfile(2) calls in flight door-wide: each holds a libuv pool thread (shared with fdatasync) while its peer is slow. */
+export const SENDFILE_IN_FLIGHT_MAX = 2;
+
+/** A fetch's record set at least this large stays in its segment file and goes out with sendfile; smaller ones are read into memory (a pool-thread round trip costs more than copying them). */
+export const SENDFILE_BYTES_MIN = 256 * 1024;
+
+/** Fetches this many offsets or fewer behind the high watermark (consumers at the tail) read into memory without looking for a file range first. */
+export const SENDFILE_OFFSETS_BEHIND_MIN = 256;

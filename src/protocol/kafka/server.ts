@@ -9,6 +9,7 @@ import { pino, type Logger } from 'pino';
 import type { Broker } from '../../broker/broker.js';
 import { KafkaConnection, type DoorState } from './connection.js';
 import { FetchSessionCache } from './fetch-sessions.js';
+import { FileSender } from './file-sender.js';
 import type { KafkaDoorSettings } from './handler.js';
 import { HANDLERS_BY_KEY, SUPPORTED_APIS } from './handlers/index.js';
 import { CONNECTIONS_MAX, REQUEST_BYTES_MAX } from './limits.js';
@@ -68,6 +69,7 @@ export async function startKafkaServer(options: KafkaServerOptions): Promise<Run
     requestBytesMax: options.requestBytesMax ?? REQUEST_BYTES_MAX,
     stats: { frames: 0 },
     fetchSessions: new FetchSessionCache(),
+    fileSender: new FileSender(),
   };
   let nextConnectionId = 1;
   server.on('connection', (socket) => {

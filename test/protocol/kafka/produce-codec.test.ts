@@ -17,7 +17,6 @@ import { buildBatch } from '../../../src/storage/batch-builder.js';
 
 const produce = findApi(API_KEY.Produce)!;
 const VERSIONS = Array.from({ length: PRODUCE_CODEC_VERSIONS.max - PRODUCE_CODEC_VERSIONS.min + 1 }, (_, i) => PRODUCE_CODEC_VERSIONS.min + i);
-const FLEXIBLE_MIN_VERSION = 9;
 const CASES_PER_VERSION = 40;
 
 /** Deterministic pseudo-random numbers (mulberry32), so a failure reproduces. */

@@ -26,6 +26,7 @@ import { REQUEST_HEADER, RESPONSE_HEADER } from '../generated/messages.js';
 import { findApi, API_KEY } from '../apis.js';
 import { inRange } from '../message-spec.js';
 import type { ApiSpec, DefaultValue, FieldSpec, MessageSpec, PrimitiveType } from '../message-spec.js';
+import type { RecordSet } from './file-records.js';
 import type { KafkaReader } from './reader.js';
 import type { KafkaWriter } from './writer.js';
 
@@ -276,7 +277,7 @@ function encodeValue(
       else writer.writeNullableBytes(value as Buffer | null);
       return;
     case 'records':
-      writer.writeRecords(value as Buffer | null, compact);
+      writer.writeRecords(value as RecordSet | null, compact);
       return;
     case 'struct':
       if (nullable && !field.isArray) {

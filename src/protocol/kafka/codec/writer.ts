@@ -10,10 +10,14 @@
  * Large record sets are not copied in: `writeRecords` keeps a reference to
  * them (an "external" chunk placed between two stretches of the writer's own
  * buffer), and `finishChunks()` returns the pieces in order for one corked
- * socket write — the Fetch path sends log bytes without copying them.
+ * socket write — the Fetch path sends log bytes without copying them. A
+ * record set still in its segment file (FileRecords) is placed the same way;
+ * only `finishResponseChunks()` hands those out (the connection sends them
+ * with sendfile), `finish()` and `finishChunks()` refuse them.
  */
 
 import { assert } from '../../../errors.js';
+import { FileRecords, type RecordSet, type ResponseChunk } from './file-records.js';
 
 const INITIAL_BYTES = 256;
 const INT16_MAX = 0x7fff;
@@ -24,7 +28,7 @@ export const EXTERNAL_CHUNK_BYTES_MIN = 4096;
 interface ExternalChunk {
   /** The external bytes come right before the writer's own byte at this position. */
   at: number;
-  bytes: Buffer;
+  bytes: ResponseChunk;
 }
 
 export class KafkaWriter {
@@ -52,12 +56,20 @@ export class KafkaWriter {
    */
   finish(): Buffer {
     if (this.externals.length === 0) return this.buffer.subarray(0, this.position);
+    // finishChunks refuses record sets still in their files.
     return Buffer.concat(this.finishChunks(), this.byteLength);
   }
 
   /** The bytes written so far, in order, as the writer's own stretches and the external chunks between them. */
   finishChunks(): Buffer[] {
-    const chunks: Buffer[] = [];
+    const chunks = this.finishResponseChunks();
+    assert(chunks.every((chunk) => Buffer.isBuffer(chunk)), 'a record set in a file cannot be returned as bytes');
+    return chunks as Buffer[];
+  }
+
+  /** As finishChunks, record sets left in their files (FileRecords) included as they are. */
+  finishResponseChunks(): ResponseChunk[] {
+    const chunks: ResponseChunk[] = [];
     let from = 0;
     for (const external of this.externals) {
       if (external.at > from) chunks.push(this.buffer.subarray(from, external.at));
@@ -222,12 +234,15 @@ export class KafkaWriter {
   }
 
   /** A `records` field (nullable bytes, compact in flexible versions), large record sets by reference. */
-  writeRecords(value: Buffer | null, compact: boolean): this {
+  writeRecords(value: RecordSet | null, compact: boolean): this {
     if (value === null) return compact ? this.writeUnsignedVarint(0) : this.writeInt32(-1);
     assert(value.length <= INT32_MAX, 'records exceed int32 length');
     if (compact) this.writeUnsignedVarint(value.length + 1);
     else this.writeInt32(value.length);
-    return this.writeExternal(value);
+    if (!(value instanceof FileRecords)) return this.writeExternal(value);
+    this.externals.push({ at: this.position, bytes: value });
+    this.externalBytes += value.length;
+    return this;
   }
 
   writeNullableBytes(value: Buffer | null): this {

@@ -1,8 +1,13 @@
 /**
  * Fetch (key 1), versions 4-17: record batches straight from the segments —
- * no decode, no re-encode. Each partition's bytes are read from the page
- * cache in one pread and placed in the response by reference (KafkaWriter
- * external chunks), so they are never copied again on their way out.
+ * no decode, no re-encode. A partition far enough behind its high watermark
+ * (catch-up) is answered with a leased range of its segment file
+ * (FileRecords) when it comes to SENDFILE_BYTES_MIN or more: the connection
+ * sends it with sendfile, page cache to socket. Otherwise (consumers at the
+ * tail, small ranges) its bytes are read from the page cache in one pread and
+ * placed in the response by reference (KafkaWriter external chunks), so they
+ * are never copied again on their way out. Either way the bytes are the same
+ * whole batches, under the same limits.
  *
  * Honours max_wait_ms (capped at FETCH_WAIT_MS_MAX), min_bytes, max_bytes
  * (capped at FETCH_RESPONSE_BYTES_MAX), partition_max_bytes, KIP-74 (the
@@ -18,7 +23,10 @@
 import { ERROR_CODES, FerryError } from '../../../errors.js';
 import { INITIAL_EPOCH, partitionKey, SESSIONLESS_EPOCH, type FetchSession, type FetchSessionCache, type SessionPartition } from '../fetch-sessions.js';
 import type { ApiHandler, RequestContext } from '../handler.js';
-import { FETCH_RESPONSE_BYTES_MAX, FETCH_WAIT_MS_MAX } from '../limits.js';
+import { FileRecords, type RecordSet } from '../codec/file-records.js';
+import { readFileRecords } from '../file-sender.js';
+import { FETCH_RESPONSE_BYTES_MAX, FETCH_WAIT_MS_MAX, SENDFILE_BYTES_MIN, SENDFILE_OFFSETS_BEHIND_MIN } from '../limits.js';
+import type { PartitionLog } from '../../../storage/partition-log.js';
 import { errorFields } from './error-fields.js';
 
 const TOPIC_IDS_MIN_VERSION = 13;
@@ -61,7 +69,7 @@ interface PartitionAnswer {
   errorCode: number;
   highWatermark: number;
   logStartOffset: number;
-  records: Buffer;
+  records: RecordSet;
   nextOffset: number;
 }
 
@@ -99,6 +107,7 @@ export const fetchHandler: ApiHandler = {
     const shows = incremental ? hasNews : (): boolean => true;
     const answers = await readWithWait(request, targets, shows, context);
     const shown = answers.filter(shows);
+    for (const answer of answers) if (!shows(answer)) releaseRecords(answer);
     if (session) remember(session, answers);
     return {
       throttleTimeMs: 0,
@@ -182,6 +191,7 @@ async function readWithWait(
     }
     const remainingMs = deadline - Date.now();
     if (bytes >= request.minBytes || failed || remainingMs <= 0 || context.signal.aborted) return answers;
+    for (const answer of answers) releaseRecords(answer);
     await context.broker.waitForAppend(targets, remainingMs, context.signal);
   }
 }
@@ -206,12 +216,30 @@ function readOne(target: SessionPartition, maxBytes: number, minOneBatch: boolea
     if (target.fetchOffset < logStartOffset || target.fetchOffset > highWatermark) {
       return { target, errorCode: ERROR_CODES.OFFSET_OUT_OF_RANGE.code, highWatermark, logStartOffset, records: NO_RECORDS, nextOffset: target.fetchOffset };
     }
-    const read = log.read(target.fetchOffset, Math.max(0, maxBytes), { minOneBatch, maxOffset: highWatermark });
-    return { target, errorCode: 0, highWatermark, logStartOffset, records: read.bytes, nextOffset: read.nextOffset };
+    const read = readRecords(log, target.fetchOffset, Math.max(0, maxBytes), minOneBatch, highWatermark, context);
+    return { target, errorCode: 0, highWatermark, logStartOffset, records: read.records, nextOffset: read.nextOffset };
   } catch (error) {
     const { errorCode } = errorFields(error, context.logger, 'fetch');
     return { target, errorCode, highWatermark: -1, logStartOffset: -1, records: NO_RECORDS, nextOffset: target.fetchOffset };
   }
+}
+
+/** Whole batches from `fetchOffset`: a file range to sendfile when far behind and large, else bytes in memory. */
+function readRecords(log: PartitionLog, fetchOffset: number, maxBytes: number, minOneBatch: boolean, highWatermark: number, context: RequestContext): { records: RecordSet; nextOffset: number } {
+  const options = { minOneBatch, maxOffset: highWatermark };
+  if (!context.sendsFileRecords || maxBytes < SENDFILE_BYTES_MIN || highWatermark - fetchOffset <= SENDFILE_OFFSETS_BEHIND_MIN) {
+    const read = log.read(fetchOffset, maxBytes, options);
+    return { records: read.bytes, nextOffset: read.nextOffset };
+  }
+  const found = log.readFileRange(fetchOffset, maxBytes, options);
+  if (found.range === null) return { records: NO_RECORDS, nextOffset: found.nextOffset };
+  const records = new FileRecords(found.range);
+  return { records: records.length >= SENDFILE_BYTES_MIN ? records : readFileRecords(records), nextOffset: found.nextOffset };
+}
+
+/** Gives back the file range of an answer that will not be sent. */
+function releaseRecords(answer: PartitionAnswer): void {
+  if (answer.records instanceof FileRecords) answer.records.release();
 }
 
 /** Whether an incremental fetch must show this partition: records, or a high watermark, log start or error the client has not seen. */

@@ -69,6 +69,8 @@ export async function openHarness(options: Partial<BrokerOptions> = {}, saslPlai
         apiVersion: version,
         supportedApis: SUPPORTED_APIS,
         fetchSessions,
+        // Responses are round-tripped through the generic codec here, which needs record sets in memory.
+        sendsFileRecords: false,
         signal: new AbortController().signal,
         logger,
         closeAfterResponse: (reason) => closeRequests.push(reason),
