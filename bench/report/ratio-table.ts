@@ -171,7 +171,7 @@ export function peersReport(figures: readonly Figure[], chartFile: string | null
     sections.push(
       `### Throughput ratios (target: ≥ ${THROUGHPUT_RATIO_TARGET} × each peer's records/s; ≥ ${REFERENCE_RATIO_TARGET} × the physical reference's MB/s)`,
       '',
-      `${THROUGHPUT_RECORDS.full.toLocaleString('en-US')} records of 1 KiB (${THROUGHPUT_RECORDS.quick.toLocaleString('en-US')} in the quick profile), each system's best batching, produced then consumed; reference: ${REFERENCE_FIGURE}, bytes from a loopback socket appended to a file with no protocol.`,
+      `${THROUGHPUT_RECORDS.full.toLocaleString('en-US')} records of 1 KiB (${THROUGHPUT_RECORDS.quick.toLocaleString('en-US')} in the quick profile), each system's best batching, produced then consumed. Ferry / reference: Ferry's MB/s of values over ${REFERENCE_FIGURE}'s MB/s of bytes from a loopback socket appended to a file with no protocol (for the raw client's 1 MiB batches, batch bytes over the same).`,
       '',
       throughput,
       '',
