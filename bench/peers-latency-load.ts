@@ -14,7 +14,8 @@
  *   ferry-kafka  @platformatic/kafka Producer, acks=1, the records of one event-loop turn
  *                in one send() (as Kafka producers batch with linger.ms=0); Consumer
  *                stream from the log end, maxWaitTime 500 ms, minBytes 1
- *   ferry-ws     FerryClient (binary encoding): produce() of one record, acks=1;
+ *   ferry-ws     FerryClient (binary encoding, binary produce frames): produce() of one
+ *                record, acks=1 (the client itself sends one turn's calls as one request);
  *                subscribe from latest on a second client
  *   redis        ioredis: XADD per record, auto-pipelining (the commands of one event-loop
  *                turn in one write); XREAD BLOCK on a second connection
@@ -145,7 +146,7 @@ async function ferryKafka(job: PeersLatencyJob): Promise<LatencyDriver> {
 
 async function ferryWs(job: PeersLatencyJob): Promise<LatencyDriver> {
   const WebSocket = createRequire(import.meta.url)('ws') as WebSocketConstructor;
-  const producer = await FerryClient.connect(job.address, { WebSocket, encoding: 'binary' });
+  const producer = await FerryClient.connect(job.address, { WebSocket, encoding: 'binary', produceEncoding: 'binary' });
   const consumer = await FerryClient.connect(job.address, { WebSocket, encoding: 'binary' });
   return {
     subscribe: async (onValue) => {

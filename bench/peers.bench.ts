@@ -3,7 +3,7 @@
  * (issue 5, "Peers"): 1 KiB values, no key, one partition / stream.
  *
  *   ferry-kafka  Ferry's Kafka door
- *   ferry-ws     Ferry's WebSocket door, FerryClient, binary encoding
+ *   ferry-ws     Ferry's WebSocket door, FerryClient, binary encoding and binary produce
  *   redis        Redis Streams (bench/peers/redis.ts), ioredis
  *   nats         NATS JetStream (bench/peers/nats.ts), nats.js
  *

@@ -24,7 +24,7 @@ export const SERVER_SETTINGS: Record<PeerSystem, string> = { 'ferry-kafka': FERR
 /** Throughput: produce N with the best batching, then consume them all from the start (bench/peers-load.ts). */
 export const THROUGHPUT_CLIENT_SETTINGS: Record<PeerSystem, string> = {
   'ferry-kafka': `@platformatic/kafka 1.35.0 producer, send() of ${BATCH_RECORDS} records, ${INFLIGHT} in flight, acks=1, no compression; kafkajs 2.2.4 consumer (2x @platformatic/kafka's reading rate here), eachBatch from the beginning, maxBytes 50 MiB, no commits`,
-  'ferry-ws': `FerryClient over ws, encoding=binary (pushes as binary frames; produce requests stay JSON with base64 values: the door has no binary produce), produce() of ${BATCH_RECORDS} records, ${INFLIGHT} in flight, acks=1; subscribe from earliest, 1 MiB credit window`,
+  'ferry-ws': `FerryClient over ws, encoding=binary, produceEncoding=binary (each produce() a binary frame of one record batch the client builds, appended as sent; pushes as binary frames), produce() of ${BATCH_RECORDS} records, ${INFLIGHT} in flight, acks=1; subscribe from earliest, 1 MiB credit window`,
   redis: `ioredis 6.0.0, pipelines of ${BATCH_RECORDS} XADD (one field), ${INFLIGHT} pipelines in flight; XREADGROUP COUNT ${BATCH_RECORDS} NOACK, one at a time`,
   nats: `nats.js 2.29.3, async js.publish, acks awaited per window of ${BATCH_RECORDS}; pull consumer consume() max_messages ${BATCH_RECORDS}, AckPolicy.None`,
 };
@@ -32,7 +32,7 @@ export const THROUGHPUT_CLIENT_SETTINGS: Record<PeerSystem, string> = {
 /** Latency: one record per send at a fixed rate, the consumer waiting on the server (bench/peers-latency-load.ts). */
 export const LATENCY_CLIENT_SETTINGS: Record<PeerSystem, string> = {
   'ferry-kafka': '@platformatic/kafka 1.35.0 Producer, acks=1, maxInflights 1000, the records of one event-loop turn in one send() (as Kafka producers batch with linger.ms=0); Consumer stream from the log end, maxWaitTime 500 ms, minBytes 1',
-  'ferry-ws': 'FerryClient over ws, encoding=binary, produce() of 1 record, acks=1; subscribe from latest on a second connection',
+  'ferry-ws': 'FerryClient over ws, encoding=binary, produceEncoding=binary, produce() of 1 record per call, acks=1 (the client sends the calls of one event-loop turn as one request); subscribe from latest on a second connection',
   redis: 'ioredis 6.0.0, XADD per record with enableAutoPipelining (the commands of one event-loop turn in one write); XREAD COUNT 1000 BLOCK 500 from the last id, on a second connection',
   nats: 'nats.js 2.29.3, js.publish per record (acks awaited, not before the next send); pull consumer consume() max_messages 1000, DeliverPolicy.New, AckPolicy.None',
 };
