@@ -9,18 +9,25 @@
  *
  *   producer  one record per Produce v9 request (acks=1), open loop: record i
  *             is due at started + i / rate whether or not earlier ones were
- *             answered, and carries its due time (performance.now(), ms, as
+ *             answered, and carries its due time (CLOCK_MONOTONIC in ms, as
  *             text) in its value, so a stalled sender shows up as latency
- *             (no coordinated omission)
+ *             (no coordinated omission). It runs in a worker thread and
+ *             sleeps to each due time with Atomics.wait (microseconds), not
+ *             a timer: Node's timers fire in whole milliseconds, and a sender
+ *             that sends each record up to 1 ms late adds its own lateness
+ *             (about 0.6 ms at the median) to every figure. It lets its event
+ *             loop run (answers checked) at least every millisecond.
  *   consumer  long-polls Fetch v12 (max_wait_ms, min_bytes 1) from the log
- *             end, decodes every batch and records due time to delivery
+ *             end on the main thread, whose event loop never sleeps on the
+ *             sender's behalf, decodes every batch and records due time to
+ *             delivery
  *
  * The first warmupSeconds of records are delivered but not recorded. Prints
  * its result as one JSON line on stdout and exits. Nothing asserts on timing.
  */
 
 import net from 'node:net';
-import { performance } from 'node:perf_hooks';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { API_KEY, findApi } from '../src/protocol/kafka/apis.js';
 import { decode, decodeResponseHeader, encode, encodeRequestHeader, type KafkaStruct } from '../src/protocol/kafka/codec/message-codec.js';
 import type { ApiSpec } from '../src/protocol/kafka/message-spec.js';
@@ -28,7 +35,7 @@ import { KafkaReader } from '../src/protocol/kafka/codec/reader.js';
 import { KafkaWriter } from '../src/protocol/kafka/codec/writer.js';
 import { buildBatch } from '../src/storage/batch-builder.js';
 import { decodeBatches } from '../src/storage/records.js';
-import { LatencyRecorder, sendOpenLoop, stampDueTime, type LatencySummary } from './open-loop.js';
+import { LatencyRecorder, stampDueTime, type LatencySummary } from './open-loop.js';
 
 export interface KafkaLatencyJob {
   port: number;
@@ -50,6 +57,25 @@ const PRODUCE_VERSION = 9;
 const FETCH_VERSION = 12;
 const FETCH_BYTES_MAX = 1 << 20;
 const WAIT_MS = 60_000;
+/** The sender lets its event loop run (socket writes queued, answers read) at least this often. */
+const SENDER_YIELD_MS = 1;
+/** A wait longer than this sleeps on a timer (woken early by as much) instead of Atomics.wait. */
+const SENDER_TIMER_SLEEP_MS = 3;
+
+/** CLOCK_MONOTONIC in ms: one clock for both threads (performance.now() counts from each thread's own start). */
+function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+/** A worker thread running this TypeScript file: tsx's loader is per thread, so the worker registers it before importing. */
+const TS_WORKER_BOOT = (moduleUrl: string): string =>
+  `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(moduleUrl)}); })`;
+
+interface SenderDone {
+  startedAtMs: number;
+  answered: number;
+  failure: string | null;
+}
 
 type Row = Record<string, unknown>;
 
@@ -112,59 +138,22 @@ function fetchBody(job: KafkaLatencyJob, fetchOffset: bigint): Row {
   };
 }
 
-async function run(job: KafkaLatencyJob): Promise<KafkaLatencyResult> {
+/**
+ * The sender thread: record i due at started + i / rate, sent when due (or
+ * at once if late), each answer checked; reports when all are answered.
+ */
+async function sendOnSchedule(job: KafkaLatencyJob, total: number): Promise<SenderDone> {
   const produceApi = findApi(API_KEY.Produce)!;
-  const fetchApi = findApi(API_KEY.Fetch)!;
   const producer = await connect(job.port);
-  const consumer = await connect(job.port);
-
-  const warmup = Math.round(job.ratePerSecond * job.warmupSeconds);
-  const total = warmup + Math.max(1, Math.round(job.ratePerSecond * job.seconds));
-  const latency = new LatencyRecorder(warmup, total);
-  let failure: Error | undefined;
-  const fail = (error: Error): void => {
-    failure ??= error;
-  };
-
-  // Consumer: the log end first (a Fetch at offset 0 of the empty topic answers its high watermark at once).
-  let fetchOffset = 0n;
-  let done = false;
-  let fetchCorrelationId = 0;
-  const delivered = new Promise<void>((resolve, reject) => {
-    const poll = (): void => void consumer.write(frame(fetchApi, FETCH_VERSION, ++fetchCorrelationId, fetchBody(job, fetchOffset), 256));
-    onFrames(consumer, (response) => {
-      const deliveredAt = performance.now();
-      try {
-        const partition = firstPartition(decodeResponse(fetchApi, FETCH_VERSION, response), 'responses', 'partitions');
-        if (partition['errorCode'] !== 0) throw new Error(`Fetch answered error code ${String(partition['errorCode'])}`);
-        const records = partition['records'] as Buffer | null;
-        for (const batch of records === null ? [] : decodeBatches(records)) {
-          for (const record of batch.records) {
-            if (record.offset < fetchOffset) continue;
-            done = latency.delivered(record.value?.toString('latin1') ?? '', deliveredAt);
-            fetchOffset = record.offset + 1n;
-          }
-        }
-      } catch (error) {
-        reject(error as Error);
-        return;
-      }
-      if (done) resolve();
-      else poll();
-    });
-    consumer.once('close', () => reject(new Error(`broker closed the consumer after ${latency.received} of ${total} records`)));
-    poll();
-  });
-
-  // Producer: open loop; responses checked, never waited on before the next send.
   let answered = 0;
+  let failure: string | null = null;
   onFrames(producer, (response) => {
     try {
       const partition = firstPartition(decodeResponse(produceApi, PRODUCE_VERSION, response), 'responses', 'partitionResponses');
       if (partition['errorCode'] !== 0) throw new Error(`Produce answered error code ${String(partition['errorCode'])}`);
       answered++;
     } catch (error) {
-      fail(error as Error);
+      failure ??= (error as Error).message;
     }
   });
   const send = (dueAt: number, index: number): void => {
@@ -173,23 +162,101 @@ async function run(job: KafkaLatencyJob): Promise<KafkaLatencyResult> {
     const body = { transactionalId: null, acks: 1, timeoutMs: 30_000, topicData: [{ name: job.topic, partitionData: [{ index: 0, records }] }] };
     producer.write(frame(produceApi, PRODUCE_VERSION, index + 1, body, records.length + 128));
   };
-  const started = await sendOpenLoop(job.ratePerSecond, total, send);
+  const intervalMs = 1000 / job.ratePerSecond;
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+  const startedAtMs = monotonicMs();
+  let yieldedAt = startedAtMs;
+  let sent = 0;
+  while (sent < total) {
+    const now = monotonicMs();
+    while (sent < total && startedAtMs + sent * intervalMs <= now) {
+      send(startedAtMs + sent * intervalMs, sent);
+      sent++;
+    }
+    const waitMs = startedAtMs + sent * intervalMs - monotonicMs();
+    if (sent < total && waitMs > SENDER_TIMER_SLEEP_MS) {
+      await new Promise((resolve) => setTimeout(resolve, waitMs - SENDER_TIMER_SLEEP_MS));
+      yieldedAt = monotonicMs();
+    } else if (sent >= total || monotonicMs() - yieldedAt >= SENDER_YIELD_MS) {
+      await yieldToLoop();
+      yieldedAt = monotonicMs();
+    } else if (waitMs > 0) {
+      Atomics.wait(sleeper, 0, 0, waitMs);
+    }
+  }
+  const deadline = monotonicMs() + WAIT_MS;
+  while (answered < total && failure === null && monotonicMs() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+  producer.destroy();
+  return { startedAtMs, answered, failure };
+}
+
+async function run(job: KafkaLatencyJob): Promise<KafkaLatencyResult> {
+  const fetchApi = findApi(API_KEY.Fetch)!;
+  const consumer = await connect(job.port);
+
+  const warmup = Math.round(job.ratePerSecond * job.warmupSeconds);
+  const total = warmup + Math.max(1, Math.round(job.ratePerSecond * job.seconds));
+  const latency = new LatencyRecorder(warmup, total);
+  // Consumer: the log end first (a Fetch at offset 0 of the empty topic answers its high watermark at once).
+  let fetchOffset = 0n;
+  let allDelivered = false;
+  let fetchCorrelationId = 0;
+  const delivered = new Promise<void>((resolve, reject) => {
+    const poll = (): void => void consumer.write(frame(fetchApi, FETCH_VERSION, ++fetchCorrelationId, fetchBody(job, fetchOffset), 256));
+    onFrames(consumer, (response) => {
+      const deliveredAt = monotonicMs();
+      try {
+        const partition = firstPartition(decodeResponse(fetchApi, FETCH_VERSION, response), 'responses', 'partitions');
+        if (partition['errorCode'] !== 0) throw new Error(`Fetch answered error code ${String(partition['errorCode'])}`);
+        const records = partition['records'] as Buffer | null;
+        for (const batch of records === null ? [] : decodeBatches(records)) {
+          for (const record of batch.records) {
+            if (record.offset < fetchOffset) continue;
+            allDelivered = latency.delivered(record.value?.toString('latin1') ?? '', deliveredAt);
+            fetchOffset = record.offset + 1n;
+          }
+        }
+      } catch (error) {
+        reject(error as Error);
+        return;
+      }
+      if (allDelivered) resolve();
+      else poll();
+    });
+    consumer.once('close', () => reject(new Error(`broker closed the consumer after ${latency.received} of ${total} records`)));
+    poll();
+  });
+
+  const sender = new Promise<SenderDone>((resolve, reject) => {
+    const worker = new Worker(TS_WORKER_BOOT(import.meta.url), { eval: true, workerData: { job, total } });
+    worker.once('message', (done: SenderDone) => resolve(done));
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`sender thread exited ${code} before reporting`)));
+  });
 
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([delivered, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`delivered ${latency.received} of ${total} within ${WAIT_MS} ms`)), WAIT_MS)))]);
   clearTimeout(timer);
-  const elapsedMs = performance.now() - started;
-  if (failure !== undefined) throw failure;
-  producer.destroy();
+  const deliveredAllAt = monotonicMs();
+  const done = await sender;
+  if (done.failure !== null) throw new Error(done.failure);
+  if (done.answered !== total) throw new Error(`${done.answered} of ${total} produce requests answered`);
+  const elapsedMs = deliveredAllAt - done.startedAtMs;
   consumer.destroy();
   return { sent: total, elapsedMs, ...latency.summary() };
 }
 
-try {
-  const result = await run(JSON.parse(process.argv[2] ?? '{}') as KafkaLatencyJob);
-  process.stdout.write(`${JSON.stringify(result)}\n`);
-  process.exit(0);
-} catch (error) {
-  process.stderr.write(`kafka-latency-load failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  process.exit(1);
+if (isMainThread) {
+  try {
+    const result = await run(JSON.parse(process.argv[2] ?? '{}') as KafkaLatencyJob);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    process.exit(0);
+  } catch (error) {
+    process.stderr.write(`kafka-latency-load failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  }
+} else {
+  const { job, total } = workerData as { job: KafkaLatencyJob; total: number };
+  parentPort!.postMessage(await sendOnSchedule(job, total));
 }
