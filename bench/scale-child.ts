@@ -1,0 +1,71 @@
+/**
+ * A load generator child that says when it is ready, for the scale suite's
+ * runs where the producer must not start before every subscriber is in
+ * place: the child prints READY_LINE once set up and its result as one JSON
+ * line last, as runLoadScript's children do (bench/load-child.ts, which has
+ * no ready step). A child that has not finished within its timeout is killed.
+ */
+
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const STDERR_TAIL_CHARS = 2000;
+
+/** What a child prints, alone on its line, once it is ready. */
+export const READY_LINE = '{"ready":true}';
+
+export interface ReadyChild<Result> {
+  /** Resolves when the child printed READY_LINE; rejects if it exits first. */
+  ready: Promise<void>;
+  /** The JSON of the last line the child printed, once it exited 0. */
+  result: Promise<Result>;
+  kill(): void;
+}
+
+export function startReadyChild<Result>(script: string, job: unknown, timeoutMs: number): ReadyChild<Result> {
+  const name = path.basename(script, '.ts');
+  const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(job)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let markReady: () => void = () => {};
+  let failReady: (error: Error) => void = () => {};
+  const ready = new Promise<void>((resolve, reject) => {
+    markReady = resolve;
+    failReady = reject;
+  });
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+    if (stdout.includes(`${READY_LINE}\n`)) markReady();
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-STDERR_TAIL_CHARS)));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const result = new Promise<Result>((resolve, reject) => {
+    const failed = (error: Error): void => {
+      failReady(error);
+      reject(error);
+    };
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      failed(error);
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      const line = stdout.trim().split('\n').at(-1) ?? '';
+      if (code !== 0) {
+        failed(new Error(`${name} exited ${code ?? signal}${signal === 'SIGKILL' ? ` (killed after ${timeoutMs} ms?)` : ''}: ${stderr.trim() || line.slice(0, 200)}`));
+        return;
+      }
+      try {
+        resolve(JSON.parse(line) as Result);
+      } catch (error) {
+        failed(new Error(`${name} printed no result line (${(error as Error).message}): ${line.slice(0, 200)}`));
+      }
+    });
+  });
+  // Either promise may be left unawaited when the other fails first: never an unhandled rejection.
+  ready.catch(() => undefined);
+  result.catch(() => undefined);
+  return { ready, result, kill: () => child.kill('SIGKILL') };
+}
