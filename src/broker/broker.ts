@@ -19,6 +19,7 @@ import { LogManager, validateTopicName } from '../storage/log-manager.js';
 import type { AppendResult, PartitionLog } from '../storage/partition-log.js';
 import { decodeBatches, type DecodedRecord, type RecordHeader } from '../storage/records.js';
 import { FetchWaiters } from './fetch-waiters.js';
+import { SharedReads } from './shared-reads.js';
 import { GroupCoordinator, type GroupCoordinatorOptions } from './groups/group-coordinator.js';
 import { MetadataStore, newKafkaId, type TopicMetadata } from './metadata-store.js';
 import { partitionForKey } from './murmur2.js';
@@ -114,6 +115,7 @@ export const INTERNAL_TOPIC_PREFIX = '__';
 
 export class Broker {
   private readonly waiters = new FetchWaiters();
+  private readonly reads = new SharedReads();
   private readonly producerIds: ProducerIdAllocator;
   private readonly defaultConfig: LogConfig;
   readonly brokerId: number;
@@ -349,7 +351,7 @@ export class Broker {
     const minBytes = options.minBytes ?? 1;
     const deadline = this.now() + (options.maxWaitMs ?? 0);
     for (;;) {
-      const read = log.read(offset, options.maxBytes);
+      const read = this.reads.read(log, offset, options.maxBytes);
       const answer = { bytes: read.bytes, nextOffset: read.nextOffset, highWatermark: read.logEndOffset, logStartOffset: read.logStartOffset };
       const remainingMs = deadline - this.now();
       if (read.bytes.length >= minBytes || remainingMs <= 0 || options.signal?.aborted || this.closed) return answer;
