@@ -2,8 +2,8 @@
  * File descriptors for the scale runs: a broker with 10,000 sockets or
  * 10,000 partitions needs more than most shells' default `ulimit -n`. A run
  * says how many it needs; the soft limit is raised to the hard one when that
- * is enough (prlimit on this process; children inherit it), and otherwise the
- * run fails naming both numbers, before the broker hits EMFILE halfway.
+ * is enough (prlimit on this process; children inherit it), and otherwise
+ * TooFewDescriptors names both numbers, before the broker hits EMFILE halfway.
  */
 
 import { execFileSync } from 'node:child_process';
@@ -11,6 +11,9 @@ import fs from 'node:fs';
 
 const LIMITS_FILE = '/proc/self/limits';
 const FD_DIR = '/proc/self/fd';
+
+/** The run needs more open files than this process may have. */
+export class TooFewDescriptors extends Error {}
 
 export interface OpenFilesLimit {
   soft: number;
@@ -44,7 +47,7 @@ export function ensureOpenFiles(needed: number, what: string): OpenFilesLimit {
     limit = openFilesLimit();
   }
   if (limit.soft < needed) {
-    throw new Error(`${what} needs about ${needed.toLocaleString('en-US')} open files, and this process may have ${limit.soft.toLocaleString('en-US')} (hard limit ${limit.hard.toLocaleString('en-US')}): raise it (ulimit -n ${needed}) before the run`);
+    throw new TooFewDescriptors(`${what} needs about ${needed.toLocaleString('en-US')} open files, and this process may have ${limit.soft.toLocaleString('en-US')} (hard limit ${limit.hard.toLocaleString('en-US')}): raise it (ulimit -n ${needed}) before the run`);
   }
   return limit;
 }

@@ -18,8 +18,10 @@
  * others from their offsets: decoding every record of a million deliveries a
  * second would make the clients, not the broker, the figure.
  *   producer     FerryClient, one record per produce (acks=1) on the open-loop
- *                schedule of open-loop.ts; the value is the due time as epoch ms
- *                (performance.timeOrigin + due), so another process can compare.
+ *                schedule of open-loop.ts, from when the parent says go (it
+ *                connects and prints READY_LINE first); the value is the due
+ *                time as epoch ms (performance.timeOrigin + due), so another
+ *                process can compare.
  *
  * A raw client rather than FerryClient on the subscriber side: a thousand
  * subscribers in one process make the client's per-record cost the figure.
@@ -33,7 +35,7 @@ import * as hdr from 'hdr-histogram-js';
 import { FerryClient, type WebSocketConstructor } from '../src/client/index.js';
 import { readRecordsFrameHeader, RECORDS_FRAME_HEADER_BYTES } from '../src/protocol/ws/protocol.js';
 import { sendOpenLoop, stampDueTime } from './open-loop.js';
-import { READY_LINE } from './scale-child.js';
+import { READY_LINE, waitForGo } from './scale-child.js';
 
 /** What this file uses of the `ws` package's WebSocket (the package ships no types here). */
 interface RawSocket {
@@ -193,6 +195,8 @@ async function subscribers(job: Extract<FanoutJob, { mode: 'subscribers' }>): Pr
 
 async function producer(job: Extract<FanoutJob, { mode: 'producer' }>): Promise<FanoutResult> {
   const client = await FerryClient.connect(job.url, { WebSocket: WebSocket as unknown as WebSocketConstructor, encoding: 'binary' });
+  process.stdout.write(`${READY_LINE}\n`);
+  await waitForGo();
   const produced: Array<Promise<unknown>> = [];
   const started = await sendOpenLoop(job.ratePerSecond, job.records, (dueAt) => {
     produced.push(client.produce(job.topic, { value: stampDueTime(performance.timeOrigin + dueAt, job.valueBytes) }, { acks: 1 }));
