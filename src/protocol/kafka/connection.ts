@@ -203,7 +203,7 @@ export class KafkaConnection {
     }
     let body: Record<string, unknown>;
     try {
-      body = handler.codec ? handler.codec.decodeRequest(reader, version) : decode(api.request, version, reader);
+      body = handler.codec?.decodeRequest ? handler.codec.decodeRequest(reader, version) : decode(api.request, version, reader);
     } catch (error) {
       this.close(`undecodable ${api.name} v${version} request: ${errorMessage(error)}`);
       return;
@@ -381,7 +381,7 @@ function encodeResponseChunks(api: ApiSpec, version: number, correlationId: numb
   const writer = new KafkaWriter(RESPONSE_WRITER_BYTES);
   writer.writeInt32(0);
   encodeResponseHeader(api, version, correlationId, writer);
-  if (bodyCodec) bodyCodec.encodeResponse(body, version, writer);
+  if (bodyCodec?.encodeResponse) bodyCodec.encodeResponse(body, version, writer);
   else encode(api.response, version, body, writer);
   writer.writeInt32At(0, writer.byteLength - SIZE_PREFIX_BYTES);
   return writer.finishResponseChunks();

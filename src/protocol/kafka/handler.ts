@@ -82,8 +82,10 @@ export interface RequestContext {
  * test checks each against it), for every version the handler serves.
  */
 export interface ApiBodyCodec {
-  decodeRequest(reader: KafkaReader, version: number): Record<string, unknown>;
-  encodeResponse(body: ResponseBody, version: number, writer: KafkaWriter): void;
+  /** Absent: requests decode with the generic codec. */
+  decodeRequest?(reader: KafkaReader, version: number): Record<string, unknown>;
+  /** Absent: responses encode with the generic codec. */
+  encodeResponse?(body: ResponseBody, version: number, writer: KafkaWriter): void;
 }
 
 export interface ApiHandler {

@@ -169,7 +169,7 @@ describe('Fetch served with sendfile', () => {
       client.write(encodeRequest(API_KEY.Fetch, FETCH_VERSION, 1, fetchBody(0, 8 * 1024 * 1024)));
       await vi.waitFor(() => expect(sendfile.mock.calls.length).toBeGreaterThan(i), { timeout: WAIT_MS });
       client.close();
-      await Promise.allSettled(sendfile.mock.results.map((result) => result.value as Promise<number>));
+      await Promise.allSettled(sendfile.mock.results.map((result: { value: unknown }) => result.value as Promise<number>));
     }
     const client = await RawKafkaClient.connect(door.port);
     try {

@@ -23,6 +23,7 @@
 import { ERROR_CODES, FerryError } from '../../../errors.js';
 import { INITIAL_EPOCH, partitionKey, SESSIONLESS_EPOCH, type FetchSession, type FetchSessionCache, type SessionPartition } from '../fetch-sessions.js';
 import type { ApiHandler, RequestContext } from '../handler.js';
+import { encodeFetchResponse, FETCH_CODEC_VERSIONS, type FetchResponseBody } from '../codec/fetch-codec.js';
 import { FileRecords, type RecordSet } from '../codec/file-records.js';
 import { readFileRecords } from '../file-sender.js';
 import { FETCH_RESPONSE_BYTES_MAX, FETCH_WAIT_MS_MAX, SENDFILE_BYTES_MIN, SENDFILE_OFFSETS_BEHIND_MIN } from '../limits.js';
@@ -75,7 +76,8 @@ interface PartitionAnswer {
 
 export const fetchHandler: ApiHandler = {
   apiKey: 1,
-  versions: { min: 4, max: 17 },
+  versions: FETCH_CODEC_VERSIONS,
+  codec: { encodeResponse: (body, version, writer) => encodeFetchResponse(body as unknown as FetchResponseBody, version, writer) },
   async handle(body, context) {
     const request = body as unknown as FetchRequest;
     const usesSessions = context.apiVersion >= SESSIONS_MIN_VERSION;
