@@ -66,7 +66,6 @@ export class InvalidRequest extends FerryError {
 
 type Json = Record<string, unknown>;
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 export function parseRequest(text: string): Request {
   let message: unknown;
@@ -218,6 +217,23 @@ function partitionStartOf(entry: unknown, fields: Fields, index: number): Partit
   return { partition: entryFields.count('partition'), from: entryFields.from('from', null) };
 }
 
+/**
+ * Padded standard base64 decoded, or null. Node's decoder is lenient (it
+ * skips what is not base64, stops at '=' and takes the URL-safe alphabet
+ * too), so the text is checked by what came out: anything skipped or cut
+ * short leaves fewer bytes than the length promises. A regular expression
+ * over the text did the same check at ~10 us per KiB (2.7 s of 13.8 s of the
+ * broker in a JSON produce profile); this costs the decode and two scans.
+ */
+function standardBase64(text: string): Buffer | null {
+  if (text.length % 4 !== 0) return null;
+  const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
+  const bytes = Buffer.from(text, 'base64');
+  if (bytes.length !== (text.length / 4) * 3 - padding) return null;
+  if (text.includes('-') || text.includes('_')) return null;
+  return bytes;
+}
+
 function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -271,8 +287,9 @@ class Fields {
     if (value === null || (value === undefined && optional)) return null;
     if (typeof value === 'string') return Buffer.from(value, 'utf8');
     if (isObject(value) && typeof value.base64 === 'string') {
-      if (value.base64.length % 4 !== 0 || !BASE64.test(value.base64)) throw this.invalid(`${name}.base64 is not padded standard base64`);
-      return Buffer.from(value.base64, 'base64');
+      const bytes = standardBase64(value.base64);
+      if (bytes === null) throw this.invalid(`${name}.base64 is not padded standard base64`);
+      return bytes;
     }
     throw this.invalid(`${name} must be a string, {"base64": "..."} or null`);
   }

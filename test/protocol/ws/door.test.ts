@@ -85,6 +85,10 @@ describe('produce', () => {
     expect(unknown).toMatchObject({ error_code: 3, retriable: true });
     await expectError('partition', { type: 'produce', topic: 'errors', records: [{ value: 'x', partition: 2 }] }, 'UNKNOWN_TOPIC_OR_PARTITION');
     await expectError('base64', { type: 'produce', topic: 'errors', records: [{ value: { base64: 'not base64!' } }] }, 'INVALID_REQUEST');
+    // Node's decoder would take these (skipping, stopping at '=', URL-safe letters): the door does not.
+    for (const [i, base64] of ['AB-_', 'QQ=A', 'QUJD\nREVG', 'QQ==QQ==', 'A===', 'QUJ'].entries()) {
+      await expectError(`base64-${i}`, { type: 'produce', topic: 'errors', records: [{ value: { base64 } }] }, 'INVALID_REQUEST');
+    }
     await expectError('timestamp', { type: 'produce', topic: 'errors', records: [{ value: 'v', timestamp: -5 }] }, 'INVALID_REQUEST');
     await expectError('records', { type: 'produce', topic: 'errors', records: [] }, 'INVALID_REQUEST');
     await expectError('acks', { type: 'produce', topic: 'errors', acks: 2, records: [{ value: 'x' }] }, 'INVALID_REQUIRED_ACKS');
