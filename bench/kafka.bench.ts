@@ -207,7 +207,7 @@ async function latencyFigures(context: SuiteContext, ratePerSecond: number): Pro
   try {
     const job: KafkaLatencyJob = { port: Number(served.bootstrap.split(':')[1]), topic: 'bench', valueBytes: LATENCY_VALUE_BYTES, ratePerSecond, warmupSeconds, seconds, fetchMaxWaitMs: LATENCY_FETCH_MAX_WAIT_MS };
     const { result, usage } = await probeBroker(() => runLoadScript<KafkaLatencyResult>(LATENCY_SCRIPT, job));
-    const note = `raw client on Ferry's codec, open loop ${ratePerSecond.toLocaleString('en-US')} records/s for ${seconds} s after ${warmupSeconds} s unrecorded warm-up, 1 record (${LATENCY_VALUE_BYTES} B) per Produce v9, acks=1; consumer on another socket of the same child, Fetch v12 long poll (max_wait_ms ${LATENCY_FETCH_MAX_WAIT_MS}, min_bytes 1) from the log end; due time to delivery, hdr-histogram, ${result.recorded.toLocaleString('en-US')} samples`;
+    const note = `raw client on Ferry's codec (sender in a worker thread sleeping to each due time with Atomics.wait), open loop ${ratePerSecond.toLocaleString('en-US')} records/s for ${seconds} s after ${warmupSeconds} s unrecorded warm-up, 1 record (${LATENCY_VALUE_BYTES} B) per Produce v9, acks=1; consumer on another socket of the same child, Fetch v12 long poll (max_wait_ms ${LATENCY_FETCH_MAX_WAIT_MS}, min_bytes 1) from the log end; due time to delivery, hdr-histogram, ${result.recorded.toLocaleString('en-US')} samples`;
     const values: Record<LatencyStat, number> = { p50: result.p50Ms, p99: result.p99Ms, 'p99.9': result.p999Ms, max: result.maxMs };
     const figures: Figure[] = LATENCY_STATS.map((stat) => {
       const target = ratePerSecond === 10_000 ? LATENCY_TARGETS_MS[stat] : undefined;
