@@ -11,6 +11,11 @@
  * answered when the socket dropped fail with a retriable NETWORK_EXCEPTION
  * (the broker may or may not have appended them: the caller decides whether
  * to send again); requests not yet sent wait for the next socket.
+ *
+ * Produce goes as JSON or, with produceEncoding binary (the default on a
+ * binary connection), as binary produce frames: record batches built here
+ * (batch-encoder.ts, CRC32C in JS) that the broker appends as sent. Calls of
+ * one event-loop turn are merged into one request (produce-coalescer.ts).
  */
 
 import {

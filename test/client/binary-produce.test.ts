@@ -149,9 +149,10 @@ describe('FerryClient binary produce', () => {
     const client = await FerryClient.connect(`ws://127.0.0.1:${running.port}`, { WebSocket, encoding: 'binary' });
     try {
       await running.broker.createTopic('merged', { partitions: 1 });
-      const calls = Array.from({ length: 10 }, (_, i) => client.produce('merged', i % 2 === 0 ? { value: `single-${i}` } : [{ value: `pair-${i}-a` }, { value: `pair-${i}-b` }]));
-      const answers = await Promise.all(calls);
-      expect(answers.map((answer) => (Array.isArray(answer) ? answer.map((r) => r.offset) : answer.offset))).toEqual([0, [1, 2], 3, [4, 5], 6, [7, 8], 9, [10, 11], 12, [13, 14]]);
+      const calls = Array.from({ length: 10 }, (_, i) =>
+        i % 2 === 0 ? client.produce('merged', { value: `single-${i}` }).then((r) => r.offset) : client.produce('merged', [{ value: `pair-${i}-a` }, { value: `pair-${i}-b` }]).then((rs) => rs.map((r) => r.offset)),
+      );
+      expect(await Promise.all(calls)).toEqual([0, [1, 2], 3, [4, 5], 6, [7, 8], 9, [10, 11], 12, [13, 14]]);
       const stored = decodeBatches((await running.broker.fetch('merged', 0, 0, { maxBytes: 1 << 20 })).bytes);
       expect(stored).toHaveLength(1);
       expect(stored[0]!.records.map((r) => r.value?.toString())).toEqual(['single-0', 'pair-1-a', 'pair-1-b', 'single-2', 'pair-3-a', 'pair-3-b', 'single-4', 'pair-5-a', 'pair-5-b', 'single-6', 'pair-7-a', 'pair-7-b', 'single-8', 'pair-9-a', 'pair-9-b']);
