@@ -154,7 +154,7 @@ describe('binary produce', () => {
     // Batch errors are the Kafka door's: one validation for both doors.
     await expectError(11, good(11).subarray(0, good(11).length - 3), 'CORRUPT_MESSAGE');
     await expectError(12, mutate(good(12), (f) => f.writeInt32BE(5_000, batchAt + LENGTH_OFFSET)), 'CORRUPT_MESSAGE');
-    await expectError(13, mutate(good(13), (f) => (f[f.length - 2] ^= 0x01)), 'CORRUPT_MESSAGE');
+    await expectError(13, mutate(good(13), (f) => f.writeUInt8(f.readUInt8(f.length - 2) ^ 0x01, f.length - 2)), 'CORRUPT_MESSAGE');
     await expectError(14, mutate(good(14), (f) => f.writeInt32BE(0, batchAt + CRC_OFFSET)), 'CORRUPT_MESSAGE');
     await expectError(15, mutate(good(15), (f) => f.writeInt8(1, batchAt + MAGIC_OFFSET)), 'UNSUPPORTED_FOR_MESSAGE_FORMAT');
     await expectError(16, mutate(good(16), (f) => f.writeInt8(3, batchAt + MAGIC_OFFSET)), 'CORRUPT_MESSAGE');
