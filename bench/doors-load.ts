@@ -213,6 +213,6 @@ async function main(): Promise<void> {
 try {
   await main();
 } catch (error) {
-  process.stderr.write(`doors-load failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  process.exitCode = 1;
+  // Exit now: a failed run leaves sockets open (a client reconnecting, a subscription waiting) that would keep the child alive until runLoadScript's timeout.
+  process.stderr.write(`doors-load failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`, () => process.exit(1));
 }
