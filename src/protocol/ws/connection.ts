@@ -12,7 +12,7 @@ import type { OffsetToCommit, PartitionOutcome } from '../../broker/groups/index
 import { FerryError } from '../../errors.js';
 import type { AppendResult } from '../../storage/partition-log.js';
 import { readBinaryProduce, type BinaryProduceRequest } from './binary-produce.js';
-import { errorMessage, type ErrorContext } from './frames.js';
+import { errorMessage, producedText, type ErrorContext } from './frames.js';
 import { GroupMember, type MemberHost } from './group-member.js';
 import { wireLimits, type WsLimits } from './limits.js';
 import type { ReceiveBuffers } from './receive-buffers.js';
@@ -186,7 +186,7 @@ export class Connection implements PushTarget, MemberHost {
     this.inflightRequests++;
     try {
       const results = await this.broker.produce(request.topic, request.records, { acks: request.acks });
-      this.send(withId({ type: 'produced', results }, request.id));
+      this.sendText(producedText(request.id, results));
     } catch (error) {
       this.sendError(error, { id: request.id });
     } finally {
@@ -428,8 +428,11 @@ export class Connection implements PushTarget, MemberHost {
   // --- sending -----------------------------------------------------------------------------
 
   send(message: ServerMessage): void {
+    if (this.open) this.sendText(JSON.stringify(message));
+  }
+
+  private sendText(text: string): void {
     if (!this.open) return;
-    const text = JSON.stringify(message);
     this.ws.cork(() => this.ws.send(text, false));
   }
 

@@ -5,10 +5,10 @@
  */
 
 import { isUtf8 } from 'node:buffer';
-import type { FetchResult } from '../../broker/broker.js';
+import type { FetchResult, ProducedRecord } from '../../broker/broker.js';
 import { ERROR_CODES, FerryError } from '../../errors.js';
 import { decodeBatches, type DecodedRecord } from '../../storage/records.js';
-import type { ErrorMessage, RecordsMessage, WireRecord, WireValue } from './protocol.js';
+import type { ErrorMessage, RecordsMessage, RequestId, WireRecord, WireValue } from './protocol.js';
 
 export interface ErrorContext {
   id?: string | number | undefined;
@@ -31,6 +31,23 @@ export function errorMessage(error: unknown, context: ErrorContext): ErrorMessag
     message.message = error.message;
   }
   return message;
+}
+
+/**
+ * The JSON produce answer, {type:"produced", results:[...], id?} as
+ * JSON.stringify would write it, written by hand: one result per record made
+ * JSON.stringify the largest item of the broker's profile under JSON produce
+ * (10% at 250k records/s of 500-record requests); concatenation is ~6x
+ * cheaper. Every field is an integer (offsets, ms timestamps), so a number's
+ * string is its JSON.
+ */
+export function producedText(id: RequestId | undefined, results: readonly ProducedRecord[]): string {
+  let text = '{"type":"produced","results":[';
+  for (let i = 0; i < results.length; i++) {
+    const result = results[i]!;
+    text += `${i === 0 ? '' : ','}{"partition":${result.partition},"offset":${result.offset},"timestamp":${result.timestamp}}`;
+  }
+  return id === undefined ? `${text}]}` : `${text}],"id":${JSON.stringify(id)}}`;
 }
 
 /**
