@@ -54,6 +54,12 @@ export class StoragePool implements StorageTasks {
       minThreads: 0,
       maxThreads: threadsMax,
       idleTimeout: 30_000,
+      // Descriptors cross threads here: compaction's worker opens the replaced files'
+      // (retiredFds) and the caller's thread closes them. With Node's default, a worker
+      // closes at exit every raw descriptor it opened and did not close itself, so an idle
+      // worker's exit would close those numbers again, by then other files' or sockets'.
+      // Every descriptor the storage code opens has an explicit owner that closes it.
+      trackUnmanagedFds: false,
     });
   }
 

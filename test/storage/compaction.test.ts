@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { CLEANING_DIR_NAME, type CompactionOutcome, type CompactionPlan } from '../../src/storage/compaction.js';
 import { PartitionLog } from '../../src/storage/partition-log.js';
 import { CompressionCodec } from '../../src/storage/record-batch.js';
-import { closeSharedStoragePool, sharedStoragePool, type StorageTasks } from '../../src/storage/storage-pool.js';
+import { closeSharedStoragePool, sharedStoragePool, StoragePool, type StorageTasks } from '../../src/storage/storage-pool.js';
 import { config, keyedBatch, prng, readAll, tempDir } from './helpers.js';
 
 afterAll(closeSharedStoragePool);
@@ -198,5 +198,56 @@ describe('compaction off the event loop', () => {
     expect(stats!.segmentsCleaned).toBeGreaterThan(0);
     await log.close();
     await vi.waitFor(() => expect(openDescriptors()).toBe(before));
+  });
+
+  it("leaves this thread's descriptors alone when the worker that opened the retired ones exits", async () => {
+    // The retired descriptors are opened in the worker and closed here. Node's default for a
+    // Worker (trackUnmanagedFds) closes at its exit every raw descriptor it opened and did not
+    // close itself: those numbers, reused by then, would be other files' (a bench run lost a
+    // live segment's time index that way, 30 s after a compaction when the idle worker exited).
+    const pool = new StoragePool(1);
+    const held: number[] = [];
+    try {
+      let retired: readonly number[] = [];
+      const tasks: StorageTasks = {
+        recoverSegment: pool.recoverSegment.bind(pool),
+        validate: pool.validate.bind(pool),
+        compact: async (plan: CompactionPlan) => {
+          const outcome = await pool.compact(plan);
+          retired = outcome.retiredFds;
+          return outcome;
+        },
+      };
+      // A first compaction starts the worker, whose own descriptors stay open while it lives.
+      const warmUp = await overwrittenLog(tempDir(), tasks);
+      await warmUp.compact();
+      await warmUp.close();
+      const before = openDescriptors();
+      const log = await overwrittenLog(tempDir(), tasks);
+      await log.compact();
+      await log.close();
+      expect(retired.length).toBeGreaterThan(0);
+      await vi.waitFor(() => expect(openDescriptors()).toBe(before));
+
+      // Take the lowest free numbers, the retired ones among them, then let the worker exit.
+      const scratch = path.join(tempDir(), 'held.dat');
+      fs.writeFileSync(scratch, 'held');
+      for (let i = 0; i < retired.length + 16; i++) held.push(fs.openSync(scratch, 'r'));
+      expect(held.some((fd) => retired.includes(fd)), 'no retired number was reused: the test would prove nothing').toBe(true);
+      await pool.destroy();
+
+      const closedUnderUs = held.filter((fd) => {
+        try {
+          fs.fstatSync(fd);
+          return false;
+        } catch {
+          return true;
+        }
+      });
+      expect(closedUnderUs).toEqual([]);
+    } finally {
+      for (const fd of held) fs.close(fd, () => undefined);
+      await pool.destroy();
+    }
   });
 });
