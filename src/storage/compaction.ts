@@ -23,6 +23,12 @@
  * or unlinked file stays readable through them, with the in-memory indexes
  * that describe it, until the swap closes them. Nothing else removes or opens
  * inactive segments while a compaction runs (the log refuses retention then).
+ * Index files are the exception to "through descriptors": an index opens its
+ * path for each write (IndexFile), and after the install that path names the
+ * cleaned file. So the plan persists the planned segments' indexes first, on
+ * the caller's thread: an inactive segment gains no entries, so none of its
+ * indexes writes again (a flush of a segment whose roll-time flush failed
+ * may still fdatasync the path: the cleaned file, already durable).
  *
  * Freeing an old segment's file (its extents and cached pages) costs about
  * 0.5 ms per MiB here, in whichever close() or unlink() drops the last
@@ -134,6 +140,8 @@ export function planCompaction(
   nowMs: number,
   producerLastOffsets: readonly number[] = [],
 ): CompactionPlan {
+  // Normally a no-op (sealing persisted them); see the header for why nothing may be left to write.
+  for (const segment of inactive) segment.persistIndexes();
   return { dir, baseOffsets: inactive.map((segment) => segment.baseOffset), nowMs, deleteRetentionMs: config.deleteRetentionMs, settings, producerLastOffsets: [...producerLastOffsets] };
 }
 
@@ -168,11 +176,10 @@ export function compactSegments(plan: CompactionPlan): CompactionOutcome {
       if (kept) output.append(kept.bytes, kept.start, kept.end);
     });
     output.closeTimeIndexEntry();
-    output.persistIndexes();
     fs.utimesSync(output.paths.log, writtenAt, writtenAt);
     fs.fdatasyncSync(output.fd);
-    fs.fdatasyncSync(output.offsetIndex.fileDescriptor);
-    fs.fdatasyncSync(output.timeIndex.fileDescriptor);
+    output.offsetIndex.syncBlocking();
+    output.timeIndex.syncBlocking();
     // A cleaned segment left empty is deleted, except the log's first: its base offset holds the log start offset.
     cleaned.push({ baseOffset: base, sizeBytes: output.sizeBytes, removed: output.sizeBytes === 0 && cleaned.length > 0 });
     stats.bytesWritten += output.sizeBytes;

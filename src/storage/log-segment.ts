@@ -1,6 +1,8 @@
 /**
  * One segment of a partition log: a `.log` file of record batches starting at
- * `baseOffset`, with its sparse offset and time indexes.
+ * `baseOffset`, with its sparse offset and time indexes. The segment holds one
+ * descriptor, the log's, for its whole life; the indexes open their files only
+ * for the operation at hand (IndexFile).
  *
  * Appends write whole batches at the end of the file (positioned writes into
  * the page cache) and add an index entry every `indexIntervalBytes`. Reads use
@@ -86,7 +88,7 @@ export class LogSegment {
   private rollbacks = 0;
   /** Max timestamp of the first batch: segment.ms counts from it, as in Kafka. -1 while empty. */
   rollTimestampMs = -1;
-  /** Set once the segment's files are closed; a late flush must not touch its descriptors. */
+  /** Set once the segment is closed; a late flush must not touch its descriptor (or its index files' paths). */
   closed = false;
 
   private constructor(
@@ -105,20 +107,18 @@ export class LogSegment {
   /** A new, empty segment. On failure nothing of it is left behind, so the roll can be tried again. */
   static create(dir: string, baseOffset: number, settings: SegmentSettings): LogSegment {
     const paths = segmentPaths(dir, baseOffset);
-    const opened: Array<{ close(): void }> = [];
+    let fd = -1;
     try {
-      const fd = fs.openSync(paths.log, 'wx+');
-      opened.push({ close: () => fs.closeSync(fd) });
+      fd = fs.openSync(paths.log, 'wx+');
       // Reserved with FALLOC_FL_KEEP_SIZE: the file's size stays its data, so recovery never meets a zero tail.
       if (settings.preallocateBytes) preallocate(fd, 0, settings.preallocateBytes);
       fs.rmSync(paths.offsetIndex, { force: true });
       fs.rmSync(paths.timeIndex, { force: true });
       const offsetIndex = OffsetIndex.open(paths.offsetIndex, baseOffset);
-      opened.push(offsetIndex);
       const timeIndex = TimeIndex.open(paths.timeIndex, baseOffset);
       return new LogSegment(dir, baseOffset, fd, offsetIndex, timeIndex, settings);
     } catch (error) {
-      for (const file of opened) file.close();
+      if (fd >= 0) fs.closeSync(fd);
       LogSegment.deleteFiles(dir, baseOffset);
       throw error;
     }
@@ -173,12 +173,11 @@ export class LogSegment {
         return true;
       });
       segment.closeTimeIndexEntry();
-      segment.persistIndexes();
       if (result.endPosition < originalBytes) fs.ftruncateSync(segment.fd, result.endPosition);
       // The log becomes the recovery point's new base: what it holds must be on disk, not just in the page cache.
       fs.fdatasyncSync(segment.fd);
-      fs.fdatasyncSync(segment.offsetIndex.fileDescriptor);
-      fs.fdatasyncSync(segment.timeIndex.fileDescriptor);
+      segment.offsetIndex.syncBlocking();
+      segment.timeIndex.syncBlocking();
       return {
         baseOffset,
         validBytes: result.endPosition,
@@ -457,22 +456,24 @@ export class LogSegment {
     const rollbacksBefore = this.rollbacks;
     this.users++;
     try {
-      if (withIndexes) this.persistIndexes();
+      // Each index sync persists its pending entries and opens a descriptor of its own, before its first await.
       const syncs = [fdatasync(this.fd)];
-      if (withIndexes) syncs.push(fdatasync(this.offsetIndex.fileDescriptor), fdatasync(this.timeIndex.fileDescriptor));
-      await Promise.all(syncs);
+      if (withIndexes) syncs.push(this.offsetIndex.sync(), this.timeIndex.sync());
+      // All settled, not Promise.all: a failed index sync must not release the log's descriptor while its fdatasync runs.
+      const failed = (await Promise.allSettled(syncs)).find((result) => result.status === 'rejected');
+      if (failed) throw failed.reason;
       if (this.rollbacks === rollbacksBefore) this.flushedSize = Math.max(this.flushedSize, target);
     } finally {
       this.release();
     }
   }
 
-  /** fdatasyncs and file-range readers (sendfile) using the descriptors: closing waits for them. */
+  /** fdatasyncs and file-range readers (sendfile) using the log's descriptor: closing it waits for them. */
   private users = 0;
 
   /**
    * A byte range of this segment's file for a reader that copies from the
-   * descriptor itself (sendfile): the segment's files stay open until `release`.
+   * descriptor itself (sendfile): the log file stays open until `release`.
    */
   lease(position: number, sizeBytes: number): FileRange {
     assert(!this.closed, `lease on closed segment ${this.paths.log}`);
@@ -492,20 +493,31 @@ export class LogSegment {
 
   private release(): void {
     this.users--;
-    if (this.users === 0 && this.closed) this.closeFiles();
+    if (this.users === 0 && this.closed) fs.closeSync(this.fd);
   }
 
-  /** Closes the files, once no fdatasync is running on them (a reused descriptor must never be synced by mistake). */
+  /**
+   * Persists the indexes now (their files still exist: delete unlinks them
+   * next) and closes the log's descriptor once no fdatasync or sendfile is
+   * using it (a reused descriptor number must never be synced by mistake).
+   * Index syncs in flight hold descriptors of their own and need no waiting.
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.users === 0) this.closeFiles();
+    try {
+      this.closeIndexes();
+    } finally {
+      if (this.users === 0) fs.closeSync(this.fd);
+    }
   }
 
-  private closeFiles(): void {
-    this.offsetIndex.close();
-    this.timeIndex.close();
-    fs.closeSync(this.fd);
+  private closeIndexes(): void {
+    try {
+      this.offsetIndex.close();
+    } finally {
+      this.timeIndex.close();
+    }
   }
 
   /** Closes and removes the segment's files. */
