@@ -64,8 +64,8 @@ const FETCH_TOPICS_PER_REQUEST = 20;
 
 /** Descriptors a broker needs beyond its sockets and partitions: logs, pool workers, node itself. */
 const DESCRIPTORS_SPARE = 500;
-/** What one partition holds open today: .log, .index and .timeindex of its active segment. */
-const DESCRIPTORS_PER_PARTITION_EXPECTED = 3;
+/** What one partition holds open: its active segment's .log (index files are opened only to write or sync them). */
+const DESCRIPTORS_PER_PARTITION_EXPECTED = 1;
 const CHILD_TIMEOUT_MS = 600_000;
 
 const sizeLabel = (count: number): string => (count >= 1000 && count % 1000 === 0 ? `${count / 1000}k` : String(count));
