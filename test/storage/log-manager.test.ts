@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -63,4 +64,22 @@ describe('log manager', () => {
     expect(values.at(-1)).toBe('s9');
     await manager.close();
   });
+
+  it('closes a broker holding nearly as many partitions as it may open descriptors', async () => {
+    // 300 partitions hold 300 .log descriptors; closing them all at once also opened both index files of each (900 in all).
+    const dataDir = tempDir('ferry-data-');
+    const fixture = path.join(import.meta.dirname, 'fixtures', 'close-many-logs.ts');
+    const command = `ulimit -n 480 && exec "${process.execPath}" --import tsx "${fixture}" "${dataDir}" 300`;
+    const { stdout, stderr, failed } = await new Promise<{ stdout: string; stderr: string; failed: boolean }>((resolve) =>
+      execFile('bash', ['-c', command], { cwd: path.resolve(import.meta.dirname, '../..') }, (error, out, err) => resolve({ stdout: out, stderr: err, failed: error !== null })),
+    );
+    expect(failed, stderr).toBe(false);
+    expect(stdout.trim()).toBe('closed');
+
+    const reopened = await LogManager.open({ dataDir, configFor: () => config() });
+    for (let partition = 0; partition < 300; partition++) {
+      expect(readAll(reopened.get('many', partition)!).map((record) => record.value!.toString())).toEqual([`record of ${partition}`]);
+    }
+    await reopened.close();
+  }, 60_000);
 });
