@@ -8,7 +8,6 @@
 import * as hdr from 'hdr-histogram-js';
 import type { Encoding } from '../src/client/index.js';
 import type { BrokerUsageReport, MetricsSample } from './load-broker.js';
-import type { Acks, Door } from './load-doors.js';
 import type { LoadOptions } from './load-options.js';
 import { accountRecords, type RecordAccount } from './load-records.js';
 import type { ConsumerResult, ProducerResult } from './load-worker.js';
@@ -16,24 +15,13 @@ import { latencyHistogram, latencyPercentilesMs } from './open-loop.js';
 
 const MB = 1_000_000;
 
-export interface LoadReport {
+/** The workload as the options gave it (`rate`: records/s over all producers, 0 for closed loop). */
+type Workload = Pick<LoadOptions, 'door' | 'topic' | 'partitions' | 'recordBytes' | 'batch' | 'producers' | 'consumers' | 'acks' | 'flushMessages' | 'flushMs' | 'rate' | 'inflight' | 'durationSeconds' | 'warmupSeconds'>;
+
+export interface LoadReport extends Workload {
   ok: boolean;
-  door: Door;
+  /** ws only. */
   encoding: Encoding | null;
-  topic: string;
-  partitions: number;
-  recordBytes: number;
-  batch: number;
-  producers: number;
-  consumers: number;
-  acks: Acks;
-  flushMessages: number | null;
-  flushMs: number | null;
-  /** records/s over all producers; 0: closed loop. */
-  rate: number;
-  inflight: number;
-  durationSeconds: number;
-  warmupSeconds: number;
   produced: { records: number; failed: number; requests: number; recordsPerSecond: number; mbPerSecond: number };
   /** null with --consumers 0. */
   consumed: { records: number; recordsPerSecond: number; mbPerSecond: number; lost: number; duplicates: number; unexpected: number } | null;
