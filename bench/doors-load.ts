@@ -7,12 +7,20 @@
  *
  * It prints its result as one JSON line on stdout (a LoadResult) and exits;
  * progress and errors go to stderr. Nothing here asserts on timing.
+ *
+ * 'ws-latency' produces from a worker thread that sleeps to each record's due
+ * time (paced-sender.ts: Node's timers would send each up to 1 ms late, and
+ * that lateness would be in every figure), one produce() call per record,
+ * sent at once; the subscription stays on the main thread, whose event loop
+ * never sleeps on the sender's behalf. Both stamp CLOCK_MONOTONIC.
  */
 
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
+import { isMainThread } from 'node:worker_threads';
 import { FerryClient, type ConsumedRecord, type Encoding, type ProduceInput, type Subscription, type WebSocketConstructor } from '../src/client/index.js';
-import { LatencyRecorder, sendOpenLoop, stampDueTime } from './open-loop.js';
+import { LatencyRecorder, stampDueTime } from './open-loop.js';
+import { monotonicMs, SenderThread, sendPaced, serveSenderThread } from './paced-sender.js';
 
 const WebSocket = createRequire(import.meta.url)('ws') as WebSocketConstructor;
 
@@ -49,6 +57,22 @@ export interface LatencyRun extends LatencyRate {
 }
 
 const WAIT_MS = 60_000;
+
+/** What the 'ws-latency' sender thread is given, and what it reports once every record is answered. */
+interface LatencySenderJob {
+  url: string;
+  topic: string;
+  encoding: Encoding;
+  valueBytes: number;
+  ratePerSecond: number;
+  total: number;
+}
+
+interface LatencySenderDone {
+  startedAtMs: number;
+  answered: number;
+  failure: string | null;
+}
 
 function filler(length: number): string {
   return 'x'.repeat(length);
@@ -140,14 +164,22 @@ async function wsConsume(job: Extract<LoadJob, { mode: 'ws-consume' }>): Promise
 }
 
 async function wsLatency(job: Extract<LoadJob, { mode: 'ws-latency' }>): Promise<LoadResult> {
-  const runs: LatencyRun[] = [];
-  for (const rate of job.rates) runs.push(await wsLatencyRun(job, rate));
-  return { mode: 'ws-latency', runs };
+  const sender = new SenderThread<LatencySenderJob, LatencySenderDone>(import.meta.url);
+  try {
+    const runs: LatencyRun[] = [];
+    for (const rate of job.rates) runs.push(await wsLatencyRun(job, rate, sender));
+    return { mode: 'ws-latency', runs };
+  } finally {
+    await sender.close();
+  }
 }
 
-async function wsLatencyRun(job: Extract<LoadJob, { mode: 'ws-latency' }>, { ratePerSecond, warmupSeconds, seconds }: LatencyRate): Promise<LatencyRun> {
+async function wsLatencyRun(
+  job: Extract<LoadJob, { mode: 'ws-latency' }>,
+  { ratePerSecond, warmupSeconds, seconds }: LatencyRate,
+  sender: SenderThread<LatencySenderJob, LatencySenderDone>,
+): Promise<LatencyRun> {
   const topic = `${job.topic}-${ratePerSecond}`;
-  const producer = await FerryClient.connect(job.url, { WebSocket, encoding: job.encoding });
   const consumer = await FerryClient.connect(job.url, { WebSocket, encoding: job.encoding });
   const subscription = consumer.subscribe(topic, { from: 'latest' });
   await withinWait(subscription.ready, 'subscribe');
@@ -158,20 +190,35 @@ async function wsLatencyRun(job: Extract<LoadJob, { mode: 'ws-latency' }>, { rat
   const latency = new LatencyRecorder(warmup, total);
   const consumed = (async () => {
     for await (const record of subscription as AsyncIterable<ConsumedRecord>) {
-      if (latency.delivered(record.valueText ?? '')) break;
+      if (latency.delivered(record.valueText ?? '', monotonicMs())) break;
     }
   })();
 
-  const produced: Array<Promise<unknown>> = [];
-  const started = await sendOpenLoop(ratePerSecond, total, (dueAt) => {
-    produced.push(producer.produce(topic, { value: stampDueTime(dueAt, job.valueBytes) }, { acks: 1 }));
+  const senderJob: LatencySenderJob = { url: job.url, topic, encoding: job.encoding, valueBytes: job.valueBytes, ratePerSecond, total };
+  // Together: a sender that fails ends the run now, not after the delivery wait.
+  const [deliveredAllAtMs, done] = await Promise.all([
+    withinWait(consumed, `deliver ${total} records`).then(() => monotonicMs()),
+    sender.run(senderJob),
+  ]);
+  if (done.failure !== null) throw new Error(`produce failed: ${done.failure}`);
+  if (done.answered !== total) throw new Error(`${done.answered} of ${total} produce calls answered`);
+  await consumer.close();
+  return { ratePerSecond, warmupSeconds, seconds, sent: total, elapsedMs: deliveredAllAtMs - done.startedAtMs, ...latency.summary() };
+}
+
+/** The sender thread: one produce() per record at its due time, never waiting on answers; reports once every call is settled. */
+async function sendLatencyRecords(job: LatencySenderJob): Promise<LatencySenderDone> {
+  const producer = await FerryClient.connect(job.url, { WebSocket, encoding: job.encoding });
+  let answered = 0;
+  let failure: string | null = null;
+  const produced: Array<Promise<void>> = [];
+  const startedAtMs = await sendPaced(job.ratePerSecond, job.total, (dueAtMs) => {
+    const call = producer.produce(job.topic, { value: stampDueTime(dueAtMs, job.valueBytes) }, { acks: 1 });
+    produced.push(call.then(() => void answered++, (error: unknown) => void (failure ??= error instanceof Error ? error.message : String(error))));
   });
   await withinWait(Promise.all(produced), 'produce answers');
-  await withinWait(consumed, `deliver ${total} records`);
-  const elapsedMs = performance.now() - started;
   await producer.close();
-  await consumer.close();
-  return { ratePerSecond, warmupSeconds, seconds, sent: total, elapsedMs, ...latency.summary() };
+  return { startedAtMs, answered, failure };
 }
 
 async function httpProduce(job: Extract<LoadJob, { mode: 'http-produce' }>): Promise<LoadResult> {
@@ -210,9 +257,13 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
-try {
-  await main();
-} catch (error) {
-  // Exit now: a failed run leaves sockets open (a client reconnecting, a subscription waiting) that would keep the child alive until runLoadScript's timeout.
-  process.stderr.write(`doors-load failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`, () => process.exit(1));
+if (isMainThread) {
+  try {
+    await main();
+  } catch (error) {
+    // Exit now: a failed run leaves sockets open (a client reconnecting, a subscription waiting) that would keep the child alive until runLoadScript's timeout.
+    process.stderr.write(`doors-load failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`, () => process.exit(1));
+  }
+} else {
+  serveSenderThread(sendLatencyRecords);
 }

@@ -205,7 +205,7 @@ async function wsLatencyFigures(context: SuiteContext, encoding: Encoding): Prom
 
 function latencyRunFigures(encoding: Encoding, run: LatencyRun): Figure[] {
   const produce = encoding === 'binary' ? 'binary produce frame' : 'JSON produce request';
-  const note = `open loop ${run.ratePerSecond.toLocaleString('en-US')} records/s for ${run.seconds} s after ${run.warmupSeconds} s unrecorded warm-up, 1 record (${VALUE_BYTES} B) per ${produce}, acks=1; consumer (${encoding} pushes) on another socket of the same child, subscribed from latest first; due time to delivery, hdr-histogram, ${run.recorded.toLocaleString('en-US')} samples`;
+  const note = `FerryClient producer in a worker thread sleeping to each due time with Atomics.wait, open loop ${run.ratePerSecond.toLocaleString('en-US')} records/s for ${run.seconds} s after ${run.warmupSeconds} s unrecorded warm-up, 1 record (${VALUE_BYTES} B) per produce() call, the calls due at one wake-up merged into one ${produce}, acks=1; consumer (${encoding} pushes) on another socket of the same child, on its main thread, subscribed from latest first; due time to delivery, hdr-histogram, ${run.recorded.toLocaleString('en-US')} samples`;
   const values: Record<LatencyStat, number> = { p50: run.p50Ms, p99: run.p99Ms, 'p99.9': run.p999Ms, max: run.maxMs };
   return LATENCY_STATS.map((stat) => {
     const target = run.ratePerSecond === 10_000 ? LATENCY_TARGETS_MS[stat] : undefined;

@@ -12,11 +12,11 @@
  *             answered, and carries its due time (CLOCK_MONOTONIC in ms, as
  *             text) in its value, so a stalled sender shows up as latency
  *             (no coordinated omission). It runs in a worker thread and
- *             sleeps to each due time with Atomics.wait (microseconds), not
- *             a timer: Node's timers fire in whole milliseconds, and a sender
- *             that sends each record up to 1 ms late adds its own lateness
- *             (about 0.6 ms at the median) to every figure. It lets its event
- *             loop run (answers checked) at least every millisecond.
+ *             sleeps to each due time with Atomics.wait (paced-sender.ts),
+ *             not a timer: Node's timers fire in whole milliseconds, and a
+ *             sender that sends each record up to 1 ms late adds its own
+ *             lateness (about 0.6 ms at the median) to every figure. It lets
+ *             its event loop run (answers checked) at least every millisecond.
  *   consumer  long-polls Fetch v12 (max_wait_ms, min_bytes 1) from the log
  *             end on the main thread, whose event loop never sleeps on the
  *             sender's behalf, decodes every batch and records due time to
@@ -27,7 +27,7 @@
  */
 
 import net from 'node:net';
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { isMainThread } from 'node:worker_threads';
 import { API_KEY, findApi } from '../src/protocol/kafka/apis.js';
 import { decode, decodeResponseHeader, encode, encodeRequestHeader, type KafkaStruct } from '../src/protocol/kafka/codec/message-codec.js';
 import type { ApiSpec } from '../src/protocol/kafka/message-spec.js';
@@ -36,6 +36,7 @@ import { KafkaWriter } from '../src/protocol/kafka/codec/writer.js';
 import { buildBatch } from '../src/storage/batch-builder.js';
 import { decodeBatches } from '../src/storage/records.js';
 import { LatencyRecorder, stampDueTime, type LatencySummary } from './open-loop.js';
+import { monotonicMs, SenderThread, sendPaced, serveSenderThread } from './paced-sender.js';
 
 export interface KafkaLatencyJob {
   port: number;
@@ -57,19 +58,11 @@ const PRODUCE_VERSION = 9;
 const FETCH_VERSION = 12;
 const FETCH_BYTES_MAX = 1 << 20;
 const WAIT_MS = 60_000;
-/** The sender lets its event loop run (socket writes queued, answers read) at least this often. */
-const SENDER_YIELD_MS = 1;
-/** A wait longer than this sleeps on a timer (woken early by as much) instead of Atomics.wait. */
-const SENDER_TIMER_SLEEP_MS = 3;
 
-/** CLOCK_MONOTONIC in ms: one clock for both threads (performance.now() counts from each thread's own start). */
-function monotonicMs(): number {
-  return Number(process.hrtime.bigint()) / 1e6;
+interface SenderJob {
+  job: KafkaLatencyJob;
+  total: number;
 }
-
-/** A worker thread running this TypeScript file: tsx's loader is per thread, so the worker registers it before importing. */
-const TS_WORKER_BOOT = (moduleUrl: string): string =>
-  `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(moduleUrl)}); })`;
 
 interface SenderDone {
   startedAtMs: number;
@@ -142,7 +135,7 @@ function fetchBody(job: KafkaLatencyJob, fetchOffset: bigint): Row {
  * The sender thread: record i due at started + i / rate, sent when due (or
  * at once if late), each answer checked; reports when all are answered.
  */
-async function sendOnSchedule(job: KafkaLatencyJob, total: number): Promise<SenderDone> {
+async function sendOnSchedule({ job, total }: SenderJob): Promise<SenderDone> {
   const produceApi = findApi(API_KEY.Produce)!;
   const producer = await connect(job.port);
   let answered = 0;
@@ -162,29 +155,7 @@ async function sendOnSchedule(job: KafkaLatencyJob, total: number): Promise<Send
     const body = { transactionalId: null, acks: 1, timeoutMs: 30_000, topicData: [{ name: job.topic, partitionData: [{ index: 0, records }] }] };
     producer.write(frame(produceApi, PRODUCE_VERSION, index + 1, body, records.length + 128));
   };
-  const intervalMs = 1000 / job.ratePerSecond;
-  const sleeper = new Int32Array(new SharedArrayBuffer(4));
-  const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-  const startedAtMs = monotonicMs();
-  let yieldedAt = startedAtMs;
-  let sent = 0;
-  while (sent < total) {
-    const now = monotonicMs();
-    while (sent < total && startedAtMs + sent * intervalMs <= now) {
-      send(startedAtMs + sent * intervalMs, sent);
-      sent++;
-    }
-    const waitMs = startedAtMs + sent * intervalMs - monotonicMs();
-    if (sent < total && waitMs > SENDER_TIMER_SLEEP_MS) {
-      await new Promise((resolve) => setTimeout(resolve, waitMs - SENDER_TIMER_SLEEP_MS));
-      yieldedAt = monotonicMs();
-    } else if (sent >= total || monotonicMs() - yieldedAt >= SENDER_YIELD_MS) {
-      await yieldToLoop();
-      yieldedAt = monotonicMs();
-    } else if (waitMs > 0) {
-      Atomics.wait(sleeper, 0, 0, waitMs);
-    }
-  }
+  const startedAtMs = await sendPaced(job.ratePerSecond, total, send);
   const deadline = monotonicMs() + WAIT_MS;
   while (answered < total && failure === null && monotonicMs() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
   producer.destroy();
@@ -228,18 +199,15 @@ async function run(job: KafkaLatencyJob): Promise<KafkaLatencyResult> {
     poll();
   });
 
-  const sender = new Promise<SenderDone>((resolve, reject) => {
-    const worker = new Worker(TS_WORKER_BOOT(import.meta.url), { eval: true, workerData: { job, total } });
-    worker.once('message', (done: SenderDone) => resolve(done));
-    worker.once('error', reject);
-    worker.once('exit', (code) => reject(new Error(`sender thread exited ${code} before reporting`)));
-  });
+  const senderThread = new SenderThread<SenderJob, SenderDone>(import.meta.url);
+  const sender = senderThread.run({ job, total });
 
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([delivered, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`delivered ${latency.received} of ${total} within ${WAIT_MS} ms`)), WAIT_MS)))]);
   clearTimeout(timer);
   const deliveredAllAt = monotonicMs();
   const done = await sender;
+  await senderThread.close();
   if (done.failure !== null) throw new Error(done.failure);
   if (done.answered !== total) throw new Error(`${done.answered} of ${total} produce requests answered`);
   const elapsedMs = deliveredAllAt - done.startedAtMs;
@@ -257,6 +225,5 @@ if (isMainThread) {
     process.exit(1);
   }
 } else {
-  const { job, total } = workerData as { job: KafkaLatencyJob; total: number };
-  parentPort!.postMessage(await sendOnSchedule(job, total));
+  serveSenderThread(sendOnSchedule);
 }
