@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs from Debian's packages, once: chromium for
 # the real-browser test, kcat and librdkafka's Python binding for the Kafka
-# protocol tests, redis-server and nats-server for the bench's peers suite
-# (which runs its own instances on their own ports and directories, so the
-# packages' system services are stopped and disabled after installing).
+# protocol tests, redis-server and nats-server for the bench's peers suite,
+# etcd-server for the cluster tests (each of these runs its own instances on
+# its own ports and directories, so the packages' system services are stopped
+# and disabled after installing).
 # `npm test` runs this first, so a fresh machine needs nothing by hand.
 # Idempotent: a no-op when everything is already there.
 set -euo pipefail
@@ -16,6 +17,7 @@ command -v kcat >/dev/null 2>&1 || missing+=(kcat)
 [ -x /usr/bin/redis-server ] || missing+=(redis-server)
 # nats-server lives in /usr/sbin, not on every user's PATH.
 [ -x /usr/sbin/nats-server ] || command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
+[ -x /usr/bin/etcd ] || missing+=(etcd-server)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -26,9 +28,11 @@ echo "install-test-deps: installing ${missing[*]}"
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 
-# The packages enable (and may start) system services; the bench never uses them.
-for service in redis-server nats-server; do
-  case " ${missing[*]} " in *" $service "*) ;; *) continue ;; esac
+# The packages enable (and may start) system services; the bench and tests never use them.
+for package_service in redis-server:redis-server nats-server:nats-server etcd-server:etcd; do
+  package=${package_service%%:*}
+  service=${package_service#*:}
+  case " ${missing[*]} " in *" $package "*) ;; *) continue ;; esac
   if [ -d /run/systemd/system ]; then
     systemctl disable --now "$service" >/dev/null 2>&1 || true
   else

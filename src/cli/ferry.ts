@@ -9,12 +9,15 @@
  *   ferry produce <topic>        send stdin lines (or --file) as records (like kafka-console-producer)
  *   ferry consume <topic>        print records, one per line (like kafka-console-consumer)
  *   ferry dump-log <file.log>    print a segment's batches (and --records), like kafka-dump-log
+ *   ferry cluster describe       the brokers of a cluster and its controller, from etcd (--etcd)
  */
 
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { BROKER_ID_MAX, LEASE_TTL_SECONDS_MIN } from '../cluster/keys.js';
 import { FerryError } from '../errors.js';
 import { dumpLog } from './dump-log.js';
 import { BrokerHttpApi, CliError } from './http-api.js';
+import { clusterCommand, clusterNameArgument, etcdEndpointsArgument } from './cluster.js';
 import { consumeCommand } from './consume.js';
 import { groupsCommand } from './groups.js';
 import { produceCommand } from './produce.js';
@@ -34,12 +37,29 @@ function positive(value: string): number {
   return parsed;
 }
 
+function brokerId(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > BROKER_ID_MAX) throw new InvalidArgumentError('a broker id is an integer from 0 to 2147483647');
+  return parsed;
+}
+
+function leaseTtlSeconds(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < LEASE_TTL_SECONDS_MIN) throw new InvalidArgumentError(`whole seconds, at least ${LEASE_TTL_SECONDS_MIN}`);
+  return parsed;
+}
+
 function saslUsers(value: string): Map<string, string> {
   try {
     return parseSaslPlainUsers(value);
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
   }
+}
+
+/** The entries of an object whose value is not undefined (optional properties stay absent). */
+function definedOnly<T extends object>(values: T): Partial<T> {
+  return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as Partial<T>;
 }
 
 const program = new Command('ferry')
@@ -63,6 +83,11 @@ program
   .addOption(new Option('--no-auto-create-topics', 'refuse produce to a topic that does not exist (auto.create.topics.enable=false)').env('FERRY_NO_AUTO_CREATE_TOPICS'))
   .addOption(new Option('--allow-uws-fallback', "serve on uWebSockets.js's slow ws-based fallback if its native binary does not load").default(false).env('FERRY_ALLOW_UWS_FALLBACK'))
   .addOption(new Option('--config <file>', 'a Kafka-style server.properties file; flags and environment variables win over it').env('FERRY_CONFIG'))
+  .addOption(new Option('--broker-id <n>', "this broker's id (broker.id); required with --etcd").argParser(brokerId).env('FERRY_BROKER_ID'))
+  .addOption(new Option('--etcd <url[,url]>', 'cluster mode: join the cluster coordinated by this etcd (etcd.endpoints); a single broker without it').argParser(etcdEndpointsArgument).env('FERRY_ETCD'))
+  .addOption(new Option('--cluster-name <name>', "cluster mode: the cluster's name, its etcd key prefix /ferry/<name>/ (cluster.name)").argParser(clusterNameArgument).env('FERRY_CLUSTER_NAME'))
+  .addOption(new Option('--rack <rack>', "cluster mode: this broker's rack (broker.rack)").env('FERRY_RACK'))
+  .addOption(new Option('--lease-ttl-seconds <s>', 'cluster mode: a broker that stops answering leaves the cluster after this long (etcd.lease.ttl.seconds)').argParser(leaseTtlSeconds).env('FERRY_LEASE_TTL_SECONDS'))
   .action(async (options: StartOptions & { config?: string }, command: Command) => {
     if (!options.config) return start(options);
     const file = readServerProperties(options.config);
@@ -82,6 +107,13 @@ program
       topicDefaults: file.topicDefaults,
       ...(file.producerIdExpirationMs !== undefined ? { producerIdExpirationMs: file.producerIdExpirationMs } : {}),
       groups: file.groups,
+      ...definedOnly({
+        brokerId: options.brokerId ?? file.brokerId,
+        etcd: options.etcd ?? file.etcd,
+        clusterName: options.clusterName ?? file.clusterName,
+        rack: options.rack ?? file.rack,
+        leaseTtlSeconds: options.leaseTtlSeconds ?? file.leaseTtlSeconds,
+      }),
     });
   });
 
@@ -98,6 +130,7 @@ program
 program.addCommand(topicsCommand(() => new BrokerHttpApi(program.opts<{ http: string }>().http), write));
 program.addCommand(produceCommand(() => program.opts<{ http: string }>().http));
 program.addCommand(consumeCommand(() => program.opts<{ http: string }>().http, write));
+program.addCommand(clusterCommand(write));
 program.addCommand(groupsCommand({ write, warn: (line) => process.stderr.write(`${line}\n`) }));
 
 try {

@@ -15,12 +15,18 @@
  *   auto.create.topics.enable=false
  *   producer.id.expiration.ms=86400000   idempotent producers silent this long are forgotten
  *   log.retention.ms=86400000        broker-wide topic defaults, by Kafka's broker names
+ *   broker.id=1                      this broker's id (Kafka's name)
+ *   etcd.endpoints=http://127.0.0.1:2379   cluster mode: etcd client URLs (comma-separated)
+ *   cluster.name=default             cluster mode: the etcd key prefix /ferry/<name>/
+ *   broker.rack=rack-a               cluster mode: this broker's rack (Kafka's name)
+ *   etcd.lease.ttl.seconds=10        cluster mode: a silent broker leaves the cluster after this long
  *
  * Command-line flags and environment variables win over the file.
  */
 
 import fs from 'node:fs';
 import type { GroupCoordinatorSettings } from '../broker/groups/limits.js';
+import { BROKER_ID_MAX, clusterKeys, LEASE_TTL_SECONDS_MIN, parseEtcdEndpoints } from '../cluster/keys.js';
 import { BROKER_NAME_OF_TOPIC_CONFIG } from '../storage/log-config.js';
 import { CliError } from './http-api.js';
 
@@ -49,6 +55,11 @@ export interface ServerProperties {
   numPartitions?: number;
   autoCreateTopics?: boolean;
   producerIdExpirationMs?: number;
+  brokerId?: number;
+  etcd?: string[];
+  clusterName?: string;
+  rack?: string;
+  leaseTtlSeconds?: number;
   /** The group coordinator's settings given in the file (Kafka's group.* and offsets.* names). */
   groups: Partial<GroupCoordinatorSettings>;
   topicDefaults: Record<string, string>;
@@ -117,6 +128,22 @@ function apply(properties: ServerProperties, name: string, value: string, where:
     case 'producer.id.expiration.ms':
       properties.producerIdExpirationMs = integer(1, Number.MAX_SAFE_INTEGER);
       return;
+    case 'broker.id':
+      properties.brokerId = integer(0, BROKER_ID_MAX);
+      return;
+    case 'broker.rack':
+      properties.rack = value;
+      return;
+    case 'etcd.lease.ttl.seconds':
+      properties.leaseTtlSeconds = integer(LEASE_TTL_SECONDS_MIN, Number.MAX_SAFE_INTEGER);
+      return;
+    case 'etcd.endpoints':
+      properties.etcd = checked(where, () => parseEtcdEndpoints(value));
+      return;
+    case 'cluster.name':
+      checked(where, () => clusterKeys(value));
+      properties.clusterName = value;
+      return;
   }
   const groupSetting = Object.hasOwn(GROUP_SETTINGS, name) ? GROUP_SETTINGS[name] : undefined;
   if (groupSetting) {
@@ -126,6 +153,15 @@ function apply(properties: ServerProperties, name: string, value: string, where:
   const topicName = Object.hasOwn(TOPIC_DEFAULTS, name) ? TOPIC_DEFAULTS[name] : undefined;
   if (!topicName) throw new CliError(`${where}: unknown setting ${name}`);
   properties.topicDefaults[topicName] = value;
+}
+
+/** The value `parse` makes of a setting, or its error as a CliError naming the line. */
+function checked<T>(where: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    throw new CliError(`${where}: ${(error as Error).message}`);
+  }
 }
 
 /** `alice:secret,bob:pw` as a user -> password map; a password may contain ':' but not ','. */

@@ -3,16 +3,23 @@
  * closed cleanly), serve the Kafka protocol on its port and the HTTP and
  * WebSocket doors on another, until SIGINT or SIGTERM, which close every log
  * cleanly.
+ *
+ * With --etcd the broker also joins a cluster once its doors listen
+ * (registration and controller election, src/cluster), and leaves it first
+ * when it stops. Without it nothing of the cluster is loaded or needed.
  */
 
 import path from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { Broker } from '../broker/broker.js';
+import type { ClusterNode } from '../cluster/cluster-node.js';
+import { DEFAULT_CLUSTER_NAME } from '../cluster/keys.js';
 import type { GroupCoordinatorSettings } from '../broker/groups/limits.js';
 import { startKafkaServer } from '../protocol/kafka/server.js';
 import { startServer } from '../protocol/server.js';
 import { crc32cImplementation } from '../storage/crc32c.js';
 import { closeSharedStoragePool } from '../storage/storage-pool.js';
+import { CliError } from './http-api.js';
 
 export interface StartOptions {
   dataDir: string;
@@ -32,14 +39,26 @@ export interface StartOptions {
   producerIdExpirationMs?: number;
   /** Group coordinator settings from --config (group.*, offsets.*); Kafka's defaults otherwise. */
   groups?: Partial<GroupCoordinatorSettings>;
+  /** broker.id: the id this broker answers with (1 when not given); required with etcd. */
+  brokerId?: number;
+  /** etcd client URLs: cluster mode. Absent: a single broker, no etcd. */
+  etcd?: string[];
+  /** Cluster mode: the cluster's name, the etcd key prefix /ferry/<name>/. */
+  clusterName?: string;
+  /** Cluster mode: this broker's rack (broker.rack). */
+  rack?: string;
+  /** Cluster mode: the etcd lease TTL; a dead broker leaves the cluster after this long. */
+  leaseTtlSeconds?: number;
 }
 
 export async function start(options: StartOptions): Promise<void> {
+  if (options.etcd && options.brokerId === undefined) throw new CliError('cluster mode (--etcd) needs --broker-id (broker.id)');
   const logger = pino({ name: 'ferry' });
   const startedMs = Date.now();
   const dataDir = path.resolve(options.dataDir);
   const broker = await Broker.open({
     dataDir,
+    ...(options.brokerId !== undefined ? { brokerId: options.brokerId } : {}),
     autoCreateTopics: options.autoCreateTopics,
     defaultPartitions: options.numPartitions,
     defaultTopicConfigs: options.topicDefaults ?? {},
@@ -54,22 +73,59 @@ export async function start(options: StartOptions): Promise<void> {
     settings: { advertisedHost: options.advertisedHost, saslPlainUsers: options.saslPlainUsers ?? new Map() },
     logger,
   });
+  let cluster: ClusterNode | null = null;
+  if (options.etcd) {
+    try {
+      cluster = await joinCluster(options, options.etcd, { id: broker.brokerId, kafkaPort: kafka.port, httpPort: server.port }, logger);
+    } catch (error) {
+      server.close();
+      await kafka.close();
+      await broker.close();
+      await closeSharedStoragePool();
+      throw error;
+    }
+  }
   let stopping = false;
-  const stop = async (signal: string): Promise<void> => {
+  const stop = async (signal: string, exitCode = 0): Promise<void> => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'closing');
+    // Leave the cluster first: the lease revoked, the others see this broker go at once.
+    await cluster?.close().catch((error: Error) => logger.warn({ error: error.message }, 'leaving the cluster failed; the lease will expire'));
     server.close();
     await kafka.close();
     await broker.close();
     await closeSharedStoragePool();
     logger.info('clean shutdown');
-    process.exit(0);
+    process.exit(exitCode);
   };
   process.on('SIGINT', (signal) => void stop(signal));
   process.on('SIGTERM', (signal) => void stop(signal));
+  cluster?.on('fatal', (error) => {
+    logger.fatal({ error: error.message }, 'cannot stay in the cluster; stopping');
+    void stop('cluster', 1);
+  });
   logger.info(
-    { dataDir, clusterId: broker.clusterId, topics: broker.listTopics({ includeInternal: true }).length, http: `http://${options.host}:${server.port}`, kafka: `${options.advertisedHost}:${kafka.port}`, sasl: (options.saslPlainUsers?.size ?? 0) > 0, uwsNative: server.native, crc32c: crc32cImplementation, openMs: Date.now() - startedMs },
+    { dataDir, clusterId: broker.clusterId, ...(cluster ? { brokerId: broker.brokerId, etcd: options.etcd } : {}), topics: broker.listTopics({ includeInternal: true }).length, http: `http://${options.host}:${server.port}`, kafka: `${options.advertisedHost}:${kafka.port}`, sasl: (options.saslPlainUsers?.size ?? 0) > 0, uwsNative: server.native, crc32c: crc32cImplementation, openMs: Date.now() - startedMs },
     'ferry ready',
   );
+}
+
+/** Registers the broker with its doors' real ports and joins the controller election. */
+async function joinCluster(options: StartOptions, endpoints: string[], broker: { id: number; kafkaPort: number; httpPort: number }, logger: Logger): Promise<ClusterNode> {
+  // Loaded only in cluster mode: a single broker never loads etcd3 and its gRPC stack.
+  const { ClusterNode, DEFAULT_LEASE_TTL_SECONDS } = await import('../cluster/cluster-node.js');
+  const { DuplicateBrokerIdError } = await import('../cluster/membership.js');
+  try {
+    return await ClusterNode.start({
+      endpoints,
+      clusterName: options.clusterName ?? DEFAULT_CLUSTER_NAME,
+      registration: { ...broker, host: options.advertisedHost, rack: options.rack ?? null },
+      leaseTtlSeconds: options.leaseTtlSeconds ?? DEFAULT_LEASE_TTL_SECONDS,
+      logger,
+    });
+  } catch (error) {
+    if (error instanceof DuplicateBrokerIdError) throw new CliError(error.message);
+    throw new CliError(`cannot join the cluster through etcd ${endpoints.join(',')}: ${(error as Error).message}`);
+  }
 }

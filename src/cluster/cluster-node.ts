@@ -1,0 +1,90 @@
+/**
+ * A broker's part in a cluster, tied to its lifecycle: started once the
+ * doors listen (the registration carries their real ports), closed before the
+ * broker closes. Closing resigns the controller role and revokes the
+ * registration lease, so the other brokers see this one leave at once rather
+ * than after the lease TTL.
+ *
+ * This slice coordinates only: membership, the live broker set and the
+ * controller. Partitions are not yet assigned or replicated (issue 6).
+ */
+
+import { EventEmitter } from 'node:events';
+import type { Etcd3 } from 'etcd3';
+import type { Logger } from 'pino';
+import { BrokerDirectory } from './broker-directory.js';
+import { ControllerElection } from './controller.js';
+import { connectEtcd } from './etcd-client.js';
+import { clusterKeys, isBrokerId, LEASE_TTL_SECONDS_MIN, type BrokerRegistration } from './keys.js';
+import { BrokerMembership } from './membership.js';
+
+/** etcd's lease TTL when none is given: Kafka's broker.session.timeout.ms is 9 s. */
+export const DEFAULT_LEASE_TTL_SECONDS = 10;
+
+export interface ClusterNodeOptions {
+  /** etcd client URLs, e.g. http://127.0.0.1:2379. */
+  endpoints: readonly string[];
+  clusterName: string;
+  registration: BrokerRegistration;
+  leaseTtlSeconds: number;
+  logger: Logger;
+}
+
+interface ClusterNodeEvents {
+  /** The node can no longer take part (its id was taken while its lease was lost): stop the broker. */
+  fatal: [error: Error];
+}
+
+export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
+  private closed = false;
+
+  private constructor(
+    private readonly client: Etcd3,
+    readonly membership: BrokerMembership,
+    readonly directory: BrokerDirectory,
+    readonly controller: ControllerElection,
+  ) {
+    super();
+  }
+
+  static async start(options: ClusterNodeOptions): Promise<ClusterNode> {
+    if (!isBrokerId(options.registration.id)) throw new Error(`a broker id is an integer from 0 to 2^31-1, got ${options.registration.id}`);
+    if (!Number.isInteger(options.leaseTtlSeconds) || options.leaseTtlSeconds < LEASE_TTL_SECONDS_MIN) throw new Error(`the lease TTL is a whole number of seconds from ${LEASE_TTL_SECONDS_MIN}, got ${options.leaseTtlSeconds}`);
+    const keys = clusterKeys(options.clusterName);
+    const logger = options.logger.child({ cluster: options.clusterName, brokerId: options.registration.id });
+    const client = connectEtcd(options.endpoints);
+    let membership: BrokerMembership | null = null;
+    let directory: BrokerDirectory | null = null;
+    try {
+      membership = await BrokerMembership.register({ client, keys, registration: options.registration, leaseTtlSeconds: options.leaseTtlSeconds, logger });
+      directory = await BrokerDirectory.open(client, keys, logger);
+      const controller = await ControllerElection.start({ client, keys, brokerId: options.registration.id, leaseTtlSeconds: options.leaseTtlSeconds, logger });
+      const node = new ClusterNode(client, membership, directory, controller);
+      membership.on('fatal', (error) => node.emit('fatal', error));
+      directory.on('change', (brokers) => logger.info({ brokers: brokers.map((broker) => broker.id) }, 'live brokers changed'));
+      controller.on('change', (state) => logger.info(state, 'controller changed'));
+      logger.info({ brokers: directory.brokers.map((broker) => broker.id), controllerId: controller.controllerId }, 'joined the cluster');
+      return node;
+    } catch (error) {
+      await directory?.close().catch(() => undefined);
+      await membership?.close().catch(() => undefined);
+      client.close();
+      throw error;
+    }
+  }
+
+  get brokers(): BrokerRegistration[] {
+    return this.directory.brokers;
+  }
+
+  /** Leaves the cluster: resign the controller role, revoke the registration, close the etcd client. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // At once, not one after another: with etcd unreachable each waits out its call deadline.
+    const results = await Promise.allSettled([this.controller.close(), this.directory.close(), this.membership.close()]);
+    this.client.close();
+    const failure = results.find((result) => result.status === 'rejected');
+    if (failure) throw failure.reason;
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * Where a cluster keeps its coordination state in etcd, and the one record
+ * it keeps there so far, a broker's registration. Every key of a cluster
+ * lives under `/ferry/<cluster>/`:
+ *
+ *   /ferry/<cluster>/brokers/<id>                a live broker: JSON BrokerRegistration, under that broker's lease
+ *   /ferry/<cluster>/election/controller/<lease> a controller candidate (etcd3's Election layout); the value is
+ *                                                its broker id, the oldest key (lowest create revision) is the controller
+ *
+ * Values read from etcd are outside input: parsed and checked here, once.
+ */
+
+export const DEFAULT_CLUSTER_NAME = 'default';
+/** etcd refuses shorter leases with its default timing (1.5 x its 1 s election timeout, rounded up). */
+export const LEASE_TTL_SECONDS_MIN = 2;
+/** Kafka's broker.id range. */
+export const BROKER_ID_MAX = 2 ** 31 - 1;
+/** A cluster name is one path segment of the keys. */
+const CLUSTER_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+
+export interface BrokerRegistration {
+  id: number;
+  /** The host clients are told to connect to (--advertised-host). */
+  host: string;
+  kafkaPort: number;
+  /** HTTP and WebSocket share this port (one uWebSockets.js app). */
+  httpPort: number;
+  rack: string | null;
+}
+
+export interface ClusterKeys {
+  /** `/ferry/<cluster>/`, with its trailing slash. */
+  readonly root: string;
+  readonly brokersPrefix: string;
+  brokerKey(id: number): string;
+  /** The election's name under `root` (etcd3 adds `election/<name>/`). */
+  readonly controllerElection: string;
+}
+
+export function clusterKeys(clusterName: string): ClusterKeys {
+  if (!CLUSTER_NAME.test(clusterName)) throw new Error(`a cluster name is 1 to 64 of A-Z a-z 0-9 . _ -, got "${clusterName}"`);
+  const root = `/ferry/${clusterName}/`;
+  const brokersPrefix = `${root}brokers/`;
+  return { root, brokersPrefix, brokerKey: (id) => `${brokersPrefix}${id}`, controllerElection: 'controller' };
+}
+
+export function isBrokerId(id: number): boolean {
+  return Number.isInteger(id) && id >= 0 && id <= BROKER_ID_MAX;
+}
+
+function isPort(port: unknown): port is number {
+  return typeof port === 'number' && Number.isInteger(port) && port > 0 && port <= 65535;
+}
+
+/** A registration's JSON as written to etcd. */
+export function encodeRegistration(registration: BrokerRegistration): string {
+  return JSON.stringify({ id: registration.id, host: registration.host, kafkaPort: registration.kafkaPort, httpPort: registration.httpPort, rack: registration.rack });
+}
+
+/** A registration read from etcd; throws naming the key when the value is not one. */
+export function decodeRegistration(key: string, value: string): BrokerRegistration {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw new Error(`${key}: not JSON: ${value.slice(0, 100)}`);
+  }
+  const record = parsed as Partial<Record<keyof BrokerRegistration, unknown>> | null;
+  if (
+    typeof record !== 'object' || record === null ||
+    typeof record.id !== 'number' || !isBrokerId(record.id) ||
+    typeof record.host !== 'string' || record.host === '' ||
+    !isPort(record.kafkaPort) || !isPort(record.httpPort) ||
+    !(record.rack === null || typeof record.rack === 'string')
+  ) {
+    throw new Error(`${key}: not a broker registration: ${value.slice(0, 200)}`);
+  }
+  return { id: record.id, host: record.host, kafkaPort: record.kafkaPort, httpPort: record.httpPort, rack: record.rack };
+}
+
+/** `http://a:2379,http://b:2379` as a list of etcd endpoints; throws on an entry that is not one. */
+export function parseEtcdEndpoints(value: string): string[] {
+  const endpoints = value.split(',').map((endpoint) => endpoint.trim());
+  for (const endpoint of endpoints) {
+    if (!/^https?:\/\/[^/\s]+\/?$/.test(endpoint)) throw new Error(`an etcd endpoint is http://host:port (or https://), got "${endpoint}"`);
+  }
+  return endpoints;
+}

@@ -1,0 +1,74 @@
+/**
+ * A throwaway single-member etcd for the cluster tests: Debian's etcd-server
+ * (/usr/bin/etcd, installed by scripts/install-test-deps.sh, which npm test
+ * runs) on loopback, on free ports, with a temporary data directory that
+ * stop() removes.
+ */
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export const ETCD_BINARY = '/usr/bin/etcd';
+const READY_TIMEOUT_MS = 15_000;
+const READY_POLL_MS = 100;
+
+export interface RunningEtcd {
+  /** The client URL, http://127.0.0.1:<port>. */
+  endpoint: string;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+export async function startEtcd(): Promise<RunningEtcd> {
+  if (!fs.existsSync(ETCD_BINARY)) throw new Error(`${ETCD_BINARY} is missing: the cluster tests need Debian's etcd-server (bash scripts/install-test-deps.sh installs it)`);
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-etcd-'));
+  const clientUrl = `http://127.0.0.1:${await freePort()}`;
+  const peerUrl = `http://127.0.0.1:${await freePort()}`;
+  const name = 'ferry-test';
+  const child = spawn(
+    ETCD_BINARY,
+    ['--name', name, '--data-dir', dataDir, '--listen-client-urls', clientUrl, '--advertise-client-urls', clientUrl, '--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl, '--initial-cluster', `${name}=${peerUrl}`, '--log-level', 'error'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    await waitHealthy(clientUrl, child, () => stderr);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { endpoint: clientUrl, stop };
+}
+
+async function waitHealthy(clientUrl: string, child: ChildProcess, stderr: () => string): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`etcd exited with ${child.exitCode}: ${stderr()}`);
+    try {
+      const health = (await (await fetch(`${clientUrl}/health`)).json()) as { health?: string };
+      if (health.health === 'true') return;
+    } catch {
+      // Not listening yet.
+    }
+    await sleep(READY_POLL_MS);
+  }
+  throw new Error(`etcd on ${clientUrl} not healthy after ${READY_TIMEOUT_MS} ms: ${stderr()}`);
+}
