@@ -108,6 +108,8 @@ export class ControllerElection extends EventEmitter<ControllerEvents> {
       this.options.logger.warn({ error: error.message, wasController: this.elected }, 'controller campaign failed; campaigning again');
       this.campaign = null;
       this.setElected(false);
+      // Ends the failed campaign's own wait for its predecessors (its lease is gone, so revoking may fail).
+      campaign.resign().catch(() => undefined);
       this.retry(() => this.runCampaign());
     });
   }
