@@ -18,6 +18,7 @@ import { lockDataDir } from '../storage/data-dir-lock.js';
 import { LogManager, validateTopicName } from '../storage/log-manager.js';
 import type { AppendResult, PartitionLog } from '../storage/partition-log.js';
 import { decodeBatches, type DecodedRecord, type RecordHeader } from '../storage/records.js';
+import { SingleNodeClusterView, type ClusterView } from './cluster-view.js';
 import { FetchWaiters } from './fetch-waiters.js';
 import { SharedReads } from './shared-reads.js';
 import { GroupCoordinator, type GroupCoordinatorOptions } from './groups/group-coordinator.js';
@@ -29,6 +30,12 @@ import type { ProducerEntry } from '../storage/producer-state.js';
 export interface BrokerOptions {
   dataDir: string;
   brokerId?: number;
+  /**
+   * Cluster mode: the cluster's id as etcd holds it. A new data directory
+   * records it; one that holds another id is refused (InconsistentClusterIdError).
+   * Absent: the data directory's own id, a new random one on first start.
+   */
+  clusterId?: string;
   /** auto.create.topics.enable */
   autoCreateTopics?: boolean;
   /** num.partitions: partitions of an auto-created topic, and of a created one that names none. */
@@ -119,6 +126,8 @@ export class Broker {
   private readonly producerIds: ProducerIdAllocator;
   private readonly defaultConfig: LogConfig;
   readonly brokerId: number;
+  /** How the doors describe the cluster: this broker alone until `useClusterView` gives it a cluster's. */
+  private view: ClusterView;
   /** Consumer groups and their committed offsets (kept in __consumer_offsets). */
   readonly groups: GroupCoordinator;
   private closed = false;
@@ -131,6 +140,7 @@ export class Broker {
     defaultConfig: LogConfig,
   ) {
     this.brokerId = options.brokerId ?? 1;
+    this.view = new SingleNodeClusterView(this.brokerId, metadata.clusterId);
     this.groups = new GroupCoordinator(this, { ...(options.clock ? { clock: options.clock } : {}), ...options.groups });
     this.defaultConfig = defaultConfig;
     this.producerIds = new ProducerIdAllocator(metadata);
@@ -146,7 +156,7 @@ export class Broker {
     let logs: LogManager;
     let metadata: MetadataStore;
     try {
-      metadata = MetadataStore.open(dataDir);
+      metadata = MetadataStore.open(dataDir, options.clusterId);
       const opened = metadata;
       const configFor = (topic: string): LogConfig => logConfigFromTopicConfigs(opened.get(topic)?.configs ?? {}, defaultConfig);
       logs = await LogManager.open({
@@ -175,6 +185,16 @@ export class Broker {
 
   get clusterId(): string {
     return this.metadata.clusterId;
+  }
+
+  get cluster(): ClusterView {
+    return this.view;
+  }
+
+  /** Cluster mode: the doors describe the cluster through `view` from now on; it must carry this broker's cluster id. */
+  useClusterView(view: ClusterView): void {
+    assert(view.clusterId() === this.clusterId, `cluster view for cluster ${view.clusterId()} given to a broker of cluster ${this.clusterId}`);
+    this.view = view;
   }
 
   /** auto.create.topics.enable: on unless the options turn it off. */
@@ -443,6 +463,7 @@ export class Broker {
     const partitions: PartitionDescription[] = [];
     for (let partition = 0; partition < topic.partitions; partition++) {
       const log = this.log(topic.name, partition);
+      // Cluster mode too, for now: partitions are not yet assigned to brokers (issue 6), so each broker leads its own logs.
       partitions.push({
         partition,
         leader: this.brokerId,

@@ -42,6 +42,17 @@ export function newKafkaId(): string {
   return randomBytes(16).toString('base64url');
 }
 
+/** A data directory that belongs to another cluster than the one it is asked to join (Kafka's InconsistentClusterIdException). */
+export class InconsistentClusterIdError extends Error {
+  constructor(
+    readonly file: string,
+    readonly storedClusterId: string,
+    readonly expectedClusterId: string,
+  ) {
+    super(`InconsistentClusterIdException: ${file} holds cluster id ${storedClusterId}, but the cluster being joined has id ${expectedClusterId}; this data directory belongs to another cluster (start the broker on an empty data directory to join this one)`);
+  }
+}
+
 export class MetadataStore {
   private readonly topicsByName = new Map<string, TopicMetadata>();
 
@@ -54,20 +65,33 @@ export class MetadataStore {
     for (const topic of topics) this.topicsByName.set(topic.name, topic);
   }
 
-  /** Loads the metadata of `dataDir`, creating it (with a new cluster id) on first start. */
-  static open(dataDir: string): MetadataStore {
+  /**
+   * Loads the metadata of `dataDir`, creating it on first start with
+   * `clusterId` (cluster mode: the cluster's id from etcd) or a new random
+   * id. A directory that exists with another id than `clusterId` is refused.
+   */
+  static open(dataDir: string, clusterId?: string): MetadataStore {
     fs.mkdirSync(dataDir, { recursive: true });
     const file = path.join(dataDir, METADATA_FILE_NAME);
     if (!fs.existsSync(file)) {
-      const store = new MetadataStore(file, newKafkaId(), []);
+      const store = new MetadataStore(file, clusterId ?? newKafkaId(), []);
       store.save();
       return store;
     }
-    const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as MetadataFile;
-    if (parsed.version !== FORMAT_VERSION) throw new Error(`${file}: metadata format version ${parsed.version}, this broker reads ${FORMAT_VERSION}`);
+    const parsed = readMetadataFile(file);
+    if (clusterId !== undefined && parsed.clusterId !== clusterId) throw new InconsistentClusterIdError(file, parsed.clusterId, clusterId);
     const blockEnd = parsed.producerIdBlockEnd ?? 0;
     if (!Number.isSafeInteger(blockEnd) || blockEnd < 0) throw new Error(`${file}: producerIdBlockEnd ${blockEnd} is not a non-negative integer`);
     return new MetadataStore(file, parsed.clusterId, parsed.topics, blockEnd);
+  }
+
+  /**
+   * The cluster id `dataDir` holds, null when it has none yet. Read without
+   * the data-dir lock: only a proposal for etcd, which `open` checks again.
+   */
+  static peekClusterId(dataDir: string): string | null {
+    const file = path.join(dataDir, METADATA_FILE_NAME);
+    return fs.existsSync(file) ? readMetadataFile(file).clusterId : null;
   }
 
   /**
@@ -113,4 +137,11 @@ export class MetadataStore {
     const contents: MetadataFile = { version: FORMAT_VERSION, clusterId: this.clusterId, topics: this.topics(), producerIdBlockEnd: this.producerIdBlockEnd };
     writeFileDurably(this.file, `${JSON.stringify(contents, null, 2)}\n`);
   }
+}
+
+function readMetadataFile(file: string): MetadataFile {
+  const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as MetadataFile;
+  if (parsed.version !== FORMAT_VERSION) throw new Error(`${file}: metadata format version ${parsed.version}, this broker reads ${FORMAT_VERSION}`);
+  if (typeof parsed.clusterId !== 'string' || parsed.clusterId === '') throw new Error(`${file}: no cluster id`);
+  return parsed;
 }

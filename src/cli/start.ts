@@ -4,14 +4,17 @@
  * WebSocket doors on another, until SIGINT or SIGTERM, which close every log
  * cleanly.
  *
- * With --etcd the broker also joins a cluster once its doors listen
- * (registration and controller election, src/cluster), and leaves it first
- * when it stops. Without it nothing of the cluster is loaded or needed.
+ * With --etcd the broker first adopts the cluster's id from etcd (its data
+ * directory must hold that id or be new), then joins the cluster once its
+ * doors listen (registration and controller election, src/cluster), from
+ * when on the doors describe every live broker; it leaves the cluster first
+ * when it stops. Without --etcd nothing of the cluster is loaded or needed.
  */
 
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
-import { Broker } from '../broker/broker.js';
+import { Broker, type BrokerOptions } from '../broker/broker.js';
+import { InconsistentClusterIdError, MetadataStore, newKafkaId } from '../broker/metadata-store.js';
 import type { ClusterNode } from '../cluster/cluster-node.js';
 import { DEFAULT_CLUSTER_NAME } from '../cluster/keys.js';
 import type { GroupCoordinatorSettings } from '../broker/groups/limits.js';
@@ -56,8 +59,10 @@ export async function start(options: StartOptions): Promise<void> {
   const logger = pino({ name: 'ferry' });
   const startedMs = Date.now();
   const dataDir = path.resolve(options.dataDir);
-  const broker = await Broker.open({
+  const clusterId = options.etcd ? await adoptClusterId(options, options.etcd, dataDir) : undefined;
+  const broker = await openBroker({
     dataDir,
+    ...(clusterId !== undefined ? { clusterId } : {}),
     ...(options.brokerId !== undefined ? { brokerId: options.brokerId } : {}),
     autoCreateTopics: options.autoCreateTopics,
     defaultPartitions: options.numPartitions,
@@ -77,6 +82,8 @@ export async function start(options: StartOptions): Promise<void> {
   if (options.etcd) {
     try {
       cluster = await joinCluster(options, options.etcd, { id: broker.brokerId, kafkaPort: kafka.port, httpPort: server.port }, logger);
+      const { EtcdClusterView } = await import('../cluster/cluster-view.js');
+      broker.useClusterView(new EtcdClusterView(cluster, broker.clusterId, options.rack ?? null));
     } catch (error) {
       server.close();
       await kafka.close();
@@ -109,6 +116,35 @@ export async function start(options: StartOptions): Promise<void> {
     { dataDir, clusterId: broker.clusterId, ...(cluster ? { brokerId: broker.brokerId, etcd: options.etcd } : {}), topics: broker.listTopics({ includeInternal: true }).length, http: `http://${options.host}:${server.port}`, kafka: `${options.advertisedHost}:${kafka.port}`, sasl: (options.saslPlainUsers?.size ?? 0) > 0, uwsNative: server.native, crc32c: crc32cImplementation, openMs: Date.now() - startedMs },
     'ferry ready',
   );
+}
+
+/** The broker on its data directory; a directory of another cluster is a one-line refusal, not a stack. */
+async function openBroker(options: BrokerOptions): Promise<Broker> {
+  try {
+    return await Broker.open(options);
+  } catch (error) {
+    if (error instanceof InconsistentClusterIdError) {
+      await closeSharedStoragePool();
+      throw new CliError(error.message);
+    }
+    throw error;
+  }
+}
+
+/** The cluster's id from etcd, created there from this data directory's id (or a new one) if this broker is the first. */
+async function adoptClusterId(options: StartOptions, endpoints: string[], dataDir: string): Promise<string> {
+  const { claimClusterId } = await import('../cluster/cluster-id.js');
+  const { connectEtcd } = await import('../cluster/etcd-client.js');
+  const { clusterKeys } = await import('../cluster/keys.js');
+  const proposedId = MetadataStore.peekClusterId(dataDir) ?? newKafkaId();
+  const client = connectEtcd(endpoints);
+  try {
+    return (await claimClusterId(client, clusterKeys(options.clusterName ?? DEFAULT_CLUSTER_NAME), proposedId)).clusterId;
+  } catch (error) {
+    throw new CliError(`cannot read the cluster id from etcd ${endpoints.join(',')}: ${(error as Error).message}`);
+  } finally {
+    client.close();
+  }
 }
 
 /** Registers the broker with its doors' real ports and joins the controller election. */

@@ -1,8 +1,9 @@
 /**
- * Where a cluster keeps its coordination state in etcd, and the one record
- * it keeps there so far, a broker's registration. Every key of a cluster
- * lives under `/ferry/<cluster>/`:
+ * Where a cluster keeps its coordination state in etcd, and the records it
+ * keeps there so far. Every key of a cluster lives under `/ferry/<cluster>/`:
  *
+ *   /ferry/<cluster>/cluster-id                  the cluster's id (Kafka's form, 22 base64url characters),
+ *                                                created once by the first broker to join, never changed
  *   /ferry/<cluster>/brokers/<id>                a live broker: JSON BrokerRegistration, under that broker's lease
  *   /ferry/<cluster>/election/controller/<lease> a controller candidate (etcd3's Election layout); the value is
  *                                                its broker id, the oldest key (lowest create revision) is the controller
@@ -31,6 +32,7 @@ export interface BrokerRegistration {
 export interface ClusterKeys {
   /** `/ferry/<cluster>/`, with its trailing slash. */
   readonly root: string;
+  readonly clusterId: string;
   readonly brokersPrefix: string;
   brokerKey(id: number): string;
   /** The election's name under `root` (etcd3 adds `election/<name>/`). */
@@ -41,7 +43,16 @@ export function clusterKeys(clusterName: string): ClusterKeys {
   if (!CLUSTER_NAME.test(clusterName)) throw new Error(`a cluster name is 1 to 64 of A-Z a-z 0-9 . _ -, got "${clusterName}"`);
   const root = `/ferry/${clusterName}/`;
   const brokersPrefix = `${root}brokers/`;
-  return { root, brokersPrefix, brokerKey: (id) => `${brokersPrefix}${id}`, controllerElection: 'controller' };
+  return { root, clusterId: `${root}cluster-id`, brokersPrefix, brokerKey: (id) => `${brokersPrefix}${id}`, controllerElection: 'controller' };
+}
+
+/** Kafka's cluster id form: a uuid's 16 bytes as unpadded base64url (newKafkaId). */
+const CLUSTER_ID = /^[A-Za-z0-9_-]{22}$/;
+
+/** The cluster id read from etcd; throws naming the key when the value is not one. */
+export function decodeClusterId(key: string, value: string): string {
+  if (!CLUSTER_ID.test(value)) throw new Error(`${key}: not a cluster id (22 base64url characters): ${value.slice(0, 100)}`);
+  return value;
 }
 
 export function isBrokerId(id: number): boolean {

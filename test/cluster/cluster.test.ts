@@ -4,15 +4,20 @@
  * operator runs it. The cases run in order on the same etcd and brokers:
  * broker 1 starts first and so is controller, broker 2 has a 2 s lease so a
  * killed one leaves quickly, broker 1's 60 s lease shows that a clean stop
- * does not wait for it.
+ * does not wait for it. A second group of cases, on a cluster of its own
+ * name, checks that every door describes the same cluster.
  */
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import type { Etcd3 } from 'etcd3';
+import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { METADATA_FILE_NAME } from '../../src/broker/metadata-store.js';
 import { listBrokers } from '../../src/cluster/broker-directory.js';
 import { currentControllerId } from '../../src/cluster/controller.js';
 import { connectEtcd } from '../../src/cluster/etcd-client.js';
@@ -26,6 +31,7 @@ const CLUSTER = 'test';
 const keys = clusterKeys(CLUSTER);
 const WAIT_MS = 15_000;
 const POLL_MS = 50;
+const run = promisify(execFile);
 
 interface BrokerProcess {
   id: number;
@@ -52,13 +58,19 @@ afterAll(async () => {
   await etcd?.stop();
 });
 
-function startArgs(id: number, extra: string[]): string[] {
-  return [builtCli, 'start', '--data-dir', tempDir(`ferry-cluster-${id}-`), '--host', '127.0.0.1', '--advertised-host', '127.0.0.1', '--http-port', '0', '--kafka-port', '0', '--broker-id', String(id), '--etcd', etcd.endpoint, '--cluster-name', CLUSTER, ...extra];
+interface StartPlace {
+  clusterName?: string;
+  dataDir?: string;
+}
+
+function startArgs(id: number, extra: string[], place: StartPlace = {}): string[] {
+  const dataDir = place.dataDir ?? tempDir(`ferry-cluster-${id}-`);
+  return [builtCli, 'start', '--data-dir', dataDir, '--host', '127.0.0.1', '--advertised-host', '127.0.0.1', '--http-port', '0', '--kafka-port', '0', '--broker-id', String(id), '--etcd', etcd.endpoint, '--cluster-name', place.clusterName ?? CLUSTER, ...extra];
 }
 
 /** Starts a broker and resolves once it logged 'ferry ready' (it joined the cluster before that). */
-async function startBroker(id: number, extra: string[] = []): Promise<BrokerProcess> {
-  const child = spawn(process.execPath, startArgs(id, extra), { stdio: ['ignore', 'pipe', 'inherit'] });
+async function startBroker(id: number, extra: string[] = [], place: StartPlace = {}): Promise<BrokerProcess> {
+  const child = spawn(process.execPath, startArgs(id, extra, place), { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   const logs: Array<Record<string, unknown>> = [];
   const ready = new Promise<Record<string, unknown>>((resolve, reject) => {
@@ -173,5 +185,108 @@ describe('cluster coordination through etcd (ferry start --etcd)', () => {
     third.child.kill('SIGTERM');
     expect(await third.exited).toBe(0);
     expect(await registeredIds()).toEqual([]);
+  });
+});
+
+interface KcatMetadata {
+  controllerid: number;
+  brokers: Array<{ id: number; name: string }>;
+}
+
+async function kcatList(broker: BrokerProcess): Promise<KcatMetadata> {
+  const { stdout } = await run('kcat', ['-L', '-J', '-b', `127.0.0.1:${broker.kafkaPort}`, '-m', '5'], { timeout: WAIT_MS });
+  return JSON.parse(stdout) as KcatMetadata;
+}
+
+/** kafkajs's describeCluster: Metadata at the version kafkajs speaks (with the cluster id). */
+async function describeWithKafkajs(broker: BrokerProcess): Promise<{ brokers: Array<{ nodeId: number; host: string; port: number }>; controller: number | null; clusterId: string }> {
+  const admin = new Kafka({ clientId: 'ferry-cluster-test', brokers: [`127.0.0.1:${broker.kafkaPort}`], logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    return await admin.describeCluster();
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function v3Clusters(broker: BrokerProcess): Promise<Array<{ cluster_id: string; controller: { related: string } | null }>> {
+  const response = await fetch(`http://127.0.0.1:${broker.httpPort}/v3/clusters`);
+  expect(response.status).toBe(200);
+  return ((await response.json()) as { data: Array<{ cluster_id: string; controller: { related: string } | null }> }).data;
+}
+
+describe('one cluster, as every door describes it', () => {
+  const DOORS = 'doors';
+  const doorsKeys = clusterKeys(DOORS);
+  let first: BrokerProcess;
+  let second: BrokerProcess;
+  let clusterId: string;
+  const firstDataDir = tempDir('ferry-cluster-doors-11-');
+
+  it('the first broker creates the cluster id in etcd, the second adopts it, and both data directories record it', async () => {
+    first = await startBroker(11, ['--rack', 'rack-a'], { clusterName: DOORS, dataDir: firstDataDir });
+    await waitFor('broker 11 elected controller', () => logged(first, 'elected controller'));
+    const secondDataDir = tempDir('ferry-cluster-doors-12-');
+    second = await startBroker(12, ['--rack', 'rack-b'], { clusterName: DOORS, dataDir: secondDataDir });
+    await waitFor('broker 11 to see broker 12', () => first.logs.find((entry) => entry.msg === 'live brokers changed' && JSON.stringify(entry.brokers) === '[11,12]'));
+
+    const stored = (await client.get(doorsKeys.clusterId).string()) ?? '';
+    expect(stored).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    clusterId = stored;
+    const recorded = (dataDir: string) => (JSON.parse(fs.readFileSync(path.join(dataDir, METADATA_FILE_NAME), 'utf8')) as { clusterId: string }).clusterId;
+    expect([recorded(firstDataDir), recorded(secondDataDir)]).toEqual([clusterId, clusterId]);
+    expect([logged(first, 'ferry ready')?.clusterId, logged(second, 'ferry ready')?.clusterId]).toEqual([clusterId, clusterId]);
+  });
+
+  it('Metadata from either broker lists both brokers, the same controller and the same cluster id (kcat, kafkajs)', async () => {
+    const expectedBrokers = [
+      { id: 11, name: `127.0.0.1:${first.kafkaPort}` },
+      { id: 12, name: `127.0.0.1:${second.kafkaPort}` },
+    ];
+    for (const broker of [first, second]) {
+      expect(await kcatList(broker)).toMatchObject({ controllerid: 11, brokers: expectedBrokers });
+      const described = await describeWithKafkajs(broker);
+      expect(described.clusterId).toBe(clusterId);
+      expect(described.controller).toBe(11);
+      expect(described.brokers.map(({ nodeId, host, port }) => ({ nodeId, host, port })).sort((a, b) => a.nodeId - b.nodeId)).toEqual([
+        { nodeId: 11, host: '127.0.0.1', port: first.kafkaPort },
+        { nodeId: 12, host: '127.0.0.1', port: second.kafkaPort },
+      ]);
+    }
+  });
+
+  it('/v3/clusters on both brokers answers the same cluster id and controller', async () => {
+    for (const broker of [first, second]) {
+      const clusters = await v3Clusters(broker);
+      expect(clusters.map((cluster) => cluster.cluster_id)).toEqual([clusterId]);
+      expect(clusters[0]!.controller?.related).toMatch(/\/brokers\/11$/);
+    }
+  });
+
+  it('after a broker stops, Metadata from the other lists it alone, as controller', async () => {
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    const alone = await waitFor('broker 12 to list itself alone, as controller', async () => {
+      const metadata = await kcatList(second);
+      return metadata.brokers.length === 1 && metadata.controllerid === 12 ? metadata : undefined;
+    });
+    expect(alone.brokers).toEqual([{ id: 12, name: `127.0.0.1:${second.kafkaPort}` }]);
+  });
+
+  it('a broker restarted on its data directory rejoins with the same cluster id', async () => {
+    first = await startBroker(11, [], { clusterName: DOORS, dataDir: firstDataDir });
+    expect(logged(first, 'ferry ready')?.clusterId).toBe(clusterId);
+  });
+
+  it('a broker whose data directory belongs to another cluster is refused, naming both ids', () => {
+    const foreignDir = tempDir('ferry-cluster-doors-foreign-');
+    const foreignId = 'AAAAAAAAAAAAAAAAAAAAAA';
+    fs.writeFileSync(path.join(foreignDir, METADATA_FILE_NAME), JSON.stringify({ version: 1, clusterId: foreignId, topics: [] }));
+    const result = spawnSync(process.execPath, startArgs(13, [], { clusterName: DOORS, dataDir: foreignDir }), { encoding: 'utf8', timeout: WAIT_MS });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toBe(
+      `ferry: InconsistentClusterIdException: ${path.join(foreignDir, METADATA_FILE_NAME)} holds cluster id ${foreignId}, but the cluster being joined has id ${clusterId}; this data directory belongs to another cluster (start the broker on an empty data directory to join this one)\n`,
+    );
+    expect(first.logs.some((entry) => entry.msg === 'live brokers changed' && JSON.stringify(entry.brokers).includes('13'))).toBe(false);
   });
 });

@@ -12,7 +12,8 @@ import type { ResourceBase } from './v3-resources.js';
 /** `params[0]` of every cluster route is the cluster id. */
 export function clusterBase(broker: Broker, request: RouteRequest): ResourceBase {
   const clusterId = request.params[0] ?? '';
-  if (clusterId !== broker.clusterId) throw new HttpError(404, `cluster ${clusterId} not found (this broker serves cluster ${broker.clusterId})`);
+  const served = broker.cluster.clusterId();
+  if (clusterId !== served) throw new HttpError(404, `cluster ${clusterId} not found (this broker serves cluster ${served})`);
   return { origin: requestOrigin(request), clusterId };
 }
 

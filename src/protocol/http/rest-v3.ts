@@ -47,12 +47,12 @@ const INT32_MAX = 2 ** 31 - 1;
 
 export function registerRestV3(router: Router, broker: Broker): void {
   router.get(CLUSTERS, (exchange, request) => {
-    const base = { origin: requestOrigin(request), clusterId: broker.clusterId };
-    exchange.json(200, list('KafkaClusterList', `${base.origin}${CLUSTERS}`, [kafkaCluster(base, broker.brokerId)]));
+    const base = { origin: requestOrigin(request), clusterId: broker.cluster.clusterId() };
+    exchange.json(200, list('KafkaClusterList', `${base.origin}${CLUSTERS}`, [kafkaCluster(base, broker.cluster.controllerId())]));
   });
 
   router.get(CLUSTER, (exchange, request) => {
-    exchange.json(200, kafkaCluster(clusterBase(broker, request), broker.brokerId));
+    exchange.json(200, kafkaCluster(clusterBase(broker, request), broker.cluster.controllerId()));
   });
 
   router.get(TOPICS, (exchange, request) => {

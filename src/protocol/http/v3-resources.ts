@@ -15,6 +15,7 @@
  */
 
 import type { PartitionDescription, TopicDescription } from '../../broker/broker.js';
+import { NO_CONTROLLER_ID } from '../../broker/cluster-view.js';
 
 export interface Related {
   related: string;
@@ -58,7 +59,8 @@ export function kafkaCluster(base: ResourceBase, controllerId: number) {
     kind: 'KafkaCluster',
     metadata: { self: url, resource_name: clusterCrn(base) },
     cluster_id: base.clusterId,
-    controller: related(`${url}/brokers/${controllerId}`),
+    // No controller elected at this moment (cluster mode, between two): no link, as Confluent's null relationship.
+    controller: controllerId === NO_CONTROLLER_ID ? null : related(`${url}/brokers/${controllerId}`),
     acls: related(`${url}/acls`),
     brokers: related(`${url}/brokers`),
     broker_configs: related(`${url}/broker-configs`),

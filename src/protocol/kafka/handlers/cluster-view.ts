@@ -1,7 +1,7 @@
 /**
  * What the metadata-style answers (Metadata, DescribeCluster, CreateTopics)
- * say about this broker and its topics, in one place: the advertised broker
- * list, topic ids as the 16 bytes of a Kafka uuid, and the authorized
+ * say about the cluster and its topics, in one place: the advertised broker
+ * list (from the broker's ClusterView, src/broker/cluster-view.ts), topic ids as the 16 bytes of a Kafka uuid, and the authorized
  * operations bitfields.
  *
  * Ferry has no ACLs yet, so whoever may talk to the door (after SASL, if
@@ -63,9 +63,13 @@ export interface AdvertisedBroker {
   rack: string | null;
 }
 
-/** The cluster as clients see it: this one broker, at the advertised address. */
+/**
+ * The live brokers as the broker's ClusterView lists them (this one alone on
+ * a single node), this broker at the address this door advertises.
+ */
 export function advertisedBrokers(context: RequestContext): AdvertisedBroker[] {
-  return [{ nodeId: context.broker.brokerId, host: context.settings.advertisedHost, port: context.settings.advertisedPort, rack: null }];
+  const self = { id: context.broker.brokerId, host: context.settings.advertisedHost, kafkaPort: context.settings.advertisedPort, rack: null };
+  return context.broker.cluster.brokers(self).map(({ id, host, kafkaPort, rack }) => ({ nodeId: id, host, port: kafkaPort, rack }));
 }
 
 export const UUID_BYTES = 16;

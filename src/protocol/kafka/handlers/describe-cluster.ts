@@ -29,8 +29,8 @@ export const describeClusterHandler: ApiHandler = {
       errorCode: 0,
       errorMessage: null,
       endpointType: ENDPOINT_TYPE.BROKERS,
-      clusterId: context.broker.clusterId,
-      controllerId: context.broker.brokerId,
+      clusterId: context.broker.cluster.clusterId(),
+      controllerId: context.broker.cluster.controllerId(),
       brokers: advertisedBrokers(context).map(({ nodeId, host, port, rack }) => ({ brokerId: nodeId, host, port, rack })),
       clusterAuthorizedOperations: body.includeClusterAuthorizedOperations ? CLUSTER_OPERATIONS : AUTHORIZED_OPERATIONS_OMITTED,
     };

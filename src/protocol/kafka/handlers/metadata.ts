@@ -14,8 +14,11 @@
  * answered at once with NONE and its partitions, where Kafka answers
  * LEADER_NOT_AVAILABLE and lets the client ask again.
  *
- * Single node: this broker is the controller and leads every partition at
- * leader epoch 0, with itself as the only replica.
+ * The brokers, controller and cluster id are the broker's ClusterView: this
+ * broker alone on a single node, every live broker and the elected
+ * controller in cluster mode. Partitions are not yet assigned across a
+ * cluster (issue 6): in both modes this broker leads every partition it
+ * answers for, at leader epoch 0, with itself as the only replica.
  */
 
 import { INTERNAL_TOPIC_PREFIX, type Broker, type TopicDescription } from '../../../broker/broker.js';
@@ -85,8 +88,8 @@ export const metadataHandler: ApiHandler = {
     return {
       throttleTimeMs: 0,
       brokers: advertisedBrokers(context),
-      clusterId: context.broker.clusterId,
-      controllerId: context.broker.brokerId,
+      clusterId: context.broker.cluster.clusterId(),
+      controllerId: context.broker.cluster.controllerId(),
       topics,
       clusterAuthorizedOperations: body.includeClusterAuthorizedOperations ? CLUSTER_OPERATIONS : AUTHORIZED_OPERATIONS_OMITTED,
     };
