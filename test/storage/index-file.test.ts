@@ -22,7 +22,10 @@ afterAll(closeSharedStoragePool);
 const SETTINGS: SegmentSettings = { indexIntervalBytes: 0, batchBytesMax: 1024 * 1024 };
 const BATCHES_PER_SEGMENT = 2 * INDEX_WRITE_GROUP_ENTRIES + 40;
 
-/** Names of the files under `dir` this process holds open, one per descriptor, sorted. */
+/** A segment's files; a roll also writes a producer snapshot in the background, on a descriptor of its own for a moment. */
+const SEGMENT_FILE = /\.(log|index|timeindex)$/;
+
+/** Names of the segment files under `dir` this process holds open, one per descriptor, sorted. */
 function openFilesIn(dir: string): string[] {
   const prefix = `${fs.realpathSync(dir)}/`;
   const names: string[] = [];
@@ -33,7 +36,7 @@ function openFilesIn(dir: string): string[] {
     } catch {
       continue; // the descriptor readdir itself used, closed by now
     }
-    if (target.startsWith(prefix)) names.push(target.slice(prefix.length));
+    if (target.startsWith(prefix) && SEGMENT_FILE.test(target)) names.push(target.slice(prefix.length));
   }
   return names.sort();
 }
