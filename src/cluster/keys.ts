@@ -7,6 +7,10 @@
  *   /ferry/<cluster>/brokers/<id>                a live broker: JSON BrokerRegistration, under that broker's lease
  *   /ferry/<cluster>/election/controller/<lease> a controller candidate (etcd3's Election layout); the value is
  *                                                its broker id, the oldest key (lowest create revision) is the controller
+ *   /ferry/<cluster>/topics/<name>               a topic: JSON TopicRecord, created once (create-if-absent) by the
+ *                                                broker a client asked
+ *   /ferry/<cluster>/partitions/<topic>/<n>      a partition's state: JSON PartitionState, written by the controller,
+ *                                                only by compare-and-swap on the key's mod revision
  *
  * Values read from etcd are outside input: parsed and checked here, once.
  */
@@ -37,13 +41,105 @@ export interface ClusterKeys {
   brokerKey(id: number): string;
   /** The election's name under `root` (etcd3 adds `election/<name>/`). */
   readonly controllerElection: string;
+  readonly topicsPrefix: string;
+  topicKey(name: string): string;
+  readonly partitionsPrefix: string;
+  partitionKey(topic: string, partition: number): string;
 }
 
 export function clusterKeys(clusterName: string): ClusterKeys {
   if (!CLUSTER_NAME.test(clusterName)) throw new Error(`a cluster name is 1 to 64 of A-Z a-z 0-9 . _ -, got "${clusterName}"`);
   const root = `/ferry/${clusterName}/`;
   const brokersPrefix = `${root}brokers/`;
-  return { root, clusterId: `${root}cluster-id`, brokersPrefix, brokerKey: (id) => `${brokersPrefix}${id}`, controllerElection: 'controller' };
+  const topicsPrefix = `${root}topics/`;
+  const partitionsPrefix = `${root}partitions/`;
+  return {
+    root,
+    clusterId: `${root}cluster-id`,
+    brokersPrefix,
+    brokerKey: (id) => `${brokersPrefix}${id}`,
+    controllerElection: 'controller',
+    topicsPrefix,
+    topicKey: (name) => `${topicsPrefix}${name}`,
+    partitionsPrefix,
+    // Topic names hold no '/' (validateTopicName), so the last segment is the partition.
+    partitionKey: (topic, partition) => `${partitionsPrefix}${topic}/${partition}`,
+  };
+}
+
+/** A topic as the cluster knows it; its partitions' placement is in their PartitionStates. */
+export interface TopicRecord {
+  /** The topic id, Kafka's 22 base64url characters, made by the creating broker. */
+  id: string;
+  partitions: number;
+  replicationFactor: number;
+  configs: Record<string, string>;
+}
+
+/** Who holds a partition: Kafka's LeaderAndIsr. The leader is replicas[0] when the controller assigns it. */
+export interface PartitionState {
+  leader: number;
+  leaderEpoch: number;
+  replicas: number[];
+  isr: number[];
+}
+
+export function encodeTopicRecord(record: TopicRecord): string {
+  return JSON.stringify({ id: record.id, partitions: record.partitions, replicationFactor: record.replicationFactor, configs: record.configs });
+}
+
+export function decodeTopicRecord(key: string, value: string): TopicRecord {
+  const record = parseJson(key, value) as Partial<Record<keyof TopicRecord, unknown>> | null;
+  if (
+    typeof record !== 'object' || record === null ||
+    typeof record.id !== 'string' || !CLUSTER_ID.test(record.id) ||
+    !isCount(record.partitions) || !isCount(record.replicationFactor) ||
+    typeof record.configs !== 'object' || record.configs === null ||
+    !Object.values(record.configs).every((config) => typeof config === 'string')
+  ) {
+    throw new Error(`${key}: not a topic record: ${value.slice(0, 200)}`);
+  }
+  return { id: record.id, partitions: record.partitions, replicationFactor: record.replicationFactor, configs: { ...(record.configs as Record<string, string>) } };
+}
+
+export function encodePartitionState(state: PartitionState): string {
+  return JSON.stringify({ leader: state.leader, leaderEpoch: state.leaderEpoch, replicas: state.replicas, isr: state.isr });
+}
+
+export function decodePartitionState(key: string, value: string): PartitionState {
+  const state = parseJson(key, value) as Partial<Record<keyof PartitionState, unknown>> | null;
+  const isIds = (ids: unknown): ids is number[] => Array.isArray(ids) && ids.every((id) => typeof id === 'number' && isBrokerId(id));
+  if (
+    typeof state !== 'object' || state === null ||
+    typeof state.leader !== 'number' || !(state.leader === -1 || isBrokerId(state.leader)) ||
+    typeof state.leaderEpoch !== 'number' || !Number.isInteger(state.leaderEpoch) || state.leaderEpoch < 0 ||
+    !isIds(state.replicas) || state.replicas.length === 0 || !isIds(state.isr)
+  ) {
+    throw new Error(`${key}: not a partition state: ${value.slice(0, 200)}`);
+  }
+  return { leader: state.leader, leaderEpoch: state.leaderEpoch, replicas: [...state.replicas], isr: [...state.isr] };
+}
+
+/** `partitions/<topic>/<n>` under the prefix as topic and partition; null for a key of another shape. */
+export function parsePartitionKey(keys: ClusterKeys, key: string): { topic: string; partition: number } | null {
+  if (!key.startsWith(keys.partitionsPrefix)) return null;
+  const rest = key.slice(keys.partitionsPrefix.length);
+  const slash = rest.lastIndexOf('/');
+  const partition = Number(rest.slice(slash + 1));
+  if (slash <= 0 || !/^\d+$/.test(rest.slice(slash + 1)) || !Number.isSafeInteger(partition)) return null;
+  return { topic: rest.slice(0, slash), partition };
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1;
+}
+
+function parseJson(key: string, value: string): unknown {
+  try {
+    return JSON.parse(value);
+  } catch {
+    throw new Error(`${key}: not JSON: ${value.slice(0, 100)}`);
+  }
 }
 
 /** Kafka's cluster id form: a uuid's 16 bytes as unpadded base64url (newKafkaId). */
@@ -70,13 +166,7 @@ export function encodeRegistration(registration: BrokerRegistration): string {
 
 /** A registration read from etcd; throws naming the key when the value is not one. */
 export function decodeRegistration(key: string, value: string): BrokerRegistration {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch {
-    throw new Error(`${key}: not JSON: ${value.slice(0, 100)}`);
-  }
-  const record = parsed as Partial<Record<keyof BrokerRegistration, unknown>> | null;
+  const record = parseJson(key, value) as Partial<Record<keyof BrokerRegistration, unknown>> | null;
   if (
     typeof record !== 'object' || record === null ||
     typeof record.id !== 'number' || !isBrokerId(record.id) ||
