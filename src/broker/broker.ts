@@ -5,8 +5,13 @@
  * no business logic of their own. Errors are FerryErrors carrying Kafka's
  * error names.
  *
- * Single-node for now: this broker leads every partition, its replica set is
- * itself, and the high watermark is the log end (acks=all is acks=1).
+ * Single node: this broker leads every partition, its replica set is itself,
+ * and the high watermark is the log end (acks=all is acks=1). In cluster
+ * mode (`useTopicPlacements`) topics are created through the cluster and
+ * placed by its controller; this broker keeps logs of the partitions it is a
+ * replica of and serves produce and fetch for those it leads. Nothing is
+ * replicated yet: followers hold empty logs, the high watermark is still the
+ * leader's log end, and a failed leader is not replaced (issue 6).
  */
 
 import fs from 'node:fs';
@@ -19,6 +24,7 @@ import { LogManager, validateTopicName } from '../storage/log-manager.js';
 import type { AppendResult, PartitionLog } from '../storage/partition-log.js';
 import { decodeBatches, type DecodedRecord, type RecordHeader } from '../storage/records.js';
 import { SingleNodeClusterView, type ClusterView } from './cluster-view.js';
+import type { PartitionPlacement, TopicPlacements } from './topic-placements.js';
 import { FetchWaiters } from './fetch-waiters.js';
 import { SharedReads } from './shared-reads.js';
 import { GroupCoordinator, type GroupCoordinatorOptions } from './groups/group-coordinator.js';
@@ -47,7 +53,19 @@ export interface BrokerOptions {
   groups?: GroupCoordinatorOptions;
   /** producer.id.expiration.ms: idempotent producers silent this long are forgotten (Kafka: one day). */
   producerIdExpirationMs?: number;
+  /** default.replication.factor (cluster mode): otherwise min(3, live brokers). */
+  defaultReplicationFactor?: number;
 }
+
+export interface NewTopicOptions {
+  partitions?: number;
+  /** Absent: the default (1 on a single node; default.replication.factor or min(3, live brokers) in a cluster). */
+  replicationFactor?: number;
+  configs?: Record<string, string>;
+}
+
+/** A replica's part in a partition, as this broker last applied its placement. */
+export type PartitionRole = 'leader' | 'follower';
 
 /** -1 is Kafka's "all": on a single node, the leader. */
 export type Acks = 0 | 1 | -1;
@@ -55,8 +73,10 @@ export type Acks = 0 | 1 | -1;
 export interface PartitionDescription {
   partition: number;
   leader: number;
+  leaderEpoch: number;
   replicas: number[];
   isr: number[];
+  /** -1 on a broker that holds no replica of the partition. */
   logStartOffset: number;
   logEndOffset: number;
   highWatermark: number;
@@ -117,6 +137,8 @@ export type OffsetSpec = 'earliest' | 'latest' | 'maxTimestamp' | { timestamp: n
 
 /** Kafka's largest partition count is bounded by memory; this bound keeps one request from asking for millions. */
 export const TOPIC_PARTITIONS_MAX = 10_000;
+/** Kafka's default.replication.factor is 1; a cluster defaults to this many replicas, or fewer brokers. */
+export const CLUSTER_REPLICATION_FACTOR_DEFAULT = 3;
 /** Topics the broker makes for itself (__consumer_offsets): listed as internal, never auto-created by a client's request. */
 export const INTERNAL_TOPIC_PREFIX = '__';
 
@@ -128,6 +150,12 @@ export class Broker {
   readonly brokerId: number;
   /** How the doors describe the cluster: this broker alone until `useClusterView` gives it a cluster's. */
   private view: ClusterView;
+  /** Cluster mode: where partitions live; null on a single node. */
+  private placements: TopicPlacements | null = null;
+  /** Cluster mode: this broker's role in each partition it holds a replica of, by `topic/partition`. */
+  private readonly roles = new Map<string, PartitionRole>();
+  /** Placement changes are applied one at a time, in order. */
+  private applying: Promise<void> = Promise.resolve();
   /** Consumer groups and their committed offsets (kept in __consumer_offsets). */
   readonly groups: GroupCoordinator;
   private closed = false;
@@ -171,7 +199,10 @@ export class Broker {
       throw error;
     }
     const broker = new Broker({ ...options, dataDir }, metadata, logs, defaultConfig);
+    // In a cluster a broker holds logs only of its replicas: it reopens those it has and makes no others.
+    const cluster = options.clusterId !== undefined;
     for (const topic of metadata.topics()) {
+      if (cluster && !isInternal(topic.name)) continue;
       for (let partition = 0; partition < topic.partitions; partition++) await logs.getOrCreate(topic.name, partition);
     }
     try {
@@ -197,6 +228,26 @@ export class Broker {
     this.view = view;
   }
 
+  /**
+   * Cluster mode: topics are created through `placements` from now on, and
+   * this broker opens a log for each partition it is a replica of, as the
+   * placements say now and whenever they change. Resolves once the current
+   * placements are applied; a later change that cannot be applied (a log
+   * that cannot be opened, a topic whose id differs from this data
+   * directory's) goes to `onError`.
+   */
+  useTopicPlacements(placements: TopicPlacements, onError: (topic: string, error: Error) => void): Promise<void> {
+    assert(this.placements === null, 'topic placements are given once');
+    this.placements = placements;
+    placements.onChange((topic) => void this.applyPlacements(topic).catch((error: Error) => onError(topic, error)));
+    return Promise.all(placements.topics().map((topic) => this.applyPlacements(topic))).then(() => undefined);
+  }
+
+  /** This broker's role in a partition (cluster mode), undefined when it holds no replica. */
+  partitionRole(topic: string, partition: number): PartitionRole | undefined {
+    return this.roles.get(partitionKey(topic, partition));
+  }
+
   /** auto.create.topics.enable: on unless the options turn it off. */
   get autoCreateTopicsEnabled(): boolean {
     return this.options.autoCreateTopics !== false;
@@ -214,28 +265,53 @@ export class Broker {
 
   // --- topics ------------------------------------------------------------------------------
 
-  async createTopic(name: string, options: { partitions?: number; configs?: Record<string, string> } = {}): Promise<TopicDescription> {
+  /**
+   * The one way every door creates a topic. In cluster mode the topic is
+   * written to the cluster and this resolves once the controller has placed
+   * every partition and this broker has opened its replicas' logs.
+   */
+  async createTopic(name: string, options: NewTopicOptions = {}): Promise<TopicDescription> {
     this.assertOpen();
-    const partitions = this.validateNewTopic(name, options);
+    const { partitions, replicationFactor } = this.validateNewTopic(name, options);
     const configs = { ...(options.configs ?? {}) };
+    if (this.placements && !isInternal(name)) {
+      await this.placements.createTopic(name, { topicId: newKafkaId(), partitions, replicationFactor, configs });
+      await this.applyPlacements(name);
+      return this.describeTopic(name);
+    }
     this.metadata.put({ name, topicId: newKafkaId(), partitions, configs });
     for (let partition = 0; partition < partitions; partition++) await this.logs.getOrCreate(name, partition);
     return this.describeTopic(name);
   }
 
-  /** Every check createTopic makes, creating nothing (CreateTopics validateOnly); returns the partition count it would use. */
-  validateNewTopic(name: string, options: { partitions?: number; configs?: Record<string, string> } = {}): number {
+  /** Every check createTopic makes, creating nothing (CreateTopics validateOnly); returns the counts it would use. */
+  validateNewTopic(name: string, options: NewTopicOptions = {}): { partitions: number; replicationFactor: number } {
     validateTopicName(name);
     if (this.metadata.get(name)) throw new FerryError('TOPIC_ALREADY_EXISTS', `topic ${name} already exists`);
     const partitions = options.partitions ?? this.defaultPartitionCount;
     checkPartitionCount(partitions);
+    const replicationFactor = this.replicationFactorFor(name, options.replicationFactor);
     logConfigFromTopicConfigs(options.configs ?? {}, this.defaultConfig); // rejects unknown names and bad values before anything is made
-    return partitions;
+    return { partitions, replicationFactor };
+  }
+
+  /** The replication factor asked for or the default, bounded by the live brokers (Kafka's INVALID_REPLICATION_FACTOR). */
+  private replicationFactorFor(name: string, requested: number | undefined): number {
+    if (!this.placements || isInternal(name)) {
+      if (requested !== undefined && requested !== 1) throw new FerryError('INVALID_REPLICATION_FACTOR', `replication factor ${requested}: this cluster has 1 broker, so it must be 1 (or -1 for the default)`);
+      return 1;
+    }
+    const live = this.placements.liveBrokerCount();
+    const replicationFactor = requested ?? this.options.defaultReplicationFactor ?? Math.min(CLUSTER_REPLICATION_FACTOR_DEFAULT, live);
+    if (!Number.isInteger(replicationFactor) || replicationFactor < 1) throw new FerryError('INVALID_REPLICATION_FACTOR', `replication factor must be at least 1, not ${replicationFactor}`);
+    if (replicationFactor > live) throw new FerryError('INVALID_REPLICATION_FACTOR', `Replication factor: ${replicationFactor} larger than available brokers: ${live}.`);
+    return replicationFactor;
   }
 
   async deleteTopic(name: string): Promise<void> {
     this.assertOpen();
     const topic = this.topic(name);
+    this.refuseClusterChange(name, 'delete');
     this.metadata.remove(name);
     for (let partition = 0; partition < topic.partitions; partition++) await this.logs.delete(name, partition);
     this.waiters.wakeEveryone();
@@ -261,6 +337,7 @@ export class Broker {
     // The group coordinator maps a group to its __consumer_offsets partition by the partition count.
     refuseInternal(name, 'add partitions to');
     const topic = this.topic(name);
+    this.refuseClusterChange(name, 'add partitions to');
     checkPartitionCount(totalPartitions);
     if (totalPartitions <= topic.partitions) {
       throw new FerryError('INVALID_PARTITIONS', `topic ${name} has ${topic.partitions} partitions; the new count must be larger, not ${totalPartitions}`);
@@ -274,6 +351,7 @@ export class Broker {
   alterTopicConfigs(name: string, changes: Record<string, string | null>): TopicDescription {
     this.assertOpen();
     const topic = this.topic(name);
+    this.refuseClusterChange(name, 'change the configs of');
     const configs = { ...topic.configs };
     for (const [key, value] of Object.entries(changes)) {
       if (value === null) delete configs[key];
@@ -314,7 +392,7 @@ export class Broker {
     });
     const appends = [...byPartition].map(async ([partition, indexes]) => {
       const batch = buildBatch(indexes.map((i) => recordInput(records[i]!, nowMs)));
-      return { indexes, result: await this.log(topic.name, partition).append(batch) };
+      return { indexes, result: await this.leaderLog(topic.name, partition).append(batch) };
     });
     if (options.acks === 0) {
       void Promise.allSettled(appends);
@@ -334,7 +412,7 @@ export class Broker {
   produceBatches(topicName: string, partition: number, bytes: Buffer): Promise<AppendResult> {
     this.assertOpen();
     refuseInternal(topicName, 'append to');
-    return this.log(topicName, partition).append(bytes);
+    return this.leaderLog(topicName, partition).append(bytes);
   }
 
   /**
@@ -367,7 +445,7 @@ export class Broker {
    */
   async fetch(topicName: string, partition: number, offset: number, options: FetchOptions): Promise<FetchResult> {
     this.assertOpen();
-    const log = this.log(topicName, partition);
+    const log = this.leaderLog(topicName, partition);
     const minBytes = options.minBytes ?? 1;
     const deadline = this.now() + (options.maxWaitMs ?? 0);
     for (;;) {
@@ -393,7 +471,7 @@ export class Broker {
   /** ListOffsets: earliest, latest, or the first offset at or after a timestamp (-1 when there is none). */
   listOffset(topicName: string, partition: number, spec: OffsetSpec): { offset: number; timestamp: number } {
     this.assertOpen();
-    const log = this.log(topicName, partition);
+    const log = this.leaderLog(topicName, partition);
     if (spec === 'earliest') return { offset: log.logStartOffset, timestamp: -1 };
     if (spec === 'latest') return { offset: log.logEndOffset, timestamp: -1 };
     if (spec === 'maxTimestamp') {
@@ -424,7 +502,7 @@ export class Broker {
   deleteRecords(topicName: string, partition: number, beforeOffset: number): number {
     this.assertOpen();
     refuseInternal(topicName, 'delete records of');
-    const log = this.log(topicName, partition);
+    const log = this.leaderLog(topicName, partition);
     return log.deleteRecordsBefore(beforeOffset === -1 ? log.logEndOffset : beforeOffset);
   }
 
@@ -459,22 +537,81 @@ export class Broker {
     return log;
   }
 
+  /**
+   * The log of a partition this broker leads, for clients' produce and
+   * fetch: NOT_LEADER_OR_FOLLOWER otherwise, naming the leader and where to
+   * reach it (the doors' redirect). On a single node it leads every partition.
+   */
+  leaderLog(topicName: string, partition: number): PartitionLog {
+    if (!this.placements || isInternal(topicName)) return this.log(topicName, partition);
+    const topic = this.topic(topicName);
+    if (this.roles.get(partitionKey(topicName, partition)) !== 'leader' && Number.isInteger(partition) && partition >= 0 && partition < topic.partitions) {
+      const leader = this.placements.placement(topicName, partition)?.leader ?? -1;
+      const address = this.placements.brokerAddress(leader);
+      throw new FerryError('NOT_LEADER_OR_FOLLOWER', `broker ${this.brokerId} does not lead ${topicName}-${partition}; broker ${leader} does${address ? ` (${address})` : ''}`);
+    }
+    return this.log(topicName, partition);
+  }
+
+  /**
+   * Applies a topic's placements (cluster mode): records a fully placed topic
+   * in the local metadata under the cluster's topic id, opens a log for each
+   * partition this broker is a replica of and remembers its role. Serialized,
+   * so changes apply in the order they arrive.
+   */
+  private applyPlacements(name: string): Promise<void> {
+    const apply = async (): Promise<void> => {
+      const placed = this.placements?.topic(name);
+      if (!placed || this.closed) return;
+      const known = this.metadata.get(name);
+      if (!known) this.metadata.put({ name, topicId: placed.topicId, partitions: placed.partitions, configs: { ...placed.configs } });
+      else assert(known.topicId === placed.topicId, `topic ${name} has id ${known.topicId} in this data directory but ${placed.topicId} in the cluster`);
+      for (let partition = 0; partition < placed.partitions; partition++) {
+        const placement = this.placements!.placement(name, partition)!;
+        const key = partitionKey(name, partition);
+        if (!placement.replicas.includes(this.brokerId)) {
+          this.roles.delete(key);
+          continue;
+        }
+        await this.logs.getOrCreate(name, partition);
+        this.roles.set(key, placement.leader === this.brokerId ? 'leader' : 'follower');
+      }
+    };
+    const applied = this.applying.then(apply);
+    this.applying = applied.catch(() => undefined);
+    return applied;
+  }
+
   private describe(topic: TopicMetadata): TopicDescription {
     const partitions: PartitionDescription[] = [];
+    const placed = this.placements && !isInternal(topic.name);
     for (let partition = 0; partition < topic.partitions; partition++) {
-      const log = this.log(topic.name, partition);
-      // Cluster mode too, for now: partitions are not yet assigned to brokers (issue 6), so each broker leads its own logs.
-      partitions.push({
-        partition,
-        leader: this.brokerId,
-        replicas: [this.brokerId],
-        isr: [this.brokerId],
-        logStartOffset: log.logStartOffset,
-        logEndOffset: log.logEndOffset,
-        highWatermark: log.logEndOffset,
-      });
+      const placement = placed ? this.placements!.placement(topic.name, partition) : undefined;
+      partitions.push({ partition, ...(placement ?? this.selfPlacement()), ...this.offsets(topic.name, partition) });
     }
     return { name: topic.name, topicId: topic.topicId, internal: isInternal(topic.name), partitions, configs: { ...topic.configs } };
+  }
+
+  /**
+   * Cluster mode changes a topic only through the cluster's record, and this
+   * slice writes that record once, at creation: deleting a topic, adding
+   * partitions or changing configs on one broker would make it disagree with
+   * the others, so they are refused until they go through etcd (issue 6).
+   */
+  private refuseClusterChange(name: string, what: string): void {
+    if (this.placements && !isInternal(name)) throw new FerryError('INVALID_REQUEST', `cannot ${what} topic ${name}: not supported in cluster mode yet`);
+  }
+
+  /** A single node's placement: this broker alone, at the first leader epoch forever. */
+  private selfPlacement(): PartitionPlacement {
+    return { leader: this.brokerId, leaderEpoch: 0, replicas: [this.brokerId], isr: [this.brokerId] };
+  }
+
+  /** The partition's offsets from its local log; -1 on a broker holding no replica of it. */
+  private offsets(topic: string, partition: number): Pick<PartitionDescription, 'logStartOffset' | 'logEndOffset' | 'highWatermark'> {
+    const log = this.logs.get(topic, partition);
+    if (!log) return { logStartOffset: -1, logEndOffset: -1, highWatermark: -1 };
+    return { logStartOffset: log.logStartOffset, logEndOffset: log.logEndOffset, highWatermark: log.logEndOffset };
   }
 
   private now(): number {
@@ -497,6 +634,10 @@ export class Broker {
     this.waiters.wakeEveryone();
     await this.logs.close();
   }
+}
+
+function partitionKey(topic: string, partition: number): string {
+  return `${topic}/${partition}`;
 }
 
 function isInternal(name: string): boolean {

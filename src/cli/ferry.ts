@@ -113,6 +113,7 @@ program
         clusterName: options.clusterName ?? file.clusterName,
         rack: options.rack ?? file.rack,
         leaseTtlSeconds: options.leaseTtlSeconds ?? file.leaseTtlSeconds,
+        defaultReplicationFactor: file.defaultReplicationFactor,
       }),
     });
   });

@@ -20,6 +20,7 @@
  *   cluster.name=default             cluster mode: the etcd key prefix /ferry/<name>/
  *   broker.rack=rack-a               cluster mode: this broker's rack (Kafka's name)
  *   etcd.lease.ttl.seconds=10        cluster mode: a silent broker leaves the cluster after this long
+ *   default.replication.factor=3     cluster mode: replicas of a topic created without a count (default min(3, live brokers))
  *
  * Command-line flags and environment variables win over the file.
  */
@@ -53,6 +54,8 @@ export interface ServerProperties {
   advertisedHost?: string;
   saslPlainUsers?: Map<string, string>;
   numPartitions?: number;
+  /** default.replication.factor (cluster mode). */
+  defaultReplicationFactor?: number;
   autoCreateTopics?: boolean;
   producerIdExpirationMs?: number;
   brokerId?: number;
@@ -120,6 +123,9 @@ function apply(properties: ServerProperties, name: string, value: string, where:
       return;
     case 'num.partitions':
       properties.numPartitions = integer(1, Number.MAX_SAFE_INTEGER);
+      return;
+    case 'default.replication.factor':
+      properties.defaultReplicationFactor = integer(1, BROKER_ID_MAX);
       return;
     case 'auto.create.topics.enable':
       if (value !== 'true' && value !== 'false') throw new CliError(`${where}: ${name} must be true or false`);

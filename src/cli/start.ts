@@ -7,7 +7,8 @@
  * With --etcd the broker first adopts the cluster's id from etcd (its data
  * directory must hold that id or be new), then joins the cluster once its
  * doors listen (registration and controller election, src/cluster), from
- * when on the doors describe every live broker; it leaves the cluster first
+ * when on the doors describe every live broker and topics are created and
+ * placed through the cluster (TopicPlacements); it leaves the cluster first
  * when it stops. Without --etcd nothing of the cluster is loaded or needed.
  */
 
@@ -52,6 +53,8 @@ export interface StartOptions {
   rack?: string;
   /** Cluster mode: the etcd lease TTL; a dead broker leaves the cluster after this long. */
   leaseTtlSeconds?: number;
+  /** Cluster mode: default.replication.factor; min(3, live brokers) when absent. */
+  defaultReplicationFactor?: number;
 }
 
 export async function start(options: StartOptions): Promise<void> {
@@ -69,6 +72,7 @@ export async function start(options: StartOptions): Promise<void> {
     defaultTopicConfigs: options.topicDefaults ?? {},
     ...(options.producerIdExpirationMs !== undefined ? { producerIdExpirationMs: options.producerIdExpirationMs } : {}),
     groups: options.groups ?? {},
+    ...(options.defaultReplicationFactor !== undefined ? { defaultReplicationFactor: options.defaultReplicationFactor } : {}),
   });
   const server = await startServer({ broker, host: options.host, port: options.httpPort, allowUwsFallback: options.allowUwsFallback, logger });
   const kafka = await startKafkaServer({
@@ -83,7 +87,9 @@ export async function start(options: StartOptions): Promise<void> {
     try {
       cluster = await joinCluster(options, options.etcd, { id: broker.brokerId, kafkaPort: kafka.port, httpPort: server.port }, logger);
       const { EtcdClusterView } = await import('../cluster/cluster-view.js');
+      const { EtcdTopicPlacements } = await import('../cluster/etcd-topic-placements.js');
       broker.useClusterView(new EtcdClusterView(cluster, broker.clusterId, options.rack ?? null));
+      await broker.useTopicPlacements(new EtcdTopicPlacements(cluster), (topic, error) => logger.error({ topic, error: error.message }, 'cannot apply the placements of a topic'));
     } catch (error) {
       server.close();
       await kafka.close();

@@ -5,8 +5,11 @@
  * registration lease, so the other brokers see this one leave at once rather
  * than after the lease TTL.
  *
- * This slice coordinates only: membership, the live broker set and the
- * controller. Partitions are not yet assigned or replicated (issue 6).
+ * It holds membership, the live broker set, the controller election, the
+ * topics and partition states (TopicStates) and, while this broker is
+ * controller, the PartitionAssigner that places new topics' partitions.
+ * Partitions are not replicated yet, and a failed broker's partitions keep
+ * their leader (no leader election yet, issue 6).
  */
 
 import { EventEmitter } from 'node:events';
@@ -17,6 +20,8 @@ import { ControllerElection } from './controller.js';
 import { connectEtcd } from './etcd-client.js';
 import { clusterKeys, isBrokerId, LEASE_TTL_SECONDS_MIN, type BrokerRegistration } from './keys.js';
 import { BrokerMembership } from './membership.js';
+import { PartitionAssigner } from './partition-assigner.js';
+import { TopicStates } from './topic-states.js';
 
 /** etcd's lease TTL when none is given: Kafka's broker.session.timeout.ms is 9 s. */
 export const DEFAULT_LEASE_TTL_SECONDS = 10;
@@ -43,6 +48,8 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
     readonly membership: BrokerMembership,
     readonly directory: BrokerDirectory,
     readonly controller: ControllerElection,
+    readonly topics: TopicStates,
+    private readonly assigner: PartitionAssigner,
   ) {
     super();
   }
@@ -55,17 +62,21 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
     const client = connectEtcd(options.endpoints);
     let membership: BrokerMembership | null = null;
     let directory: BrokerDirectory | null = null;
+    let topics: TopicStates | null = null;
     try {
       membership = await BrokerMembership.register({ client, keys, registration: options.registration, leaseTtlSeconds: options.leaseTtlSeconds, logger });
       directory = await BrokerDirectory.open(client, keys, logger);
+      topics = await TopicStates.open(client, keys, logger);
       const controller = await ControllerElection.start({ client, keys, brokerId: options.registration.id, leaseTtlSeconds: options.leaseTtlSeconds, logger });
-      const node = new ClusterNode(client, membership, directory, controller);
+      const assigner = new PartitionAssigner(controller, directory, topics, logger);
+      const node = new ClusterNode(client, membership, directory, controller, topics, assigner);
       membership.on('fatal', (error) => node.emit('fatal', error));
       directory.on('change', (brokers) => logger.info({ brokers: brokers.map((broker) => broker.id) }, 'live brokers changed'));
       controller.on('change', (state) => logger.info(state, 'controller changed'));
       logger.info({ brokers: directory.brokers.map((broker) => broker.id), controllerId: controller.controllerId }, 'joined the cluster');
       return node;
     } catch (error) {
+      await topics?.close().catch(() => undefined);
       await directory?.close().catch(() => undefined);
       await membership?.close().catch(() => undefined);
       client.close();
@@ -82,7 +93,8 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
     if (this.closed) return;
     this.closed = true;
     // At once, not one after another: with etcd unreachable each waits out its call deadline.
-    const results = await Promise.allSettled([this.controller.close(), this.directory.close(), this.membership.close()]);
+    this.assigner.close();
+    const results = await Promise.allSettled([this.controller.close(), this.directory.close(), this.topics.close(), this.membership.close()]);
     this.client.close();
     const failure = results.find((result) => result.status === 'rejected');
     if (failure) throw failure.reason;

@@ -2,8 +2,8 @@
  * The broker core's ClusterView in cluster mode: the live brokers from the
  * BrokerDirectory (the etcd registrations, kept current by a watch), the
  * controller from the election observer, and the cluster id from etcd.
- * Partitions are not assigned across brokers yet (issue 6): this view says
- * who is in the cluster, not who leads what.
+ * This view says who is in the cluster; who leads what is the broker's
+ * TopicPlacements (etcd-topic-placements.ts).
  */
 
 import type { ClusterMember, ClusterView } from '../broker/cluster-view.js';

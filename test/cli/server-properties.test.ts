@@ -21,10 +21,10 @@ describe('server.properties', () => {
     expect(() => readServerProperties(file)).toThrow(/offsets.topic.num.partitions=0 must be an integer from 1/);
   });
 
-  it('reads the cluster settings: broker.id and broker.rack by Kafka names, etcd.endpoints, cluster.name, etcd.lease.ttl.seconds', () => {
+  it('reads the cluster settings: broker.id, broker.rack and default.replication.factor by Kafka names, etcd.endpoints, cluster.name, etcd.lease.ttl.seconds', () => {
     const file = path.join(tempDir(), 'server.properties');
-    fs.writeFileSync(file, 'broker.id=3\nbroker.rack=rack-a\netcd.endpoints=http://127.0.0.1:2379, http://127.0.0.1:2381\ncluster.name=prod\netcd.lease.ttl.seconds=6\n');
-    expect(readServerProperties(file)).toMatchObject({ brokerId: 3, rack: 'rack-a', etcd: ['http://127.0.0.1:2379', 'http://127.0.0.1:2381'], clusterName: 'prod', leaseTtlSeconds: 6 });
+    fs.writeFileSync(file, 'broker.id=3\nbroker.rack=rack-a\netcd.endpoints=http://127.0.0.1:2379, http://127.0.0.1:2381\ncluster.name=prod\netcd.lease.ttl.seconds=6\ndefault.replication.factor=2\n');
+    expect(readServerProperties(file)).toMatchObject({ brokerId: 3, rack: 'rack-a', etcd: ['http://127.0.0.1:2379', 'http://127.0.0.1:2381'], clusterName: 'prod', leaseTtlSeconds: 6, defaultReplicationFactor: 2 });
     fs.writeFileSync(file, 'etcd.endpoints=127.0.0.1:2379\n');
     expect(() => readServerProperties(file)).toThrow(/:1: an etcd endpoint is http:\/\/host:port/);
     fs.writeFileSync(file, 'etcd.lease.ttl.seconds=1\n');

@@ -9,7 +9,8 @@
  *   POST   /v3/clusters/{cluster_id}/topics                          201 KafkaTopic
  *            { "topic_name": "orders", "partitions_count": 3, "replication_factor": 1,
  *              "configs": [ { "name": "retention.ms", "value": "60000" } ] }
- *            partitions_count omitted or -1: the broker's default; replication_factor must be 1 (or -1) on one node
+ *            partitions_count and replication_factor omitted or -1: the broker's defaults; the broker core
+ *            checks the replication factor (1 on one node, at most the live brokers in a cluster)
  *   GET    /v3/clusters/{cluster_id}/topics/{topic_name}             200 KafkaTopic
  *   PATCH  /v3/clusters/{cluster_id}/topics/{topic_name}             200 KafkaTopic; { "partitions_count": 6 } grows the topic
  *   DELETE /v3/clusters/{cluster_id}/topics/{topic_name}             204
@@ -147,7 +148,7 @@ function configName(name: string | undefined): string {
 
 interface CreateTopic {
   name: string;
-  options: { partitions?: number; configs: Record<string, string> };
+  options: { partitions?: number; replicationFactor?: number; configs: Record<string, string> };
 }
 
 function parseCreateTopic(input: unknown): CreateTopic {
@@ -155,15 +156,13 @@ function parseCreateTopic(input: unknown): CreateTopic {
   const name = expectString(body['topic_name'], 'topic_name');
   const partitions = optionalInteger(body['partitions_count'], 'partitions_count', DEFAULT_REQUESTED, INT32_MAX);
   const replicationFactor = optionalInteger(body['replication_factor'], 'replication_factor', DEFAULT_REQUESTED, INT32_MAX);
-  if (replicationFactor !== undefined && replicationFactor !== DEFAULT_REQUESTED && replicationFactor !== 1) {
-    throw new FerryError('INVALID_REPLICATION_FACTOR', `replication_factor ${replicationFactor} is larger than the 1 broker available`);
-  }
   const configs: Record<string, string> = {};
   for (const [configName, value] of Object.entries(parseConfigList(body['configs'], 'configs'))) {
     if (value !== null) configs[configName] = value;
   }
   const options: CreateTopic['options'] = { configs };
   if (partitions !== undefined && partitions !== DEFAULT_REQUESTED) options.partitions = partitions;
+  if (replicationFactor !== undefined && replicationFactor !== DEFAULT_REQUESTED) options.replicationFactor = replicationFactor;
   return { name, options };
 }
 

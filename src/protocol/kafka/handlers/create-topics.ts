@@ -2,11 +2,16 @@
  * CreateTopics (key 19), versions 0-7. Each topic succeeds or fails alone:
  *
  *   NumPartitions -1               num.partitions
- *   ReplicationFactor -1 or 1      one replica, on this broker (single node);
- *                                  anything else INVALID_REPLICATION_FACTOR
+ *   ReplicationFactor -1           the broker's default (1 on a single node;
+ *                                  default.replication.factor or
+ *                                  min(3, live brokers) in a cluster)
+ *   ReplicationFactor n            1 on a single node; at most the live
+ *                                  brokers in a cluster (the broker core
+ *                                  checks); INVALID_REPLICATION_FACTOR otherwise
  *   Assignments                    only with both counts -1, as Kafka; each
  *                                  partition 0..n-1 once, on [this broker];
- *                                  otherwise INVALID_REPLICA_ASSIGNMENT
+ *                                  otherwise INVALID_REPLICA_ASSIGNMENT (a
+ *                                  cluster does not take assignments yet)
  *   Configs                        supported topic configs (INVALID_CONFIG
  *                                  with the reason otherwise)
  *   ValidateOnly (v1+)             every check, nothing created
@@ -44,11 +49,9 @@ interface CreateTopicsRequest {
 
 /** Kafka's "use the broker's default" for NumPartitions and ReplicationFactor. */
 const USE_DEFAULT = -1;
-/** Single node: every partition has exactly this one replica. */
-const REPLICATION_FACTOR = 1;
-
 interface CreatedTopic {
   partitions: number;
+  replicationFactor: number;
   topicId: Buffer;
   configs: Record<string, string>;
 }
@@ -76,10 +79,14 @@ export const createTopicsHandler: ApiHandler = {
 async function createTopic(topic: CreatableTopic, validateOnly: boolean, broker: Broker): Promise<CreatedTopic> {
   const configs = topicConfigs(topic);
   const partitions = partitionCount(topic, broker.brokerId);
-  const options = { configs, ...(partitions === USE_DEFAULT ? {} : { partitions }) };
-  if (validateOnly) return { partitions: broker.validateNewTopic(topic.name, options), topicId: ZERO_UUID, configs };
+  const options = {
+    configs,
+    ...(partitions === USE_DEFAULT ? {} : { partitions }),
+    ...(topic.replicationFactor === USE_DEFAULT ? {} : { replicationFactor: topic.replicationFactor }),
+  };
+  if (validateOnly) return { ...broker.validateNewTopic(topic.name, options), topicId: ZERO_UUID, configs };
   const created = await broker.createTopic(topic.name, options);
-  return { partitions: created.partitions.length, topicId: topicIdBytes(created.topicId), configs: created.configs };
+  return { partitions: created.partitions.length, replicationFactor: created.partitions[0]?.replicas.length ?? 1, topicId: topicIdBytes(created.topicId), configs: created.configs };
 }
 
 function createdEntry(name: string, created: CreatedTopic, context: RequestContext): Record<string, unknown> {
@@ -90,17 +97,12 @@ function createdEntry(name: string, created: CreatedTopic, context: RequestConte
     configSource: entry.configSource,
     isSensitive: entry.isSensitive,
   }));
-  return { name, topicId: created.topicId, errorCode: 0, errorMessage: null, numPartitions: created.partitions, replicationFactor: REPLICATION_FACTOR, configs };
+  return { name, topicId: created.topicId, errorCode: 0, errorMessage: null, numPartitions: created.partitions, replicationFactor: created.replicationFactor, configs };
 }
 
-/** The partition count asked for (USE_DEFAULT for num.partitions), after the replication checks. */
+/** The partition count asked for (USE_DEFAULT for num.partitions), after the assignment checks. */
 function partitionCount(topic: CreatableTopic, brokerId: number): number {
-  if (topic.assignments.length === 0) {
-    if (topic.replicationFactor !== USE_DEFAULT && topic.replicationFactor !== REPLICATION_FACTOR) {
-      throw new FerryError('INVALID_REPLICATION_FACTOR', `replication factor ${topic.replicationFactor}: this cluster has 1 broker, so it must be 1 (or -1 for the default)`);
-    }
-    return topic.numPartitions;
-  }
+  if (topic.assignments.length === 0) return topic.numPartitions;
   if (topic.numPartitions !== USE_DEFAULT || topic.replicationFactor !== USE_DEFAULT) {
     throw new FerryError('INVALID_REQUEST', 'give either NumPartitions and ReplicationFactor or Assignments, not both (the counts must be -1 with assignments)');
   }

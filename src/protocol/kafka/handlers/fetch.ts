@@ -212,7 +212,8 @@ function readAll(targets: readonly SessionPartition[], budgetBytes: number, cont
 function readOne(target: SessionPartition, maxBytes: number, minOneBatch: boolean, context: RequestContext): PartitionAnswer {
   try {
     if (target.topic === '') throw new FerryError('UNKNOWN_TOPIC_ID', `no topic has id ${target.topicId.toString('base64url')}`);
-    const log = context.broker.log(target.topic, target.partition);
+    // Consumers read from leaders only; followers do not fetch yet (issue 6), so every fetch is a consumer's.
+    const log = context.broker.leaderLog(target.topic, target.partition);
     const highWatermark = log.logEndOffset;
     const logStartOffset = log.logStartOffset;
     if (target.fetchOffset < logStartOffset || target.fetchOffset > highWatermark) {

@@ -16,9 +16,10 @@
  *
  * The brokers, controller and cluster id are the broker's ClusterView: this
  * broker alone on a single node, every live broker and the elected
- * controller in cluster mode. Partitions are not yet assigned across a
- * cluster (issue 6): in both modes this broker leads every partition it
- * answers for, at leader epoch 0, with itself as the only replica.
+ * controller in cluster mode. Partitions (leader, leader epoch, replicas,
+ * ISR) are as the broker core describes them: this broker alone at epoch 0
+ * on a single node, the cluster's placements in cluster mode, so every
+ * broker answers the same.
  */
 
 import { INTERNAL_TOPIC_PREFIX, type Broker, type TopicDescription } from '../../../broker/broker.js';
@@ -68,8 +69,6 @@ interface MetadataResponseTopic {
   topicAuthorizedOperations: number;
 }
 
-/** Single node: leadership never moves, so every partition stays at its first epoch. */
-const LEADER_EPOCH = 0;
 /** v0-3 have no AllowAutoTopicCreation: Kafka always allowed it there. */
 const ALLOW_AUTO_CREATION_FIELD_VERSION = 4;
 /** Name became nullable (lookup by topic id) in v12; Kafka refuses id lookups before. */
@@ -158,7 +157,7 @@ function topicEntry(topic: TopicDescription, topicOperations: number): MetadataR
       errorCode: 0,
       partitionIndex: partition.partition,
       leaderId: partition.leader,
-      leaderEpoch: LEADER_EPOCH,
+      leaderEpoch: partition.leaderEpoch,
       replicaNodes: partition.replicas,
       isrNodes: partition.isr,
       offlineReplicas: [],

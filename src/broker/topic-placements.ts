@@ -1,0 +1,51 @@
+/**
+ * Where a cluster's partitions live, as the broker core sees it: the sibling
+ * of ClusterView for topics. A single broker has none (it creates topics
+ * locally and leads every partition); in cluster mode the broker holds one
+ * backed by etcd (src/cluster/etcd-topic-placements.ts) and
+ *
+ *   - creates topics through it (every door's creation is Broker.createTopic),
+ *   - opens a local log for each partition it is a replica of, as the
+ *     placements change,
+ *   - describes partitions (leader, leader epoch, replicas, ISR) from it, so
+ *     Metadata is the same from every broker,
+ *   - serves produce and consumer fetches only for partitions it leads.
+ *
+ * Internal topics (__consumer_offsets) stay local to each broker in this
+ * slice: the group coordinator and its topic move with leaders later (issue 6).
+ */
+
+/** Who holds a partition: Kafka's LeaderAndIsr. */
+export interface PartitionPlacement {
+  leader: number;
+  leaderEpoch: number;
+  replicas: number[];
+  isr: number[];
+}
+
+export interface PlacedTopic {
+  topicId: string;
+  partitions: number;
+  replicationFactor: number;
+  configs: Record<string, string>;
+}
+
+export interface TopicPlacements {
+  /** The live brokers now: the bound on a replication factor. */
+  liveBrokerCount(): number;
+  /**
+   * Creates the topic cluster-wide and resolves once every partition has a
+   * placement; TOPIC_ALREADY_EXISTS when the cluster has the topic,
+   * REQUEST_TIMED_OUT when the partitions are not assigned in time.
+   */
+  createTopic(name: string, topic: PlacedTopic): Promise<void>;
+  /** Topics whose every partition is placed. */
+  topics(): string[];
+  /** A topic whose every partition is placed; undefined otherwise. */
+  topic(name: string): PlacedTopic | undefined;
+  placement(topic: string, partition: number): PartitionPlacement | undefined;
+  /** How a client reaches the broker (for a redirect in an error message), if it is live. */
+  brokerAddress(brokerId: number): string | undefined;
+  /** Called with a topic's name whenever its record or a partition's placement changes. */
+  onChange(listener: (topic: string) => void): void;
+}

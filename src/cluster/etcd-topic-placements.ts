@@ -1,0 +1,72 @@
+/**
+ * The broker core's TopicPlacements in cluster mode: topics and partition
+ * states from etcd (TopicStates), live brokers from the BrokerDirectory.
+ * Creating a topic writes its record (create-if-absent) and waits, bounded,
+ * for the controller (PartitionAssigner) to place every partition.
+ */
+
+import { FerryError } from '../errors.js';
+import type { PartitionPlacement, PlacedTopic, TopicPlacements } from '../broker/topic-placements.js';
+import type { ClusterNode } from './cluster-node.js';
+
+/** How long a creating broker waits for the controller to place a new topic's partitions. */
+export const TOPIC_PLACEMENT_WAIT_MS = 10_000;
+
+export class EtcdTopicPlacements implements TopicPlacements {
+  constructor(private readonly node: ClusterNode) {}
+
+  liveBrokerCount(): number {
+    return this.node.brokers.length;
+  }
+
+  async createTopic(name: string, topic: PlacedTopic): Promise<void> {
+    const record = { id: topic.topicId, partitions: topic.partitions, replicationFactor: topic.replicationFactor, configs: topic.configs };
+    if (!(await this.node.topics.createTopic(name, record))) throw new FerryError('TOPIC_ALREADY_EXISTS', `topic ${name} already exists`);
+    await this.whenPlaced(name);
+  }
+
+  topics(): string[] {
+    return this.node.topics.topics().filter((name) => this.node.topics.isAssigned(name));
+  }
+
+  topic(name: string): PlacedTopic | undefined {
+    const record = this.node.topics.topic(name);
+    if (!record || !this.node.topics.isAssigned(name)) return undefined;
+    return { topicId: record.id, partitions: record.partitions, replicationFactor: record.replicationFactor, configs: record.configs };
+  }
+
+  placement(topic: string, partition: number): PartitionPlacement | undefined {
+    return this.node.topics.partition(topic, partition)?.state;
+  }
+
+  brokerAddress(brokerId: number): string | undefined {
+    const broker = this.node.brokers.find((registration) => registration.id === brokerId);
+    return broker && `kafka ${broker.host}:${broker.kafkaPort}, http ${broker.host}:${broker.httpPort}`;
+  }
+
+  onChange(listener: (topic: string) => void): void {
+    this.node.topics.on('change', listener);
+  }
+
+  /** Resolves once every partition of the topic has a state; REQUEST_TIMED_OUT after TOPIC_PLACEMENT_WAIT_MS. */
+  private whenPlaced(name: string): Promise<void> {
+    const states = this.node.topics;
+    if (states.isAssigned(name)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const check = (topic: string): void => {
+        if (topic !== name || !states.isAssigned(name)) return;
+        done();
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new FerryError('REQUEST_TIMED_OUT', `topic ${name} was created, but the controller did not place its partitions within ${TOPIC_PLACEMENT_WAIT_MS} ms`));
+      }, TOPIC_PLACEMENT_WAIT_MS);
+      const done = (): void => {
+        clearTimeout(timer);
+        states.off('change', check);
+      };
+      states.on('change', check);
+    });
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * The cluster's topics and partition states as etcd holds them
+ * (`topics/<name>`, `partitions/<topic>/<n>`, keys.ts), kept current by one
+ * watch over each prefix that starts right after the revision of the first
+ * read, as BrokerDirectory does. The writes go through here too:
+ *
+ *   createTopic      create-if-absent (the key's create revision is 0)
+ *   writePartition   compare-and-swap on the key's mod revision as last seen
+ *                    (0: the key must not exist), so two writers never lose
+ *                    an update: the loser's transaction fails and it reads
+ *                    the winner's state from the watch
+ *
+ * Every entry remembers its mod revision for the next compare-and-swap.
+ */
+
+import { EventEmitter } from 'node:events';
+import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
+import type { Logger } from 'pino';
+import {
+  decodePartitionState,
+  decodeTopicRecord,
+  encodePartitionState,
+  encodeTopicRecord,
+  parsePartitionKey,
+  type ClusterKeys,
+  type PartitionState,
+  type TopicRecord,
+} from './keys.js';
+
+export interface VersionedPartitionState {
+  state: PartitionState;
+  /** The key's mod revision: what a compare-and-swap of this state compares against. */
+  modRevision: string;
+}
+
+interface TopicStatesEvents {
+  /** A topic record or a partition state was written (or a topic record deleted). */
+  change: [topic: string];
+}
+
+export class TopicStates extends EventEmitter<TopicStatesEvents> {
+  private readonly topicsByName = new Map<string, TopicRecord>();
+  private readonly partitionsByTopic = new Map<string, Map<number, VersionedPartitionState>>();
+  private watchers: Watcher[] = [];
+
+  private constructor(
+    private readonly client: Etcd3,
+    private readonly keys: ClusterKeys,
+    private readonly logger: Logger,
+  ) {
+    super();
+  }
+
+  static async open(client: Etcd3, keys: ClusterKeys, logger: Logger): Promise<TopicStates> {
+    const states = new TopicStates(client, keys, logger);
+    const [topics, partitions] = await Promise.all([client.getAll().prefix(keys.topicsPrefix).exec(), client.getAll().prefix(keys.partitionsPrefix).exec()]);
+    for (const kv of topics.kvs) states.putTopic(kv);
+    for (const kv of partitions.kvs) states.putPartition(kv);
+    const watch = async (prefix: string, revision: string, put: (kv: IKeyValue) => void, remove: (kv: IKeyValue) => void): Promise<Watcher> => {
+      const watcher = await client.watch().prefix(prefix).startRevision(String(BigInt(revision) + 1n)).create();
+      watcher.on('put', put);
+      watcher.on('delete', remove);
+      // etcd3 reconnects the watch by itself and resumes from the last revision it saw.
+      watcher.on('disconnected', (error) => logger.warn({ error: error.message, prefix }, 'topic watch disconnected; reconnecting'));
+      watcher.on('error', (error) => logger.error({ error: error.message, prefix }, 'topic watch failed'));
+      return watcher;
+    };
+    states.watchers = await Promise.all([
+      watch(keys.topicsPrefix, topics.header.revision, (kv) => states.putTopic(kv), (kv) => states.deleteTopic(kv)),
+      watch(keys.partitionsPrefix, partitions.header.revision, (kv) => states.putPartition(kv), (kv) => states.deletePartition(kv)),
+    ]);
+    return states;
+  }
+
+  topics(): string[] {
+    return [...this.topicsByName.keys()];
+  }
+
+  topic(name: string): TopicRecord | undefined {
+    return this.topicsByName.get(name);
+  }
+
+  partition(topic: string, partition: number): VersionedPartitionState | undefined {
+    return this.partitionsByTopic.get(topic)?.get(partition);
+  }
+
+  /** Every partition of the topic has a state (the controller has assigned it). */
+  isAssigned(name: string): boolean {
+    const record = this.topicsByName.get(name);
+    if (!record) return false;
+    const partitions = this.partitionsByTopic.get(name);
+    for (let partition = 0; partition < record.partitions; partition++) if (!partitions?.has(partition)) return false;
+    return true;
+  }
+
+  /** Writes the topic record unless the topic exists; false when it does. */
+  async createTopic(name: string, record: TopicRecord): Promise<boolean> {
+    const key = this.keys.topicKey(name);
+    const result = await this.client.if(key, 'Create', '==', 0).then(this.client.put(key).value(encodeTopicRecord(record))).commit();
+    return result.succeeded;
+  }
+
+  /** Compare-and-swap: writes the state if the key's mod revision is still `expectedModRevision` ('0': absent); false otherwise. */
+  async writePartition(topic: string, partition: number, state: PartitionState, expectedModRevision: string): Promise<boolean> {
+    const key = this.keys.partitionKey(topic, partition);
+    const result = await this.client.if(key, 'Mod', '==', expectedModRevision).then(this.client.put(key).value(encodePartitionState(state))).commit();
+    return result.succeeded;
+  }
+
+  async close(): Promise<void> {
+    this.removeAllListeners();
+    await Promise.all(this.watchers.map((watcher) => watcher.cancel()));
+  }
+
+  private putTopic(kv: IKeyValue): void {
+    const key = kv.key.toString();
+    const name = key.slice(this.keys.topicsPrefix.length);
+    try {
+      this.topicsByName.set(name, decodeTopicRecord(key, kv.value.toString()));
+    } catch (error) {
+      this.logger.error({ error: (error as Error).message }, 'ignoring a bad topic record');
+      return;
+    }
+    this.emit('change', name);
+  }
+
+  private deleteTopic(kv: IKeyValue): void {
+    const name = kv.key.toString().slice(this.keys.topicsPrefix.length);
+    if (this.topicsByName.delete(name)) this.emit('change', name);
+  }
+
+  private putPartition(kv: IKeyValue): void {
+    const key = kv.key.toString();
+    const parsed = parsePartitionKey(this.keys, key);
+    let state: PartitionState;
+    try {
+      if (!parsed) throw new Error(`${key}: not a partition key`);
+      state = decodePartitionState(key, kv.value.toString());
+    } catch (error) {
+      this.logger.error({ error: (error as Error).message }, 'ignoring a bad partition state');
+      return;
+    }
+    let partitions = this.partitionsByTopic.get(parsed.topic);
+    if (!partitions) this.partitionsByTopic.set(parsed.topic, (partitions = new Map()));
+    partitions.set(parsed.partition, { state, modRevision: kv.mod_revision });
+    this.emit('change', parsed.topic);
+  }
+
+  private deletePartition(kv: IKeyValue): void {
+    const parsed = parsePartitionKey(this.keys, kv.key.toString());
+    if (parsed && this.partitionsByTopic.get(parsed.topic)?.delete(parsed.partition)) this.emit('change', parsed.topic);
+  }
+}
