@@ -275,8 +275,12 @@ export class Broker {
     const { partitions, replicationFactor } = this.validateNewTopic(name, options);
     const configs = { ...(options.configs ?? {}) };
     if (this.placements && !isInternal(name)) {
-      await this.placements.createTopic(name, { topicId: newKafkaId(), partitions, replicationFactor, configs });
-      await this.applyPlacements(name);
+      try {
+        await this.placements.createTopic(name, { topicId: newKafkaId(), partitions, replicationFactor, configs });
+      } finally {
+        // Also when another broker created it first: a door that then uses the topic (auto-creation) finds it here.
+        await this.applyPlacements(name);
+      }
       return this.describeTopic(name);
     }
     this.metadata.put({ name, topicId: newKafkaId(), partitions, configs });

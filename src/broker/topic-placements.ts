@@ -35,8 +35,9 @@ export interface TopicPlacements {
   liveBrokerCount(): number;
   /**
    * Creates the topic cluster-wide and resolves once every partition has a
-   * placement; TOPIC_ALREADY_EXISTS when the cluster has the topic,
-   * REQUEST_TIMED_OUT when the partitions are not assigned in time.
+   * placement; TOPIC_ALREADY_EXISTS when the cluster has the topic (once it
+   * is placed, or the wait ran out), REQUEST_TIMED_OUT when the partitions
+   * are not assigned in time.
    */
   createTopic(name: string, topic: PlacedTopic): Promise<void>;
   /** Topics whose every partition is placed. */

@@ -21,7 +21,11 @@ export class EtcdTopicPlacements implements TopicPlacements {
 
   async createTopic(name: string, topic: PlacedTopic): Promise<void> {
     const record = { id: topic.topicId, partitions: topic.partitions, replicationFactor: topic.replicationFactor, configs: topic.configs };
-    if (!(await this.node.topics.createTopic(name, record))) throw new FerryError('TOPIC_ALREADY_EXISTS', `topic ${name} already exists`);
+    if (!(await this.node.topics.createTopic(name, record))) {
+      // Two brokers racing to auto-create a topic: the loser answers once the winner's is placed, so it can use it.
+      await this.whenPlaced(name).catch(() => undefined);
+      throw new FerryError('TOPIC_ALREADY_EXISTS', `topic ${name} already exists`);
+    }
     await this.whenPlaced(name);
   }
 

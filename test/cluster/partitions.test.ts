@@ -108,10 +108,10 @@ interface MetadataPartition {
 }
 
 /** Metadata v12 for one topic, raw, so the leader epoch shows. */
-async function metadataOf(broker: BrokerProcess, topic: string): Promise<MetadataPartition[]> {
+async function metadataOf(broker: BrokerProcess, topic: string, allowAutoTopicCreation = false): Promise<MetadataPartition[]> {
   const raw = await RawKafkaClient.connect(broker.kafkaPort);
   try {
-    const response = await raw.request(METADATA, 12, { topics: [{ topicId: Buffer.alloc(16), name: topic }], allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false });
+    const response = await raw.request(METADATA, 12, { topics: [{ topicId: Buffer.alloc(16), name: topic }], allowAutoTopicCreation, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false });
     const [answer] = response.topics as unknown as Array<{ errorCode: number; partitions: MetadataPartition[] }>;
     expect(answer!.errorCode).toBe(0);
     return answer!.partitions.sort((a, b) => a.partitionIndex - b.partitionIndex);
@@ -244,6 +244,13 @@ describe('the controller places partitions over the live brokers', () => {
     }
   });
 
+  it('two brokers auto-creating the same topic at once (Metadata) both answer it, placed once', async () => {
+    const [fromB, fromC] = await Promise.all([metadataOf(b, 'raced', true), metadataOf(c, 'raced', true)]);
+    const [state] = await partitionStates('raced');
+    expect(state!.replicas).toHaveLength(3); // min(3, live brokers)
+    for (const answer of [fromB, fromC]) expect(answer).toMatchObject([{ errorCode: 0, partitionIndex: 0, leaderId: state!.leader, replicaNodes: state!.replicas }]);
+  });
+
   it('after the controller stops, its successor places a new topic', async () => {
     a.child.kill('SIGTERM');
     expect(await a.exited).toBe(0);
@@ -252,7 +259,7 @@ describe('the controller places partitions over the live brokers', () => {
       return id !== null && id !== a.id ? id : undefined;
     });
     expect([b.id, c.id]).toContain(controller);
-    await waitFor('broker 23 to see broker 21 leave', () => c.logs.find((entry) => entry.msg === 'live brokers changed' && JSON.stringify(entry.brokers) === '[22,23]'));
+    for (const broker of [b, c]) await waitFor(`broker ${broker.id} to see broker 21 leave`, () => broker.logs.find((entry) => entry.msg === 'live brokers changed' && JSON.stringify(entry.brokers) === '[22,23]'));
     // The default replication factor is min(3, live brokers): 2 now.
     expect(await (await adminOf(c)).createTopics({ topics: [{ topic: 'later', numPartitions: 4 }], waitForLeaders: false })).toBe(true);
     const states = await partitionStates('later');
