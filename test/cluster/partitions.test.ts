@@ -20,6 +20,7 @@ import { connectEtcd } from '../../src/cluster/etcd-client.js';
 import { clusterKeys, decodePartitionState, type PartitionState } from '../../src/cluster/keys.js';
 import { ERROR_CODES } from '../../src/errors.js';
 import { RawKafkaClient } from '../protocol/kafka/helpers.js';
+import { TestSocket } from '../protocol/ws/door-harness.js';
 import { tempDir, valuesBatch } from '../storage/helpers.js';
 import { startEtcd, type RunningEtcd } from './etcd.js';
 
@@ -205,7 +206,7 @@ describe('the controller places partitions over the live brokers', () => {
     expect(received.sort()).toEqual([...sent].sort());
   });
 
-  it('a produce to a broker that does not lead the partition gets NOT_LEADER_OR_FOLLOWER (Kafka), naming the leader (HTTP)', async () => {
+  it('a produce to a broker that does not lead the partition gets NOT_LEADER_OR_FOLLOWER (Kafka), naming the leader (HTTP, WebSocket)', async () => {
     const states = await partitionStates(TOPIC);
     const partition = states.findIndex((state) => state.leader !== c.id);
     const raw = await RawKafkaClient.connect(c.kafkaPort);
@@ -228,6 +229,15 @@ describe('the controller places partitions over the live brokers', () => {
     const body = (await response.json()) as { kafka_error: string; message: string };
     expect(body.kafka_error).toBe('NOT_LEADER_OR_FOLLOWER');
     expect(body.message).toContain(`http 127.0.0.1:${leader.httpPort}`);
+    const socket = await TestSocket.open(c.httpPort);
+    try {
+      socket.send({ type: 'produce', id: 1, topic: TOPIC, records: [{ value: 'stray', partition }] });
+      const answer = await socket.take((message) => !Buffer.isBuffer(message) && message.type === 'error', 'the error');
+      expect(answer).toMatchObject({ type: 'error', id: 1, error_name: 'NOT_LEADER_OR_FOLLOWER', retriable: true });
+      expect((answer as unknown as { message: string }).message).toContain(`http 127.0.0.1:${leader.httpPort}`);
+    } finally {
+      socket.close();
+    }
   });
 
   it('a replication factor above the live brokers is INVALID_REPLICATION_FACTOR; a second creation TOPIC_ALREADY_EXISTS', async () => {
