@@ -8,10 +8,9 @@
  * name, checks that every door describes the same cluster.
  */
 
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { Etcd3 } from 'etcd3';
@@ -23,24 +22,13 @@ import { currentControllerId } from '../../src/cluster/controller.js';
 import { connectEtcd } from '../../src/cluster/etcd-client.js';
 import { clusterKeys } from '../../src/cluster/keys.js';
 import { tempDir } from '../storage/helpers.js';
+import { BUILT_CLI, killAll, startArgs as sharedStartArgs, startBroker as startClusterBroker, waitFor, type BrokerProcess } from './brokers.js';
 import { startEtcd, type RunningEtcd } from './etcd.js';
 
-const root = path.resolve(import.meta.dirname, '../..');
-const builtCli = path.join(root, 'dist/cli/ferry.js');
 const CLUSTER = 'test';
 const keys = clusterKeys(CLUSTER);
 const WAIT_MS = 15_000;
-const POLL_MS = 50;
 const run = promisify(execFile);
-
-interface BrokerProcess {
-  id: number;
-  child: ChildProcess;
-  kafkaPort: number;
-  httpPort: number;
-  logs: Array<Record<string, unknown>>;
-  exited: Promise<number | null>;
-}
 
 let etcd: RunningEtcd;
 let client: Etcd3;
@@ -52,8 +40,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const broker of brokers) if (broker.child.exitCode === null && broker.child.signalCode === null) broker.child.kill('SIGKILL');
-  await Promise.all(brokers.map((broker) => broker.exited));
+  await killAll(brokers);
   client?.close();
   await etcd?.stop();
 });
@@ -64,37 +51,13 @@ interface StartPlace {
 }
 
 function startArgs(id: number, extra: string[], place: StartPlace = {}): string[] {
-  const dataDir = place.dataDir ?? tempDir(`ferry-cluster-${id}-`);
-  return [builtCli, 'start', '--data-dir', dataDir, '--host', '127.0.0.1', '--advertised-host', '127.0.0.1', '--http-port', '0', '--kafka-port', '0', '--broker-id', String(id), '--etcd', etcd.endpoint, '--cluster-name', place.clusterName ?? CLUSTER, ...extra];
+  return sharedStartArgs({ id, etcdEndpoint: etcd.endpoint, clusterName: place.clusterName ?? CLUSTER, dataDir: place.dataDir, extra });
 }
 
-/** Starts a broker and resolves once it logged 'ferry ready' (it joined the cluster before that). */
 async function startBroker(id: number, extra: string[] = [], place: StartPlace = {}): Promise<BrokerProcess> {
-  const child = spawn(process.execPath, startArgs(id, extra, place), { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  const logs: Array<Record<string, unknown>> = [];
-  const ready = new Promise<Record<string, unknown>>((resolve, reject) => {
-    readline.createInterface({ input: child.stdout! }).on('line', (line) => {
-      const entry = JSON.parse(line) as Record<string, unknown>;
-      logs.push(entry);
-      if (entry.msg === 'ferry ready') resolve(entry);
-    });
-    void exited.then((code) => reject(new Error(`broker ${id} exited with ${code} before it was ready`)));
-  });
-  const entry = await ready;
-  const broker = { id, child, logs, exited, kafkaPort: Number(String(entry.kafka).split(':').at(-1)), httpPort: Number(new URL(String(entry.http)).port) };
+  const broker = await startClusterBroker({ id, etcdEndpoint: etcd.endpoint, clusterName: place.clusterName ?? CLUSTER, dataDir: place.dataDir, extra });
   brokers.push(broker);
   return broker;
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
-  const deadline = Date.now() + WAIT_MS;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(POLL_MS);
-  }
 }
 
 const logged = (broker: BrokerProcess, msg: string): Record<string, unknown> | undefined => broker.logs.find((entry) => entry.msg === msg);
@@ -124,7 +87,7 @@ describe('cluster coordination through etcd (ferry start --etcd)', () => {
   });
 
   it('ferry cluster describe prints the brokers and the controller', () => {
-    const result = spawnSync(process.execPath, [builtCli, 'cluster', 'describe', '--etcd', etcd.endpoint, '--cluster-name', CLUSTER], { encoding: 'utf8' });
+    const result = spawnSync(process.execPath, [BUILT_CLI, 'cluster', 'describe', '--etcd', etcd.endpoint, '--cluster-name', CLUSTER], { encoding: 'utf8' });
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     const lines = result.stdout.trimEnd().split('\n');

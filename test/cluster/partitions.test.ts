@@ -7,11 +7,7 @@
  * over still places new topics. Nothing is replicated yet.
  */
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
-import readline from 'node:readline';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Etcd3 } from 'etcd3';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,28 +17,15 @@ import { clusterKeys, decodePartitionState, type PartitionState } from '../../sr
 import { ERROR_CODES } from '../../src/errors.js';
 import { RawKafkaClient } from '../protocol/kafka/helpers.js';
 import { TestSocket } from '../protocol/ws/door-harness.js';
-import { tempDir, valuesBatch } from '../storage/helpers.js';
+import { valuesBatch } from '../storage/helpers.js';
+import { killAll, startBroker as startClusterBroker, waitFor, type BrokerProcess } from './brokers.js';
 import { startEtcd, type RunningEtcd } from './etcd.js';
 
-const root = path.resolve(import.meta.dirname, '../..');
-const builtCli = path.join(root, 'dist/cli/ferry.js');
 const CLUSTER = 'partitions';
 const keys = clusterKeys(CLUSTER);
-const WAIT_MS = 15_000;
-const POLL_MS = 50;
 const METADATA = 3;
 const PRODUCE = 0;
 const CREATE_TOPICS = 19;
-
-interface BrokerProcess {
-  id: number;
-  child: ChildProcess;
-  kafkaPort: number;
-  httpPort: number;
-  dataDir: string;
-  logs: Array<Record<string, unknown>>;
-  exited: Promise<number | null>;
-}
 
 let etcd: RunningEtcd;
 let client: Etcd3;
@@ -56,40 +39,15 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(admins.map((admin) => admin.disconnect().catch(() => undefined)));
-  for (const broker of brokers) if (broker.child.exitCode === null && broker.child.signalCode === null) broker.child.kill('SIGKILL');
-  await Promise.all(brokers.map((broker) => broker.exited));
+  await killAll(brokers);
   client?.close();
   await etcd?.stop();
 });
 
 async function startBroker(id: number): Promise<BrokerProcess> {
-  const dataDir = tempDir(`ferry-partitions-${id}-`);
-  const args = [builtCli, 'start', '--data-dir', dataDir, '--host', '127.0.0.1', '--advertised-host', '127.0.0.1', '--http-port', '0', '--kafka-port', '0', '--broker-id', String(id), '--etcd', etcd.endpoint, '--cluster-name', CLUSTER];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  const logs: Array<Record<string, unknown>> = [];
-  const ready = new Promise<Record<string, unknown>>((resolve, reject) => {
-    readline.createInterface({ input: child.stdout! }).on('line', (line) => {
-      const entry = JSON.parse(line) as Record<string, unknown>;
-      logs.push(entry);
-      if (entry.msg === 'ferry ready') resolve(entry);
-    });
-    void exited.then((code) => reject(new Error(`broker ${id} exited with ${code} before it was ready`)));
-  });
-  const entry = await ready;
-  const broker = { id, child, logs, exited, dataDir, kafkaPort: Number(String(entry.kafka).split(':').at(-1)), httpPort: Number(new URL(String(entry.http)).port) };
+  const broker = await startClusterBroker({ id, etcdEndpoint: etcd.endpoint, clusterName: CLUSTER });
   brokers.push(broker);
   return broker;
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
-  const deadline = Date.now() + WAIT_MS;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(POLL_MS);
-  }
 }
 
 async function adminOf(broker: BrokerProcess): Promise<Admin> {
