@@ -82,6 +82,22 @@ export interface PartitionDescription {
   highWatermark: number;
 }
 
+/**
+ * Kafka's cluster health gauges, as this broker sees them (the names are
+ * Kafka's JMX ones). A single node is its own live controller and leads every
+ * partition with an ISR of itself: 1, 1, 0, 0.
+ */
+export interface ClusterHealth {
+  /** ActiveControllerCount: 1 on the elected controller. */
+  controllerActive: 0 | 1;
+  /** Live brokers this broker sees, itself included. */
+  brokersLive: number;
+  /** OfflinePartitionsCount: partitions whose leader is not a live broker; counted by the controller only, 0 elsewhere. */
+  partitionsOffline: number;
+  /** UnderReplicatedPartitions: partitions this broker leads whose ISR is smaller than their replicas. */
+  partitionsUnderReplicated: number;
+}
+
 export interface TopicDescription {
   name: string;
   topicId: string;
@@ -333,6 +349,27 @@ export class Broker {
   describeTopic(name: string): TopicDescription {
     this.assertOpen();
     return this.describe(this.topic(name));
+  }
+
+  /** The cluster health gauges (see ClusterHealth), from the placements this broker holds now. */
+  clusterHealth(): ClusterHealth {
+    this.assertOpen();
+    const controllerActive = this.view.controllerId() === this.brokerId ? 1 : 0;
+    if (!this.placements) return { controllerActive, brokersLive: 1, partitionsOffline: 0, partitionsUnderReplicated: 0 };
+    const placements = this.placements;
+    let partitionsOffline = 0;
+    let partitionsUnderReplicated = 0;
+    for (const name of placements.topics()) {
+      const partitions = placements.topic(name)?.partitions ?? 0;
+      for (let partition = 0; partition < partitions; partition++) {
+        const placement = placements.placement(name, partition)!;
+        if (controllerActive === 1 && placement.leader !== this.brokerId && !placements.isLive(placement.leader)) partitionsOffline++;
+        if (placement.leader === this.brokerId && placement.isr.length < placement.replicas.length) partitionsUnderReplicated++;
+      }
+    }
+    // This broker is answering, so it is live even while its own registration is being renewed.
+    const brokersLive = placements.liveBrokerCount() + (placements.isLive(this.brokerId) ? 0 : 1);
+    return { controllerActive, brokersLive, partitionsOffline, partitionsUnderReplicated };
   }
 
   /** Grows a topic to `totalPartitions` (Kafka never shrinks one). */

@@ -45,6 +45,8 @@ export interface TopicPlacements {
   /** A topic whose every partition is placed; undefined otherwise. */
   topic(name: string): PlacedTopic | undefined;
   placement(topic: string, partition: number): PartitionPlacement | undefined;
+  /** Whether the broker is registered now (its lease held). */
+  isLive(brokerId: number): boolean;
   /** How a client reaches the broker (for a redirect in an error message), if it is live. */
   brokerAddress(brokerId: number): string | undefined;
   /** Called with a topic's name whenever its record or a partition's placement changes. */

@@ -15,6 +15,7 @@ export interface V3Topic {
 export interface V3Partition {
   partition_id: number;
   leader_id: number;
+  leader_epoch: number;
   replica_ids: number[];
   isr_ids: number[];
   log_start_offset: number;

@@ -3,9 +3,12 @@
  * kafka-topics.sh, with its output layout for --describe:
  *
  *   Topic: orders	TopicId: …	PartitionCount: 3	ReplicationFactor: 1	Configs: retention.ms=1000
- *   	Topic: orders	Partition: 0	Leader: 1	Replicas: 1	Isr: 1
+ *   	Topic: orders	Partition: 0	Leader: 1	LeaderEpoch: 0	Replicas: 1	Isr: 1
  *
- * plus, Ferry's addition, each partition's log start and end offsets.
+ * plus, Ferry's additions, each partition's leader epoch and its log start and
+ * end offsets (-1 from a broker that holds no replica of the partition). In a
+ * cluster the leader, epoch, replicas and ISR are the etcd partition state, the
+ * same from whichever broker --http names.
  */
 
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -36,7 +39,7 @@ export async function describeTopics(api: BrokerHttpApi, names: readonly string[
     write(`Topic: ${topic.topic_name}\tTopicId: ${topic.topic_id}\tPartitionCount: ${topic.partitions_count}\tReplicationFactor: ${topic.replication_factor}\tConfigs: ${configText}`);
     for (const partition of partitions) {
       write(
-        `\tTopic: ${topic.topic_name}\tPartition: ${partition.partition_id}\tLeader: ${partition.leader_id}\tReplicas: ${partition.replica_ids.join(',')}\tIsr: ${partition.isr_ids.join(',')}` +
+        `\tTopic: ${topic.topic_name}\tPartition: ${partition.partition_id}\tLeader: ${partition.leader_id}\tLeaderEpoch: ${partition.leader_epoch}\tReplicas: ${partition.replica_ids.join(',')}\tIsr: ${partition.isr_ids.join(',')}` +
           `\tLogStartOffset: ${partition.log_start_offset}\tLogEndOffset: ${partition.log_end_offset}`,
       );
     }
@@ -69,7 +72,7 @@ export function topicsCommand(api: () => BrokerHttpApi, write: Write): Command {
   topics
     .command('describe')
     .argument('[topics...]', 'topics to describe (all when none is named)')
-    .description('partitions, leaders, replicas, ISR, offsets and configs')
+    .description('partitions, leaders, leader epochs, replicas, ISR, offsets and configs')
     .action(async (names: string[]) => {
       const client = api();
       const all = names.length > 0 ? names : (await client.listTopics()).map((topic) => topic.topic_name);

@@ -43,6 +43,10 @@ export class EtcdTopicPlacements implements TopicPlacements {
     return this.node.topics.partition(topic, partition)?.state;
   }
 
+  isLive(brokerId: number): boolean {
+    return this.node.brokers.some((registration) => registration.id === brokerId);
+  }
+
   brokerAddress(brokerId: number): string | undefined {
     const broker = this.node.brokers.find((registration) => registration.id === brokerId);
     return broker && `kafka ${broker.host}:${broker.kafkaPort}, http ${broker.host}:${broker.httpPort}`;

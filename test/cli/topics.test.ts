@@ -42,7 +42,7 @@ describe('ferry topics (through a running broker, like kafka-topics)', () => {
 
     const described = (await ferry('topics', 'describe', 'orders')).stdout.split('\n');
     expect(described[0]).toMatch(/^Topic: orders\tTopicId: [\w-]{22}\tPartitionCount: 3\tReplicationFactor: 1\tConfigs: retention.ms=60000$/);
-    expect(described[2]).toBe('\tTopic: orders\tPartition: 1\tLeader: 1\tReplicas: 1\tIsr: 1\tLogStartOffset: 0\tLogEndOffset: 1');
+    expect(described[2]).toBe('\tTopic: orders\tPartition: 1\tLeader: 1\tLeaderEpoch: 0\tReplicas: 1\tIsr: 1\tLogStartOffset: 0\tLogEndOffset: 1');
 
     await ferry('topics', 'alter', 'orders', '--partitions', '5', '--config', 'cleanup.policy=compact', '--delete-config', 'retention.ms');
     expect(broker.describeTopic('orders').partitions).toHaveLength(5);

@@ -9,6 +9,10 @@
  *   ferry_http_sse_streams                                open SSE streams
  *   ferry_log_start_offset{topic,partition}               collected from the broker on each scrape
  *   ferry_log_end_offset{topic,partition}
+ *   ferry_controller_active                               Kafka's ActiveControllerCount (1 on the controller)
+ *   ferry_brokers_live                                    live brokers this broker sees, itself included
+ *   ferry_partitions_offline                              Kafka's OfflinePartitionsCount (the controller's; 0 elsewhere)
+ *   ferry_partitions_under_replicated                     Kafka's UnderReplicatedPartitions (of those this broker leads)
  *   nodejs_eventloop_lag_seconds, nodejs_eventloop_lag_p99_seconds, ...   prom-client's default metrics
  *
  * `route` is the uWS pattern (`/v3/clusters/:cluster_id/topics`), so the
@@ -16,7 +20,7 @@
  */
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Broker, PartitionDescription } from '../../broker/broker.js';
+import type { Broker, ClusterHealth, PartitionDescription } from '../../broker/broker.js';
 import { METRICS_PARTITIONS_MAX } from './limits.js';
 import type { ExchangeObserver } from './respond.js';
 
@@ -39,6 +43,7 @@ export class HttpMetrics {
     this.sentBytes = new Counter({ name: 'ferry_http_sent_bytes_total', help: 'HTTP response body bytes sent (SSE streams included)', labelNames: ['route'], registers });
     this.sseStreams = new Gauge({ name: 'ferry_http_sse_streams', help: 'Server-Sent Events streams open', registers });
     registerOffsetGauges(broker, registers);
+    registerClusterGauges(broker, registers);
   }
 
   /** Counts one exchange on `route`: bytes as they move (an SSE stream's too), status and latency at its end. */
@@ -64,6 +69,35 @@ export class HttpMetrics {
 function registerOffsetGauges(broker: Broker, registers: Registry[]): void {
   offsetGauge(broker, registers, 'ferry_log_start_offset', 'First readable offset of each partition', (partition) => partition.logStartOffset);
   offsetGauge(broker, registers, 'ferry_log_end_offset', 'Log end offset (the next offset to be written) of each partition', (partition) => partition.logEndOffset);
+}
+
+function registerClusterGauges(broker: Broker, registers: Registry[]): void {
+  healthGauge(broker, registers, 'ferry_controller_active', "1 on the cluster's elected controller, else 0 (Kafka's ActiveControllerCount)", (health) => health.controllerActive);
+  healthGauge(broker, registers, 'ferry_brokers_live', 'Live brokers this broker sees, itself included', (health) => health.brokersLive);
+  healthGauge(broker, registers, 'ferry_partitions_offline', "Partitions whose leader is not a live broker, counted by the controller only (Kafka's OfflinePartitionsCount)", (health) => health.partitionsOffline);
+  healthGauge(broker, registers, 'ferry_partitions_under_replicated', "Partitions this broker leads whose ISR is smaller than their replicas (Kafka's UnderReplicatedPartitions)", (health) => health.partitionsUnderReplicated);
+}
+
+/** A gauge filled from the broker's cluster health when scraped; left out while the broker is shutting down. */
+function healthGauge(broker: Broker, registers: Registry[], name: string, help: string, read: (health: ClusterHealth) => number): void {
+  const gauge: Gauge = new Gauge({
+    name,
+    help,
+    registers,
+    collect: () => {
+      gauge.reset();
+      const health = brokerHealth(broker);
+      if (health) gauge.set(read(health));
+    },
+  });
+}
+
+function brokerHealth(broker: Broker): ClusterHealth | undefined {
+  try {
+    return broker.clusterHealth();
+  } catch {
+    return undefined;
+  }
 }
 
 /** A per-partition gauge filled from the broker's topic descriptions when scraped. */

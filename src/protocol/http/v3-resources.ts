@@ -8,8 +8,8 @@
  * related collections as `{ "related": url }`, as Confluent's do. Ferry adds,
  * and documents here:
  *   KafkaTopic      topic_id (Kafka's topic UUID, base64url)
- *   KafkaPartition  leader_id, replica_ids, isr_ids, log_start_offset,
- *                   log_end_offset, high_watermark
+ *   KafkaPartition  leader_id, leader_epoch, replica_ids, isr_ids,
+ *                   log_start_offset, log_end_offset, high_watermark
  * Relationships Ferry does not serve yet (acls, brokers, consumer groups,
  * reassignments) are present for shape compatibility and answer 404.
  */
@@ -100,6 +100,7 @@ export function kafkaPartition(base: ResourceBase, topic: string, partition: Par
     replicas: related(`${url}/replicas`),
     reassignment: related(`${url}/reassignment`),
     leader_id: partition.leader,
+    leader_epoch: partition.leaderEpoch,
     replica_ids: partition.replicas,
     isr_ids: partition.isr,
     log_start_offset: partition.logStartOffset,

@@ -51,6 +51,11 @@ describe('/metrics', () => {
     expect(metricValue(text, 'ferry_log_end_offset', { topic: 'measured', partition: '0' })).toBe(0);
     expect(metricValue(text, 'ferry_log_start_offset', { topic: 'measured', partition: '1' })).toBe(0);
     expect(metricValue(text, 'ferry_http_sse_streams')).toBe(0);
+    // A single node is its own live controller and leads every partition with an ISR of itself.
+    expect(metricValue(text, 'ferry_controller_active')).toBe(1);
+    expect(metricValue(text, 'ferry_brokers_live')).toBe(1);
+    expect(metricValue(text, 'ferry_partitions_offline')).toBe(0);
+    expect(metricValue(text, 'ferry_partitions_under_replicated')).toBe(0);
     for (const name of ['nodejs_eventloop_lag_seconds', 'nodejs_eventloop_lag_p99_seconds', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes']) {
       expect(text).toContain(`\n${name} `);
     }
