@@ -1,7 +1,7 @@
 /**
  * The broker core's ClusterView in cluster mode: the live brokers from the
  * BrokerDirectory (the etcd registrations, kept current by a watch), the
- * controller from the election observer, and the cluster id from etcd.
+ * controller from the controller key's watch, and the cluster id from etcd.
  * This view says who is in the cluster; who leads what is the broker's
  * TopicPlacements (etcd-topic-placements.ts).
  */

@@ -1,23 +1,27 @@
 /**
  * Controller election: one broker of the cluster is its controller at a
- * time, chosen by etcd (etcd3's Election, the Go client's concurrency
- * election): every broker campaigns with its id under its own lease, and the
- * oldest candidate key is the controller. A controller that stops resigns
- * (revokes its campaign lease) so the next candidate takes over at once; one
- * that dies loses the role when its lease expires.
+ * time, as Kafka elected it through ZooKeeper's ephemeral /controller node:
+ * the broker that creates `keys.controller` (create-if-absent, under a lease
+ * of its own) is the controller; the others watch the key and try again when
+ * it is deleted. A controller that stops deletes it (revokes its lease) so
+ * another takes over at once; one that dies loses the role when its lease
+ * expires; one whose lease is lost steps down and campaigns again.
  *
- * Two views, kept apart on purpose: `isController` is this broker's own
- * campaign having won (and not failed since), `controllerId` is who etcd says
- * leads, from an observer's watch. They agree except for the moment between
- * an etcd change and its arrival here.
+ * etcd3's Election (a queue of candidate keys, each waiting on its
+ * predecessor) was used first; with brokers campaigning at once it could
+ * leave no broker elected while every candidate was alive (etcd3 issue
+ * #176), so the queue is not used.
+ *
+ * Two views: `isController` is this broker holding the key, `controllerId`
+ * is who holds it as this broker last saw it (the watch).
  */
 
 import { EventEmitter } from 'node:events';
-import type { Campaign, Election, ElectionObserver, Etcd3 } from 'etcd3';
+import type { Etcd3, Lease, Watcher } from 'etcd3';
 import type { Logger } from 'pino';
 import type { ClusterKeys } from './keys.js';
 
-/** Pause before campaigning or observing again after etcd3 reported a failure. */
+/** Pause before campaigning or watching again after etcd failed a call. */
 const RETRY_MS = 1_000;
 
 export interface ControllerOptions {
@@ -34,24 +38,23 @@ interface ControllerEvents {
 }
 
 export class ControllerElection extends EventEmitter<ControllerEvents> {
-  private readonly election: Election;
-  private campaign: Campaign | null = null;
-  private observer: ElectionObserver | null = null;
+  private lease: Lease | null = null;
+  private watcher: Watcher | null = null;
   private elected = false;
   private leaderId: number | null = null;
   private closed = false;
-  private retryTimers = new Set<NodeJS.Timeout>();
+  private campaigning = false;
+  private retryTimer: NodeJS.Timeout | null = null;
 
   private constructor(private readonly options: ControllerOptions) {
     super();
-    this.election = options.client.namespace(options.keys.root).election(options.keys.controllerElection, options.leaseTtlSeconds);
   }
 
-  /** Starts observing (resolves once the current controller, if any, is known) and campaigning. */
+  /** Starts watching the controller key and campaigns; resolves once the first campaign has an answer. */
   static async start(options: ControllerOptions): Promise<ControllerElection> {
     const controller = new ControllerElection(options);
-    await controller.observe();
-    controller.runCampaign();
+    await controller.watch();
+    await controller.campaign();
     return controller;
   }
 
@@ -63,64 +66,96 @@ export class ControllerElection extends EventEmitter<ControllerEvents> {
     return this.leaderId;
   }
 
-  /** Resigns (a successor is elected at once) and stops observing. */
+  /** Steps down (the key goes with the lease, so another broker is elected at once) and stops watching. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const timer of this.retryTimers) clearTimeout(timer);
-    this.retryTimers.clear();
-    const campaign = this.campaign;
-    this.campaign = null;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     this.setElected(false);
-    await campaign?.resign();
-    await this.observer?.cancel();
+    const lease = this.lease;
+    this.lease = null;
+    if (lease) {
+      lease.removeAllListeners('lost');
+      await lease.revoke().catch(() => lease.release());
+    }
+    await this.watcher?.cancel();
     this.removeAllListeners();
   }
 
-  private async observe(): Promise<void> {
-    const observer = await this.election.observe();
+  private async watch(): Promise<void> {
+    const { client, keys } = this.options;
+    const watcher = await client.watch().key(keys.controller).create();
     if (this.closed) {
-      await observer.cancel();
+      await watcher.cancel();
       return;
     }
-    this.observer = observer;
-    // etcd3's first 'change' carries undefined even when there is a leader: read leader() instead.
-    observer.on('change', () => this.setLeaderId(parseLeader(observer.leader())));
-    observer.on('error', (error) => {
-      this.options.logger.warn({ error: error.message }, 'controller observer failed; observing again');
-      this.observer = null;
-      this.retry(() => void this.observe().catch((failure: Error) => this.options.logger.warn({ error: failure.message }, 'cannot observe the controller election')));
+    this.watcher = watcher;
+    watcher.on('put', (kv) => this.setLeaderId(parseLeader(kv.value.toString())));
+    watcher.on('delete', () => {
+      this.setLeaderId(null);
+      void this.campaign();
     });
-    this.setLeaderId(parseLeader(observer.leader()));
+    watcher.on('error', (error) => {
+      this.options.logger.warn({ error: error.message }, 'controller watch failed; watching again');
+      this.watcher = null;
+      this.retry(() => void this.watch().then(() => this.campaign()).catch((failure: Error) => this.options.logger.warn({ error: failure.message }, 'cannot watch the controller key')));
+    });
+    this.setLeaderId(parseLeader((await client.get(keys.controller).string()) ?? undefined));
   }
 
-  private runCampaign(): void {
-    const campaign = this.election.campaign(String(this.options.brokerId));
-    this.campaign = campaign;
-    campaign.on('elected', () => {
-      if (this.campaign !== campaign) return;
-      this.options.logger.info({ brokerId: this.options.brokerId }, 'elected controller');
-      this.setElected(true);
-    });
-    campaign.on('error', (error) => {
-      if (this.campaign !== campaign) return;
-      // The campaign's lease is gone or etcd3 gave up on it: no longer controller, campaign anew.
-      this.options.logger.warn({ error: error.message, wasController: this.elected }, 'controller campaign failed; campaigning again');
-      this.campaign = null;
-      this.setElected(false);
-      // Ends the failed campaign's own wait for its predecessors (its lease is gone, so revoking may fail).
-      campaign.resign().catch(() => undefined);
-      this.retry(() => this.runCampaign());
-    });
+  /** Creates the controller key if nobody holds it; otherwise notes who does. One attempt at a time. */
+  private async campaign(): Promise<void> {
+    if (this.closed || this.elected || this.campaigning) return;
+    this.campaigning = true;
+    const { client, keys, brokerId, leaseTtlSeconds, logger } = this.options;
+    const lease = client.lease(leaseTtlSeconds);
+    try {
+      const leaseId = await lease.grant();
+      const result = await client
+        .if(keys.controller, 'Create', '==', 0)
+        .then(client.put(keys.controller).value(String(brokerId)).lease(leaseId))
+        .else(client.get(keys.controller))
+        .commit();
+      if (this.closed) {
+        await lease.revoke().catch(() => lease.release());
+        return;
+      }
+      if (result.succeeded) {
+        this.lease = lease;
+        lease.on('lost', (error) => this.leaseLost(lease, error));
+        logger.info({ brokerId }, 'elected controller');
+        this.setLeaderId(brokerId);
+        this.setElected(true);
+      } else {
+        await lease.revoke().catch(() => lease.release());
+        const holder = result.responses[0]?.response_range.kvs[0];
+        this.setLeaderId(parseLeader(holder?.value.toString()));
+        // The holder's key went between the compare and now: the watch's delete comes, or try again.
+        if (!holder) this.retry(() => void this.campaign());
+      }
+    } catch (error) {
+      await lease.revoke().catch(() => lease.release());
+      logger.warn({ error: (error as Error).message }, 'controller campaign failed; campaigning again');
+      this.retry(() => void this.campaign());
+    } finally {
+      this.campaigning = false;
+    }
+  }
+
+  private leaseLost(lease: Lease, error: Error): void {
+    if (this.closed || lease !== this.lease) return;
+    this.lease = null;
+    this.options.logger.warn({ error: error.message }, 'controller lease lost; stepping down and campaigning again');
+    this.setElected(false);
+    this.retry(() => void this.campaign());
   }
 
   private retry(action: () => void): void {
-    if (this.closed) return;
-    const timer = setTimeout(() => {
-      this.retryTimers.delete(timer);
+    if (this.closed || this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
       if (!this.closed) action();
     }, RETRY_MS);
-    this.retryTimers.add(timer);
   }
 
   private setElected(elected: boolean): void {
@@ -140,7 +175,7 @@ export class ControllerElection extends EventEmitter<ControllerEvents> {
   }
 }
 
-/** A candidate's value is its broker id in decimal; anything else counts as no controller. */
+/** The key's value is the controller's broker id in decimal; anything else counts as no controller. */
 function parseLeader(value: string | undefined): number | null {
   if (value === undefined || !/^\d+$/.test(value)) return null;
   return Number(value);
@@ -148,5 +183,5 @@ function parseLeader(value: string | undefined): number | null {
 
 /** The controller's broker id as etcd holds it now, for a one-off look (`ferry cluster describe`). */
 export async function currentControllerId(client: Etcd3, keys: ClusterKeys): Promise<number | null> {
-  return parseLeader(await client.namespace(keys.root).election(keys.controllerElection).leader());
+  return parseLeader((await client.get(keys.controller).string()) ?? undefined);
 }

@@ -5,8 +5,7 @@
  *   /ferry/<cluster>/cluster-id                  the cluster's id (Kafka's form, 22 base64url characters),
  *                                                created once by the first broker to join, never changed
  *   /ferry/<cluster>/brokers/<id>                a live broker: JSON BrokerRegistration, under that broker's lease
- *   /ferry/<cluster>/election/controller/<lease> a controller candidate (etcd3's Election layout); the value is
- *                                                its broker id, the oldest key (lowest create revision) is the controller
+ *   /ferry/<cluster>/controller                  the controller's broker id, under its lease (created if absent)
  *   /ferry/<cluster>/topics/<name>               a topic: JSON TopicRecord, created once (create-if-absent) by the
  *                                                broker a client asked
  *   /ferry/<cluster>/partitions/<topic>/<n>      a partition's state: JSON PartitionState, written by the controller,
@@ -39,8 +38,8 @@ export interface ClusterKeys {
   readonly clusterId: string;
   readonly brokersPrefix: string;
   brokerKey(id: number): string;
-  /** The election's name under `root` (etcd3 adds `election/<name>/`). */
-  readonly controllerElection: string;
+  /** The controller's key: its broker id, under the controller's own lease (Kafka's /controller znode). */
+  readonly controller: string;
   readonly topicsPrefix: string;
   topicKey(name: string): string;
   readonly partitionsPrefix: string;
@@ -58,7 +57,7 @@ export function clusterKeys(clusterName: string): ClusterKeys {
     clusterId: `${root}cluster-id`,
     brokersPrefix,
     brokerKey: (id) => `${brokersPrefix}${id}`,
-    controllerElection: 'controller',
+    controller: `${root}controller`,
     topicsPrefix,
     topicKey: (name) => `${topicsPrefix}${name}`,
     partitionsPrefix,

@@ -139,9 +139,9 @@ describe('cluster coordination through etcd (ferry start --etcd)', () => {
 
   it('a controller whose campaign lease is revoked behind its back steps down and campaigns again', async () => {
     const third = brokers.find((broker) => broker.id === 3)!;
-    const candidates = await client.getAll().prefix(`${keys.root}election/${keys.controllerElection}/`).exec();
-    expect(candidates.kvs.map((kv) => kv.value.toString())).toEqual(['3']);
-    await client.leaseClient.leaseRevoke({ ID: candidates.kvs[0]!.lease });
+    const held = await client.getAll().prefix(keys.controller).exec();
+    expect(held.kvs.map((kv) => kv.value.toString())).toEqual(['3']);
+    await client.leaseClient.leaseRevoke({ ID: held.kvs[0]!.lease });
     await waitFor('broker 3 to step down', () => third.logs.find((entry) => entry.msg === 'controller changed' && entry.isController === false));
     await waitFor('broker 3 elected again', () => (third.logs.filter((entry) => entry.msg === 'elected controller').length === 2 ? true : undefined));
     expect(await currentControllerId(client, keys)).toBe(3);

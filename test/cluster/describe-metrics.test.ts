@@ -30,7 +30,7 @@ let brokers: BrokerProcess[] = [];
 beforeAll(async () => {
   etcd = await startEtcd();
   client = connectEtcd([etcd.endpoint]);
-  brokers = await Promise.all([1, 2, 3].map((id) => startBroker({ id, etcdEndpoint: etcd.endpoint, clusterName: CLUSTER, extra: ['--lease-ttl-seconds', '2'] })));
+  brokers = await Promise.all([1, 2, 3].map((id) => startBroker({ id, etcdEndpoint: etcd.endpoint, clusterName: CLUSTER, extra: ['--lease-ttl-seconds', '5'] })));
 });
 
 afterAll(async () => {
@@ -87,7 +87,12 @@ describe('topics describe and cluster metrics on three brokers', () => {
   });
 
   it('counts one active controller, three live brokers, and on the controller the partitions a killed broker led', async () => {
-    const gauges = await Promise.all(brokers.map(gaugesOf));
+    // Leases of 2 s on a loaded machine can lapse and be renewed, an election can be under way: wait for the settled cluster.
+    const gauges = await waitFor('one active controller and three live brokers seen by all', async () => {
+      const read = await Promise.all(brokers.map(gaugesOf));
+      const settled = read.filter((gauge) => gauge.controllerActive === 1).length === 1 && read.every((gauge) => gauge.brokersLive === 3);
+      return settled ? read : undefined;
+    });
     expect(gauges.map((gauge) => gauge.controllerActive).sort()).toEqual([0, 0, 1]);
     for (const gauge of gauges) expect(gauge).toMatchObject({ brokersLive: 3, partitionsOffline: 0, partitionsUnderReplicated: 0 });
 
