@@ -6,6 +6,7 @@
 
 import { parseArgs } from 'node:util';
 import type { Encoding } from '../src/client/index.js';
+import { PRODUCE_RECORDS_MAX } from '../src/protocol/http/limits.js';
 import { PRODUCE_REQUESTS_INFLIGHT_MAX, type Acks, type Door } from './load-doors.js';
 import { PROCESSES_MAX, STAMP_BYTES_MAX } from './load-records.js';
 
@@ -17,8 +18,8 @@ const DEFAULT_HTTP_PORT = 8080;
 const DEFAULT_KAFKA_PORT = 9092;
 const PARTITIONS_MAX = 1_000;
 const RECORD_BYTES_MAX = 1024 * 1024;
-/** The HTTP door takes at most 10,000 records per request (PRODUCE_RECORDS_MAX). */
-const BATCH_RECORDS_MAX = 10_000;
+/** The HTTP door's limit of records per request. */
+const BATCH_RECORDS_MAX = PRODUCE_RECORDS_MAX;
 const INFLIGHT_MAX = 1_024;
 const DURATION_SECONDS_MAX = 3_600;
 const USAGE_WIDTH = 100;
