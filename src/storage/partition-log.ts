@@ -21,7 +21,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { FerryError } from '../errors.js';
+import { FerryError, assert } from '../errors.js';
 import { needsPoolValidation, validateBatches, type ValidatedBatches, type ValidationRules } from './batch-validator.js';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { crc32c } from './crc32c.js';
@@ -41,9 +41,12 @@ import {
   writeInt64FromNumber,
 } from './record-batch.js';
 import { syncDirectoryAsync } from './file-io.js';
+import { LeaderEpochCache, type EpochEndOffset } from './leader-epoch-cache.js';
+import { rebuildLeaderEpochs } from './leader-epoch-rebuild.js';
 import { decodeBatch, type DecodedRecord } from './records.js';
 import { CLEANING_DIR_NAME, type CompactionOutcome, type CompactionStats, planCompaction, swapInCleanedSegments } from './compaction.js';
 import { scanBatches } from './segment-scan.js';
+import { checkFollowerBatches } from './follower-batches.js';
 import { DEFAULT_PRODUCER_ID_EXPIRATION_MS, ProducerStateTable, type DuplicateAppend, type ProducerEntry } from './producer-state.js';
 import { decodeSnapshot } from './producer-snapshot.js';
 import { ProducerSnapshotLifecycle } from './producer-snapshot-lifecycle.js';
@@ -58,7 +61,7 @@ export interface PartitionLogOptions {
   tasks?: StorageTasks;
   /** Wall clock in milliseconds; tests move it. */
   clock?: () => number;
-  /** Stamped into every appended batch's partitionLeaderEpoch. */
+  /** Stamped into every appended batch's partitionLeaderEpoch until startLeaderEpoch changes it; 0 by default. */
   leaderEpoch?: number;
   /** producer.id.expiration.ms: idempotent producers silent this long are forgotten. */
   producerIdExpirationMs?: number;
@@ -147,7 +150,9 @@ export class PartitionLog {
   private readonly listeners = new Set<AppendListener>();
   private readonly tasks: StorageTasks;
   private readonly clock: () => number;
-  private readonly leaderEpoch: number;
+  /** Stamped into each batch a leader append writes (startLeaderEpoch). */
+  private leaderEpoch: number;
+  private readonly epochs: LeaderEpochCache;
   private readonly producers: ProducerStateTable;
   private readonly producerIdExpirationMs: number;
   private readonly producerSnapshots: ProducerSnapshotLifecycle;
@@ -158,6 +163,7 @@ export class PartitionLog {
     this.tasks = options.tasks ?? sharedStoragePool();
     this.clock = options.clock ?? Date.now;
     this.leaderEpoch = options.leaderEpoch ?? 0;
+    this.epochs = new LeaderEpochCache(dir);
     this.producers = new ProducerStateTable(dir);
     this.producerIdExpirationMs = options.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS;
     this.producerSnapshots = new ProducerSnapshotLifecycle(dir, () => this.segments[0]?.baseOffset ?? 0);
@@ -186,14 +192,32 @@ export class PartitionLog {
     fs.rmSync(path.join(this.dir, CLEANING_DIR_NAME), { recursive: true, force: true });
     const checkpoint = readCheckpoint(this.dir);
     let baseOffsets = segmentBaseOffsets(fs.readdirSync(this.dir));
-    if (!checkpoint.cleanShutdown && baseOffsets.length > 0) baseOffsets = await this.recover(baseOffsets, checkpoint.recoveryPoint);
+    const recovering = !checkpoint.cleanShutdown && baseOffsets.length > 0;
+    if (recovering) baseOffsets = await this.recover(baseOffsets, checkpoint.recoveryPoint);
     this.segments = baseOffsets.map((base) => LogSegment.open(this.dir, base, this.segmentSettings));
     if (this.segments.length === 0) this.segments.push(LogSegment.create(this.dir, checkpoint.logStartOffset, this.segmentSettings));
     this.logStart = Math.max(checkpoint.logStartOffset, this.segments[0]!.baseOffset);
     this.logStart = Math.min(this.logStart, this.logEndOffset);
+    this.loadLeaderEpochs(recovering ? checkpoint.recoveryPoint : null);
     this.recoveryPoint = this.logEndOffset;
     this.saveCheckpoint(false);
     await this.loadProducerState();
+  }
+
+  /**
+   * The leader-epoch cache as of the recovered log: the file's entries, those
+   * from `recoveredFrom` on (an unclean stop: the file covers every batch
+   * below the recovery point, since an epoch is written to it before its
+   * first batch) or all of them (no readable file) rebuilt from batch
+   * headers; then cut to the log's range. The file is rewritten only when
+   * that may have changed something.
+   */
+  private loadLeaderEpochs(recoveredFrom: number | null): void {
+    const rebuildFrom = this.epochs.load() ? recoveredFrom : this.segments[0]!.baseOffset;
+    if (rebuildFrom !== null) rebuildLeaderEpochs(this.epochs, this.segments, Math.min(rebuildFrom, this.logEndOffset), this.segmentSettings.batchBytesMax);
+    const cutEnd = this.epochs.truncateFromEnd(this.logEndOffset);
+    const cutStart = this.epochs.truncateFromStart(this.logStart);
+    if (rebuildFrom !== null || cutEnd || cutStart) this.epochs.persist();
   }
 
   /**
@@ -318,27 +342,51 @@ export class PartitionLog {
     this.assertOpen();
     const rules = this.validationRules;
     const inPool = needsPoolValidation(bytes);
-    let written: WrittenAppend;
-    if (this.appendsWaiting === 0 && !inPool) {
-      written = this.writeValidated(bytes, validateBatches(bytes, rules));
-    } else {
-      // Started now, awaited in turn; handled from the start so a failure never goes unhandled meanwhile.
-      const validation = inPool ? this.validateInPool(bytes, rules) : null;
-      validation?.catch(() => undefined);
-      this.appendsWaiting++;
-      const turn = this.appendTail.then(async () => this.writeValidated(bytes, validation ? await validation : validateBatches(bytes, rules)));
-      this.appendTail = turn.then(
-        () => undefined,
-        () => undefined,
-      );
-      try {
-        written = await turn;
-      } finally {
-        this.appendsWaiting--;
-      }
-    }
+    if (this.appendsWaiting === 0 && !inPool) return this.settle(this.writeValidated(bytes, validateBatches(bytes, rules)));
+    // Started now, awaited in turn; handled from the start so a failure never goes unhandled meanwhile.
+    const validation = inPool ? this.validateInPool(bytes, rules) : null;
+    validation?.catch(() => undefined);
+    return this.settle(await this.inTurn(async () => this.writeValidated(bytes, validation ? await validation : validateBatches(bytes, rules))));
+  }
+
+  /**
+   * A follower's append of the leader's batches exactly as the leader wrote
+   * them: offsets, leader epochs, timestamps and CRCs are kept, nothing is
+   * stamped (Kafka's appendAsFollower). Batches are checked for structure and
+   * CRC only (follower-batches.ts); they must start at the log end and follow
+   * each other, else OFFSET_OUT_OF_RANGE and nothing is written. Producer
+   * state learns their sequences unchecked, so this replica deduplicates
+   * resends once it leads. In call order with `append`, under the same flush
+   * policy, rolls and listeners.
+   */
+  async appendAsFollower(bytes: Buffer): Promise<AppendResult> {
+    this.assertOpen();
+    if (this.appendsWaiting === 0) return this.settle(this.writeFollower(bytes));
+    return this.settle(await this.inTurn(() => this.writeFollower(bytes)));
+  }
+
+  /** Waits for the append's fdatasync when the flush policy wants one. */
+  private async settle(written: WrittenAppend): Promise<AppendResult> {
     if (written.mustFlush) await this.flush();
     return written.result;
+  }
+
+  /**
+   * Runs `work` after every append, truncation and other turn queued before
+   * it; while it waits or runs, later appends queue behind it.
+   */
+  private async inTurn<T>(work: () => T | Promise<T>): Promise<T> {
+    this.appendsWaiting++;
+    const turn = this.appendTail.then(work);
+    this.appendTail = turn.then(
+      () => undefined,
+      () => undefined,
+    );
+    try {
+      return await turn;
+    } finally {
+      this.appendsWaiting--;
+    }
   }
 
   private async validateInPool(bytes: Buffer, rules: ValidationRules): Promise<ValidatedBatches> {
@@ -366,15 +414,80 @@ export class PartitionLog {
     if (lastOffset > OFFSET_MAX) throw new FerryError('KAFKA_STORAGE_ERROR', `offset ${lastOffset} exceeds ${OFFSET_MAX}`);
     const logAppendTimeMs = this.config.timestampType === 'LogAppendTime' ? this.clock() : -1;
     this.stampBatches(bytes, firstOffset, validated, logAppendTimeMs);
-    this.writeBatches(bytes);
+    this.writeWithEpochs(bytes);
     if (producerCheck !== null) this.producers.recordWritten(bytes, producerCheck.pending);
     // A roll inside this append: snapshot now that the state includes the batches written before it.
     if (this.segments.length !== segmentsBefore) this.snapshotProducersInBackground();
-    this.unflushedRecords += validated.recordCount;
+    const result = { firstOffset, lastOffset, logAppendTimeMs, logStartOffset: this.logStart, recordCount: validated.recordCount };
+    return { result, mustFlush: this.afterWrite(validated.recordCount) };
+  }
+
+  /** The synchronous half of a follower append: check, write, then producer state from what was written. */
+  private writeFollower(bytes: Buffer): WrittenAppend {
+    this.assertOpen();
+    const firstOffset = this.logEndOffset;
+    const checked = checkFollowerBatches(bytes, { expectedFirstOffset: firstOffset, gapsAllowed: this.config.cleanupCompact, batchBytesMax: this.segmentSettings.batchBytesMax, where: this.dir });
+    if (checked.lastOffset > OFFSET_MAX) throw new FerryError('KAFKA_STORAGE_ERROR', `offset ${checked.lastOffset} exceeds ${OFFSET_MAX}`);
+    const segmentsBefore = this.segments.length;
+    this.writeWithEpochs(bytes);
+    for (let at = 0; at < bytes.length; at += bytes.readInt32BE(at + LENGTH_OFFSET) + LOG_OVERHEAD) this.producers.replay(bytes, at);
+    if (this.segments.length !== segmentsBefore) this.snapshotProducersInBackground();
+    const result = { firstOffset: checked.firstOffset, lastOffset: checked.lastOffset, logAppendTimeMs: -1, logStartOffset: this.logStart, recordCount: checked.recordCount };
+    return { result, mustFlush: this.afterWrite(checked.recordCount) };
+  }
+
+  /** What every write does after the bytes are in: listeners told, flush policy consulted. True when it wants an fdatasync now. */
+  private afterWrite(recordCount: number): boolean {
+    this.unflushedRecords += recordCount;
     for (const listener of this.listeners) listener(this);
     const mustFlush = this.unflushedRecords >= this.config.flushMessages;
     if (!mustFlush) this.armFlushTimer();
-    return { result: { firstOffset, lastOffset, logAppendTimeMs, logStartOffset: this.logStart, recordCount: validated.recordCount }, mustFlush };
+    return mustFlush;
+  }
+
+  /**
+   * writeBatches, with the leader epochs the batches start recorded first:
+   * durably before any batch of a new epoch is written, so after a crash the
+   * file covers every batch below the recovery point. A failed write takes
+   * the new entries back.
+   */
+  private writeWithEpochs(bytes: Buffer): void {
+    const newEpochs = this.assignLeaderEpochs(bytes);
+    try {
+      this.writeBatches(bytes);
+    } catch (error) {
+      if (newEpochs && this.epochs.truncateFromEnd(this.logEndOffset)) this.persistEpochsAfterFailure();
+      throw error;
+    }
+  }
+
+  /** Adds an entry for each batch starting an epoch newer than the latest, and writes the file; false when none did. */
+  private assignLeaderEpochs(bytes: Buffer): boolean {
+    let assigned = false;
+    for (let at = 0; at < bytes.length; at += bytes.readInt32BE(at + LENGTH_OFFSET) + LOG_OVERHEAD) {
+      assigned = this.epochs.assign(bytes.readInt32BE(at + PARTITION_LEADER_EPOCH_OFFSET), readInt64AsNumber(bytes, at + BASE_OFFSET_OFFSET)) || assigned;
+    }
+    if (!assigned) return false;
+    try {
+      this.epochs.persist();
+    } catch (error) {
+      this.epochs.truncateFromEnd(this.logEndOffset);
+      throw new FerryError('KAFKA_STORAGE_ERROR', `leader epoch checkpoint of ${this.dir} not written, nothing appended: ${(error as Error).message}`);
+    }
+    return true;
+  }
+
+  /**
+   * Best effort, the append already failing: the entries in memory are right;
+   * a file left with an entry at the old log end is cut by the next open, or
+   * overwritten by the next epoch change.
+   */
+  private persistEpochsAfterFailure(): void {
+    try {
+      this.epochs.persist();
+    } catch {
+      // already failing the append with the write's own error
+    }
   }
 
   /**
@@ -472,6 +585,53 @@ export class PartitionLog {
     old.seal();
     void this.flushRolled(old, created.baseOffset).catch(() => undefined); // a failure leaves unflushedBytes set: the next flush retries
     return true;
+  }
+
+  // --- leader epochs -----------------------------------------------------------------------
+
+  /**
+   * This replica leads in `epoch` from now on: leader appends stamp it into
+   * each batch. A newer epoch than the cache's latest starts at the log end
+   * now (Kafka assigns it when the broker becomes leader), so a follower
+   * asking where the previous epoch ends gets an answer before the first
+   * append. An older epoch than the latest is a caller's bug. Appends queued
+   * behind a pool validation are stamped with it when written; the caller
+   * stops its follower appends before leading (as Kafka stops the fetcher).
+   */
+  startLeaderEpoch(epoch: number): void {
+    this.assertOpen();
+    assert(Number.isSafeInteger(epoch) && epoch >= 0, `leader epoch ${epoch} of ${this.dir} is not a non-negative integer`);
+    assert(epoch >= this.epochs.latestEpoch, `leader epoch ${epoch} of ${this.dir} is older than its latest epoch ${this.epochs.latestEpoch}`);
+    if (this.epochs.assign(epoch, this.logEndOffset)) {
+      try {
+        this.epochs.persist();
+      } catch (error) {
+        this.epochs.truncateFromEnd(this.logEndOffset);
+        throw new FerryError('KAFKA_STORAGE_ERROR', `leader epoch ${epoch} of ${this.dir} not recorded: ${(error as Error).message}`);
+      }
+    }
+    this.leaderEpoch = epoch;
+  }
+
+  /** The newest leader epoch the log knows of (-1 when none). */
+  get latestLeaderEpoch(): number {
+    return this.epochs.latestEpoch;
+  }
+
+  /** Where `epoch` ends in this log (OffsetsForLeaderEpoch), as LeaderEpochCache.endOffsetFor. */
+  endOffsetForLeaderEpoch(epoch: number): EpochEndOffset {
+    this.assertOpen();
+    return this.epochs.endOffsetFor(epoch, this.logEndOffset);
+  }
+
+  /** The (epoch, startOffset) entries, oldest first (tests and tools). */
+  leaderEpochEntries(): Array<{ epoch: number; startOffset: number }> {
+    return this.epochs.all();
+  }
+
+  /** The log start moved up: epochs wholly below it go, the one holding it starts there (Kafka's truncateFromStart). */
+  private clampLeaderEpochsToStart(): void {
+    if (this.epochs.truncateFromStart(this.logStart)) this.epochs.persist();
   }
 
   // --- producer state ----------------------------------------------------------------------
@@ -632,6 +792,7 @@ export class PartitionLog {
     if (offset > this.logStart) {
       this.logStart = offset;
       this.saveCheckpoint(false);
+      this.clampLeaderEpochsToStart();
     }
     return this.logStart;
   }
@@ -670,6 +831,7 @@ export class PartitionLog {
     if (this.segments[0]!.baseOffset > this.logStart) {
       this.logStart = this.segments[0]!.baseOffset;
       this.saveCheckpoint(false);
+      this.clampLeaderEpochsToStart();
     }
     if (result.deletedSegments > 0) this.producerSnapshots.prune();
     return result;

@@ -8,6 +8,7 @@
  *   checkpoint                       log start offset, recovery point, clean-shutdown flag
  *   00000000000000000000.snapshot    producer state at that offset (format: producer-snapshot.ts;
  *                                    when written, loaded, pruned: producer-snapshot-lifecycle.ts)
+ *   leader-epoch-checkpoint          where each leader epoch starts (leader-epoch-checkpoint.ts)
  */
 
 import path from 'node:path';
@@ -16,6 +17,7 @@ export const LOG_FILE_SUFFIX = '.log';
 export const OFFSET_INDEX_FILE_SUFFIX = '.index';
 export const TIME_INDEX_FILE_SUFFIX = '.timeindex';
 export const CHECKPOINT_FILE_NAME = 'checkpoint';
+export const LEADER_EPOCH_CHECKPOINT_FILE_NAME = 'leader-epoch-checkpoint';
 
 const BASE_OFFSET_DIGITS = 20;
 const SEGMENT_LOG_FILE = /^(\d{20})\.log$/;
