@@ -443,6 +443,32 @@ export class LogSegment {
     this.rollbacks++;
   }
 
+  /**
+   * Removes every batch whose last offset is >= `offset` (Kafka's
+   * LogSegment.truncateTo): the file is cut at the first such batch, so an
+   * `offset` inside a batch takes that whole batch and nextOffset becomes its
+   * base offset. Index entries at or past the cut go; the newest timestamp
+   * and nextOffset are found again from what is left, as on open. Returns the
+   * bytes removed. Not synced: the caller fdatasyncs.
+   */
+  truncateTo(offset: number): number {
+    const first = this.findBatchStart(offset);
+    if (first === null) return 0;
+    const removedBytes = this.sizeBytes - first.position;
+    this.rollBackTo({
+      sizeBytes: first.position,
+      nextOffset: this.baseOffset,
+      maxTimestamp: -1,
+      offsetOfMaxTimestamp: -1,
+      bytesSinceIndexEntry: 0,
+      rollTimestampMs: -1,
+      offsetIndexEntries: this.offsetIndex.entriesBelowPosition(first.position),
+      timeIndexEntries: this.timeIndex.entriesBelowOffset(first.baseOffset),
+    });
+    this.loadTail();
+    return removedBytes;
+  }
+
   /** Bytes written since the last completed fdatasync. */
   get unflushedBytes(): number {
     return this.sizeBytes - this.flushedSize;

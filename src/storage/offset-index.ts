@@ -85,6 +85,11 @@ export class OffsetIndex extends IndexFile {
     this.appended();
   }
 
+  /** How many entries point below `position` (those a cut of the log at `position` keeps). */
+  entriesBelowPosition(position: number): number {
+    return this.floorSlot(position - 1, 1) + 1;
+  }
+
   /** Position of the last indexed batch whose base offset is <= `offset` (0 when none is). */
   lookup(offset: number): number {
     const slot = this.floorSlot(offset - this.baseOffset, 0);

@@ -144,6 +144,10 @@ export class PartitionLog {
   private closing: Promise<void> | null = null;
   /** A segment file was created or deleted since the directory was last fsync'ed. */
   private directoryDirty = false;
+  /** Set while a truncation cuts the log: compaction and retention stand aside. */
+  private truncating = false;
+  /** Truncations so far: a flush that began before one must not move the recovery point past the cut. */
+  private truncations = 0;
   /** Appends queued behind a pool validation, and the end of that queue. */
   private appendsWaiting = 0;
   private appendTail: Promise<void> = Promise.resolve();
@@ -227,9 +231,9 @@ export class PartitionLog {
    * an unclean stop the replay covers what was written since the last roll,
    * and runs in the storage pool.
    */
-  private async loadProducerState(): Promise<void> {
+  private async loadProducerState(reasons: string[] = this.recovery.reasons): Promise<void> {
     const logEnd = this.logEndOffset;
-    const snapshot = this.producerSnapshots.loadNewest(logEnd, this.recovery.reasons);
+    const snapshot = this.producerSnapshots.loadNewest(logEnd, reasons);
     const ranges = this.replayRanges(snapshot?.offset ?? this.segments[0]!.baseOffset);
     const entries = ranges.length === 0 ? (snapshot?.entries ?? []) : await this.replayInPool({
       dir: this.dir,
@@ -238,6 +242,7 @@ export class PartitionLog {
       endOffset: logEnd,
       batchBytesMax: this.segmentSettings.batchBytesMax,
     });
+    this.producers.clear();
     for (const entry of entries) this.producers.restore(entry);
     this.producers.expire(this.clock(), this.producerIdExpirationMs);
   }
@@ -661,10 +666,11 @@ export class PartitionLog {
   }
 
   private async flushRolled(old: LogSegment, upTo: number): Promise<void> {
+    const truncationsBefore = this.truncations;
     await old.flush(true);
     await syncDirectoryAsync(this.dir);
     const index = this.segments.indexOf(old);
-    const rollStands = index >= 0 && this.segments[index + 1]?.baseOffset === upTo;
+    const rollStands = index >= 0 && this.segments[index + 1]?.baseOffset === upTo && this.truncations === truncationsBefore;
     const earlierFlushed = rollStands && this.segments.slice(0, index + 1).every((segment) => segment.unflushedBytes === 0);
     if (earlierFlushed) this.recoveryPoint = Math.max(this.recoveryPoint, upTo);
   }
@@ -780,6 +786,107 @@ export class PartitionLog {
     return null;
   }
 
+  // --- truncation (replication) -------------------------------------------------------------
+
+  /**
+   * Removes every batch at or after `offset` (Kafka's Log.truncateTo: a
+   * follower cutting a tail that diverged from its leader's). Nothing to do
+   * when `offset` is at or past the log end; below the log start the log is
+   * emptied and starts at `offset` (truncateFullyAndStartAt). Otherwise the
+   * segments based above `offset` are deleted and the one holding it is cut
+   * at the first batch whose last offset is >= `offset`: an `offset` inside a
+   * batch takes that whole batch, and the log end becomes its base offset.
+   * Then the recovery point and checkpoint, the leader-epoch cache (entries
+   * from the new end on) and the producer state (the newest snapshot at or
+   * below the new end, plus a replay; newer snapshots deleted) follow the new
+   * end, and the cut is fdatasync'ed so a crash cannot bring the tail back.
+   * Runs in turn after the appends before it; later ones continue from the new end.
+   */
+  async truncateTo(offset: number): Promise<void> {
+    this.assertOpen();
+    assert(Number.isSafeInteger(offset) && offset >= 0, `truncateTo(${offset}) of ${this.dir}: not an offset`);
+    await this.inTurn(async () => {
+      this.assertOpen();
+      if (offset >= this.logEndOffset) return;
+      if (offset < this.logStart) return this.exclusively(() => this.startAfresh(offset));
+      return this.exclusively(async () => {
+        const deletedSegments = this.cutTail(offset);
+        await this.syncCut(deletedSegments);
+        await this.loadProducerState([]);
+      });
+    });
+  }
+
+  /**
+   * Deletes every segment, producer snapshot and leader epoch and starts an
+   * empty log at `offset` (log start = log end = offset): Kafka's
+   * truncateFullyAndStartAt, for a follower whose fetch offset is below its
+   * leader's log start. Runs in turn after the appends before it.
+   */
+  async truncateFullyAndStartAt(offset: number): Promise<void> {
+    this.assertOpen();
+    assert(Number.isSafeInteger(offset) && offset >= 0, `truncateFullyAndStartAt(${offset}) of ${this.dir}: not an offset`);
+    await this.inTurn(async () => {
+      this.assertOpen();
+      await this.exclusively(() => this.startAfresh(offset));
+    });
+  }
+
+  /** Runs `work` with no compaction, retention or background snapshot write in progress, and none starting. */
+  private async exclusively(work: () => Promise<void>): Promise<void> {
+    await this.producerSnapshots.backgroundWritesSettled();
+    while (this.compaction !== null) await this.compaction.catch(() => undefined);
+    this.truncating = true;
+    this.truncations++;
+    try {
+      await work();
+    } finally {
+      this.truncating = false;
+    }
+  }
+
+  /**
+   * The synchronous cut of truncateTo: checkpoint lowered first (a crash from
+   * here on rescans from the cut), segments deleted, the holding one cut,
+   * epochs dropped. Returns how many segments were deleted.
+   */
+  private cutTail(offset: number): number {
+    this.recoveryPoint = Math.min(this.recoveryPoint, offset);
+    this.saveCheckpoint(false);
+    let deleted = 0;
+    while (this.segments.length > 1 && this.activeSegment.baseOffset > offset) {
+      this.segments.pop()!.delete();
+      deleted++;
+    }
+    this.activeSegment.truncateTo(offset);
+    const newEnd = this.logEndOffset;
+    this.logStart = Math.min(this.logStart, newEnd);
+    this.recoveryPoint = Math.min(this.recoveryPoint, newEnd);
+    this.saveCheckpoint(false);
+    if (this.epochs.truncateFromEnd(newEnd)) this.epochs.persist();
+    return deleted;
+  }
+
+  /** Makes the cut durable: the cut file's new size, and the deleted files' names gone. */
+  private async syncCut(deletedSegments: number): Promise<void> {
+    await this.activeSegment.flush(true);
+    if (deletedSegments > 0) await syncDirectoryAsync(this.dir);
+  }
+
+  /** truncateFullyAndStartAt's work: the checkpoint names the new start before any file goes. */
+  private async startAfresh(offset: number): Promise<void> {
+    this.logStart = offset;
+    this.recoveryPoint = offset;
+    this.saveCheckpoint(false);
+    for (const segment of this.segments.splice(0)) segment.delete();
+    this.segments.push(LogSegment.create(this.dir, offset, this.segmentSettings));
+    this.producerSnapshots.deleteAll();
+    this.producers.clear();
+    this.epochs.clear();
+    this.epochs.persist();
+    await syncDirectoryAsync(this.dir);
+  }
+
   /**
    * DeleteRecords: every offset below `offset` becomes unreadable at once,
    * durably; the segments wholly below it go with the next retention pass.
@@ -805,7 +912,7 @@ export class PartitionLog {
   enforceRetention(): RetentionResult {
     this.assertOpen();
     const result: RetentionResult = { deletedSegments: 0, deletedBytes: 0 };
-    if (this.compaction !== null) return result; // compaction owns the inactive segments until it swaps them
+    if (this.compaction !== null || this.truncating) return result; // compaction owns the inactive segments until it swaps them; truncation cuts them
     const nowMs = this.clock();
     const { retentionMs, retentionBytes, cleanupDelete } = this.config;
     const expired = (segment: LogSegment): boolean => cleanupDelete && retentionMs >= 0 && segment.maxTimestamp >= 0 && nowMs - segment.maxTimestamp > retentionMs;
@@ -844,7 +951,7 @@ export class PartitionLog {
    */
   async compact(): Promise<CompactionStats | null> {
     this.assertOpen();
-    if (!this.config.cleanupCompact || this.compaction !== null || this.segments.length < 2) return null;
+    if (!this.config.cleanupCompact || this.compaction !== null || this.truncating || this.segments.length < 2) return null;
     this.compaction = this.runCompaction().finally(() => {
       this.compaction = null;
     });
@@ -890,6 +997,7 @@ export class PartitionLog {
     this.flushCount++;
     this.disarmFlushTimer();
     const target = this.logEndOffset;
+    const truncationsBefore = this.truncations;
     const records = this.unflushedRecords;
     const active = this.activeSegment;
     const syncDirectory = this.directoryDirty;
@@ -904,7 +1012,7 @@ export class PartitionLog {
       throw new FerryError('KAFKA_STORAGE_ERROR', `fdatasync in ${this.dir} failed: ${(error as Error).message}`);
     }
     this.unflushedRecords -= records;
-    this.recoveryPoint = Math.max(this.recoveryPoint, target);
+    if (this.truncations === truncationsBefore) this.recoveryPoint = Math.max(this.recoveryPoint, target);
   }
 
   private armFlushTimer(): void {

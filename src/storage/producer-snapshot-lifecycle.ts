@@ -10,6 +10,8 @@
  *   retention  one written durably before segments are deleted, so the
  *              producers outlive their batches (KIP-360)
  *   close      one at the log end, durably, before the clean-shutdown flag
+ *   truncation snapshots past the new log end deleted by the next loadNewest;
+ *              every one by deleteAll when the log starts afresh
  *   prune      after each write, and after a retention pass that deleted
  *              segments: the newest PRODUCER_SNAPSHOTS_RETAINED kept, less
  *              any older one below the first segment
@@ -49,7 +51,7 @@ export class ProducerSnapshotLifecycle {
   ) {}
 
   /**
-   * On open: the newest readable snapshot at or below `logEndOffset`, or
+   * On open and after a truncation: the newest readable snapshot at or below `logEndOffset`, or
    * null. Deletes temp files, snapshots past the log end, and unreadable
    * snapshots (saying why in `reasons`, the open's recovery report).
    */
@@ -93,6 +95,11 @@ export class ProducerSnapshotLifecycle {
   /** Settles once every background write started so far has (close waits for it). */
   backgroundWritesSettled(): Promise<void> {
     return this.backgroundWrites;
+  }
+
+  /** Every snapshot goes (the log was emptied and starts afresh). */
+  deleteAll(): void {
+    for (const offset of snapshotOffsets(fs.readdirSync(this.dir))) deleteSnapshot(this.dir, offset);
   }
 
   /**

@@ -80,6 +80,13 @@ export class TimeIndex extends IndexFile {
     this.appended();
   }
 
+  /** How many entries name an offset below `offset` (those a cut of the log there keeps); offsets never decrease. */
+  entriesBelowOffset(offset: number): number {
+    let kept = this.count;
+    while (kept > 0 && this.baseOffset + this.relativeOffsets[kept - 1]! >= offset) kept--;
+    return kept;
+  }
+
   /**
    * An offset from which a scan for the first record with timestamp >= `target`
    * may start: the last entry whose timestamp is below the target says every

@@ -264,3 +264,187 @@ describe('appendAsFollower', () => {
     await log.close();
   });
 });
+
+/** A log of `batches` batches of `perBatch` records each (offsets 0..batches*perBatch-1), in small segments. */
+async function logOfBatches(batches: number, perBatch: number, dir = tempDir(), options: Partial<PartitionLogOptions> = {}): Promise<PartitionLog> {
+  const log = await openLog(dir, { config: config({ segmentBytes: 1024 }), ...options });
+  for (let i = 0; i < batches; i++) await log.append(valuesBatch(`b${i}`, perBatch, { valueBytes: 40 }));
+  return log;
+}
+
+function offsetsOf(log: PartitionLog): number[] {
+  return readAll(log).map((record) => Number(record.offset));
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from }, (_, i) => from + i);
+}
+
+describe('truncateTo', () => {
+  it('cuts inside a segment at a batch boundary, and appends continue at the new end', async () => {
+    const log = await logOfBatches(5, 2, tempDir(), { config: config() });
+    await log.truncateTo(6);
+    expect(log.logEndOffset).toBe(6);
+    expect(offsetsOf(log)).toEqual(range(0, 6));
+    expect(await log.append(valuesBatch('next', 3))).toMatchObject({ firstOffset: 6, lastOffset: 8 });
+    expect(offsetsOf(log)).toEqual(range(0, 9));
+    expect(readAll(log).at(-1)!.value!.toString()).toBe('next-2');
+    await log.close();
+  });
+
+  it('in the middle of a batch takes the whole batch: the log end becomes its base offset', async () => {
+    const log = await logOfBatches(3, 4, tempDir(), { config: config() }); // batches 0..3, 4..7, 8..11
+    await log.truncateTo(6);
+    expect(log.logEndOffset).toBe(4);
+    expect(offsetsOf(log)).toEqual(range(0, 4));
+    expect((await log.append(valuesBatch('n', 1))).firstOffset).toBe(4);
+    await log.close();
+  });
+
+  it('at a segment boundary, and across several segments, deleting the segments after the cut', async () => {
+    const log = await logOfBatches(40, 2);
+    const bases = log.segmentBaseOffsets();
+    expect(bases.length).toBeGreaterThan(4);
+    await log.truncateTo(bases[3]!);
+    expect(log.segmentBaseOffsets()).toEqual(bases.slice(0, 4));
+    expect(log.logEndOffset).toBe(bases[3]);
+    expect(offsetsOf(log)).toEqual(range(0, bases[3]!));
+    const inFirst = bases[1]! - 2; // the last batch of the first segment
+    await log.truncateTo(inFirst);
+    expect(log.segmentBaseOffsets()).toEqual([0]);
+    expect(log.logEndOffset).toBe(inFirst);
+    const files = fs.readdirSync(log.dir).filter((name) => /\.(log|index|timeindex)$/.test(name));
+    expect(files.sort()).toEqual(['00000000000000000000.index', '00000000000000000000.log', '00000000000000000000.timeindex']);
+    for (let i = 0; i < 30; i++) await log.append(valuesBatch(`again${i}`, 2, { valueBytes: 40 }));
+    expect(offsetsOf(log)).toEqual(range(0, inFirst + 60));
+    expect(log.segmentCount).toBeGreaterThan(3);
+    await log.close();
+  });
+
+  it('to the log end or beyond does nothing', async () => {
+    const log = await logOfBatches(4, 2);
+    const sizeBefore = log.sizeBytes;
+    await log.truncateTo(8);
+    await log.truncateTo(1000);
+    expect(log.logEndOffset).toBe(8);
+    expect(log.sizeBytes).toBe(sizeBefore);
+    await log.close();
+  });
+
+  it('to 0 empties the log and keeps its first segment', async () => {
+    const log = await logOfBatches(20, 2);
+    await log.truncateTo(0);
+    expect(log.logEndOffset).toBe(0);
+    expect(log.segmentBaseOffsets()).toEqual([0]);
+    expect(log.sizeBytes).toBe(0);
+    expect((await log.append(valuesBatch('z', 1))).firstOffset).toBe(0);
+    await log.close();
+  });
+
+  it('keeps the recovery point at or below the new end, and the truncated log is what a clean or unclean reopen finds', async () => {
+    const dir = tempDir();
+    const log = await logOfBatches(30, 2, dir);
+    await log.flush();
+    expect(log.flushedOffset).toBe(60);
+    await log.truncateTo(25);
+    expect(log.logEndOffset).toBe(24);
+    expect(log.flushedOffset).toBeLessThanOrEqual(24);
+    expect(fs.readFileSync(path.join(dir, 'checkpoint'), 'utf8')).toMatch(/recoveryPoint (\d+)/);
+    const recoveryPoint = Number(/recoveryPoint (\d+)/.exec(fs.readFileSync(path.join(dir, 'checkpoint'), 'utf8'))![1]);
+    expect(recoveryPoint).toBeLessThanOrEqual(24);
+    await log.append(valuesBatch('after', 3, { valueBytes: 40 }));
+    const crashed = crashCopy(dir);
+    await log.close();
+    for (const where of [dir, crashed]) {
+      const reopened = await openLog(where, { config: config({ segmentBytes: 1024 }) });
+      expect(reopened.logEndOffset).toBe(27);
+      expect(offsetsOf(reopened)).toEqual(range(0, 27));
+      expect(readAll(reopened).slice(24).map((record) => record.value!.toString().slice(0, 7))).toEqual(['after-0', 'after-1', 'after-2']);
+      await reopened.close();
+    }
+  });
+
+  it('drops the leader epochs that started at or after the new end, in memory and in the file', async () => {
+    const log = await leaderWith([0, 1, 2, 3], [4, 4, 4, 4]); // epochs start at 0, 4, 8, 12
+    await log.truncateTo(9);
+    expect(log.logEndOffset).toBe(8);
+    expect(log.leaderEpochEntries()).toEqual([{ epoch: 0, startOffset: 0 }, { epoch: 1, startOffset: 4 }]);
+    expect(fs.readFileSync(path.join(log.dir, EPOCH_FILE), 'utf8')).toBe('0\n2\n0 0\n1 4\n');
+    expect(log.endOffsetForLeaderEpoch(1)).toEqual({ leaderEpoch: 1, endOffset: 8 });
+    log.startLeaderEpoch(5);
+    await log.append(valuesBatch('new', 1));
+    expect(log.leaderEpochEntries().at(-1)).toEqual({ epoch: 5, startOffset: 8 });
+    await log.close();
+  });
+
+  it('forgets the producer batches it removed: their resend is written again, and snapshots past the new end go', async () => {
+    const dir = tempDir();
+    const log = await openLog(dir, { config: config({ segmentBytes: 1024 }) });
+    for (let i = 0; i < 30; i++) await log.append(valuesBatch(`p${i}`, 2, { producerId: PRODUCER, producerEpoch: 0, baseSequence: i * 2, valueBytes: 40 }));
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the rolls' snapshots are written in the background
+    expect(snapshotOffsets(fs.readdirSync(dir)).some((offset) => offset > 20)).toBe(true);
+    await log.truncateTo(20);
+    expect(snapshotOffsets(fs.readdirSync(dir)).every((offset) => offset <= 20)).toBe(true);
+    expect(log.producerEntries()[0]!.batches.at(-1)).toMatchObject({ firstSeq: 18, lastSeq: 19, lastOffset: 19 });
+    await expectRefused(log.append(valuesBatch('p12', 2, { producerId: PRODUCER, producerEpoch: 0, baseSequence: 24 })), 'OUT_OF_ORDER_SEQUENCE_NUMBER');
+    const resent = await log.append(valuesBatch('p10', 2, { producerId: PRODUCER, producerEpoch: 0, baseSequence: 20 }));
+    expect(resent).toMatchObject({ firstOffset: 20, lastOffset: 21 });
+    expect(resent.duplicate).toBeUndefined();
+    expect(await log.append(valuesBatch('p9', 2, { producerId: PRODUCER, producerEpoch: 0, baseSequence: 18 }))).toMatchObject({ duplicate: true, firstOffset: 18 });
+    await log.close();
+    const reopened = await openLog(dir, { config: config({ segmentBytes: 1024 }) });
+    expect(reopened.producerEntries()[0]!.batches.at(-1)).toMatchObject({ firstSeq: 20, lastSeq: 21, firstOffset: 20 });
+    await reopened.close();
+  });
+
+  it('waits for the appends before it: an append validated in the pool is written, then cut', async () => {
+    const log = await logOfBatches(5, 2, tempDir(), { config: config() });
+    const records = Array.from({ length: 40 }, (_, i) => ({ key: Buffer.from(`k${i}`), value: randomBytes(4096) }));
+    const pooled = log.append(buildBatch(records, { compression: CompressionCodec.Gzip }));
+    const truncated = log.truncateTo(20); // inside the pooled batch 10..49 once it is written
+    expect(await pooled).toMatchObject({ firstOffset: 10, lastOffset: 49 });
+    await truncated;
+    expect(log.logEndOffset).toBe(10);
+    expect((await log.append(valuesBatch('later', 1))).firstOffset).toBe(10);
+    await log.close();
+  });
+
+  it('below the log start empties the log and starts it at the offset asked', async () => {
+    const log = await logOfBatches(20, 2);
+    log.deleteRecordsBefore(30);
+    await log.truncateTo(12);
+    expect(log.logStartOffset).toBe(12);
+    expect(log.logEndOffset).toBe(12);
+    expect(log.segmentBaseOffsets()).toEqual([12]);
+    await log.close();
+  });
+});
+
+describe('truncateFullyAndStartAt', () => {
+  it('deletes every segment, snapshot, epoch and producer, and starts an empty log at the offset', async () => {
+    const dir = tempDir();
+    const log = await openLog(dir, { config: config({ segmentBytes: 1024 }) });
+    log.startLeaderEpoch(3);
+    for (let i = 0; i < 30; i++) await log.append(valuesBatch(`p${i}`, 2, { producerId: PRODUCER, producerEpoch: 0, baseSequence: i * 2, valueBytes: 40 }));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(snapshotOffsets(fs.readdirSync(dir)).length).toBeGreaterThan(0);
+    await log.truncateFullyAndStartAt(500);
+    expect(log.logStartOffset).toBe(500);
+    expect(log.logEndOffset).toBe(500);
+    expect(log.segmentBaseOffsets()).toEqual([500]);
+    expect(log.producerEntries()).toEqual([]);
+    expect(log.leaderEpochEntries()).toEqual([]);
+    expect(snapshotOffsets(fs.readdirSync(dir))).toEqual([]);
+    expect(fs.readFileSync(path.join(dir, EPOCH_FILE), 'utf8')).toBe('0\n0\n');
+    const followed = await log.appendAsFollower(valuesBatch('f', 2, { baseOffset: 500n, partitionLeaderEpoch: 7, producerId: PRODUCER, producerEpoch: 0, baseSequence: 90 }));
+    expect(followed).toMatchObject({ firstOffset: 500, lastOffset: 501 });
+    expect(log.leaderEpochEntries()).toEqual([{ epoch: 7, startOffset: 500 }]);
+    await log.close();
+    const reopened = await openLog(dir, { config: config({ segmentBytes: 1024 }) });
+    expect(reopened.logStartOffset).toBe(500);
+    expect(offsetsOf(reopened)).toEqual([500, 501]);
+    expect(reopened.leaderEpochEntries()).toEqual([{ epoch: 7, startOffset: 500 }]);
+    expect(reopened.producerEntries()[0]!.batches.at(-1)).toMatchObject({ firstSeq: 90, lastSeq: 91 });
+    await reopened.close();
+  });
+});
