@@ -11,8 +11,13 @@
  *            written, snapshotted at roll, before retention and at clean
  *            close (producer-snapshot-lifecycle.ts), rebuilt on open from the
  *            newest snapshot and the batch headers after it
+ *   replicas leader epochs stamped and cached (leader-epoch-cache.ts),
+ *            follower appends of the leader's batches as they are
+ *            (follower-batches.ts), truncation of a divergent tail or of
+ *            everything (Kafka's truncateTo, truncateFullyAndStartAt)
  *
- * Appends are written in call order, each all or nothing: most are validated
+ * Appends, follower appends and truncations run in call order (a truncation
+ * waits for the appends before it), each append all or nothing: most are validated
  * and written synchronously; one holding a large compressed batch is
  * validated in the pool first, and those behind it wait their turn. Waiting
  * for an fdatasync is the other asynchronous part, and one fdatasync serves
@@ -42,6 +47,7 @@ import {
 } from './record-batch.js';
 import { syncDirectoryAsync } from './file-io.js';
 import { LeaderEpochCache, type EpochEndOffset } from './leader-epoch-cache.js';
+import type { EpochEntry } from './leader-epoch-checkpoint.js';
 import { rebuildLeaderEpochs } from './leader-epoch-rebuild.js';
 import { decodeBatch, type DecodedRecord } from './records.js';
 import { CLEANING_DIR_NAME, type CompactionOutcome, type CompactionStats, planCompaction, swapInCleanedSegments } from './compaction.js';
@@ -630,7 +636,7 @@ export class PartitionLog {
   }
 
   /** The (epoch, startOffset) entries, oldest first (tests and tools). */
-  leaderEpochEntries(): Array<{ epoch: number; startOffset: number }> {
+  leaderEpochEntries(): EpochEntry[] {
     return this.epochs.all();
   }
 
@@ -879,7 +885,7 @@ export class PartitionLog {
     this.recoveryPoint = offset;
     this.saveCheckpoint(false);
     for (const segment of this.segments.splice(0)) segment.delete();
-    this.segments.push(LogSegment.create(this.dir, offset, this.segmentSettings));
+    this.segments.push(LogSegment.create(this.dir, offset, this.segmentSettings)); // on failure the log has no segment: it must be closed and reopened
     this.producerSnapshots.deleteAll();
     this.producers.clear();
     this.epochs.clear();

@@ -161,6 +161,27 @@ describe('leader epochs', () => {
     expect(reopened.leaderEpochEntries()).toEqual(entries);
     expect(fs.existsSync(path.join(dir, EPOCH_FILE))).toBe(true);
     await reopened.close();
+    fs.writeFileSync(path.join(dir, EPOCH_FILE), '0\n3\n0 0\n'); // torn: reads as no file
+    const again = await openLog(dir, { config: config({ segmentBytes: 1500 }) });
+    expect(again.leaderEpochEntries()).toEqual(entries);
+    await again.close();
+  });
+
+  it('after an unclean stop rebuilds the entries from the recovery point on from the batches', async () => {
+    const dir = tempDir();
+    const log = await leaderWith([0, 2], [3, 3], dir);
+    await log.flush(); // recovery point 6
+    log.startLeaderEpoch(4);
+    await log.append(valuesBatch('unflushed', 2));
+    const copy = crashCopy(dir);
+    await log.close();
+    // Past the recovery point the file is not trusted: an entry there that the batches do not bear out goes.
+    fs.writeFileSync(path.join(copy, EPOCH_FILE), '0\n3\n0 0\n2 3\n9 7\n');
+    fs.writeFileSync(path.join(copy, 'checkpoint'), 'ferry-checkpoint v1\nlogStartOffset 0\nrecoveryPoint 6\ncleanShutdown 0\n');
+    const recovered = await openLog(copy);
+    expect(recovered.logEndOffset).toBe(8);
+    expect(recovered.leaderEpochEntries()).toEqual([{ epoch: 0, startOffset: 0 }, { epoch: 2, startOffset: 3 }, { epoch: 4, startOffset: 6 }]);
+    await recovered.close();
   });
 
   it('moves the epoch holding a new log start up to it, and drops the epochs wholly below it', async () => {
