@@ -9,9 +9,10 @@
  * and the high watermark is the log end (acks=all is acks=1). In cluster
  * mode (`useTopicPlacements`) topics are created through the cluster and
  * placed by its controller; this broker keeps logs of the partitions it is a
- * replica of and serves produce and fetch for those it leads. Nothing is
- * replicated yet: followers hold empty logs, the high watermark is still the
- * leader's log end, and a failed leader is not replaced (issue 6).
+ * replica of, serves produce and fetch for those it leads (LeaderReplica:
+ * followers' progress, high watermark, acks=all) and has the others fetched
+ * from their leaders (`useReplicaFetching`). Consumers read below the high
+ * watermark only.
  */
 
 import fs from 'node:fs';
@@ -25,6 +26,8 @@ import type { AppendResult, PartitionLog } from '../storage/partition-log.js';
 import { decodeBatches, type DecodedRecord, type RecordHeader } from '../storage/records.js';
 import { SingleNodeClusterView, type ClusterView } from './cluster-view.js';
 import type { PartitionPlacement, TopicPlacements } from './topic-placements.js';
+import { LeaderReplica } from './leader-replica.js';
+import type { FollowedPartition, ReplicaFetching } from './replica-fetching.js';
 import { FetchWaiters } from './fetch-waiters.js';
 import { SharedReads } from './shared-reads.js';
 import { GroupCoordinator, type GroupCoordinatorOptions } from './groups/group-coordinator.js';
@@ -55,6 +58,8 @@ export interface BrokerOptions {
   producerIdExpirationMs?: number;
   /** default.replication.factor (cluster mode): otherwise min(3, live brokers). */
   defaultReplicationFactor?: number;
+  /** replica.lag.time.max.ms (cluster mode): a follower not caught up for this long leaves the ISR (Kafka: 30 s). */
+  replicaLagTimeMaxMs?: number;
 }
 
 export interface NewTopicOptions {
@@ -67,8 +72,20 @@ export interface NewTopicOptions {
 /** A replica's part in a partition, as this broker last applied its placement. */
 export type PartitionRole = 'leader' | 'follower';
 
-/** -1 is Kafka's "all": on a single node, the leader. */
+/** -1 is Kafka's "all": every in-sync replica (on a single node, the leader). */
 export type Acks = 0 | 1 | -1;
+
+export interface ProduceOptions {
+  acks?: Acks;
+  /** acks=all: how long to wait for the in-sync replicas (Kafka's produce timeout). */
+  timeoutMs?: number;
+}
+
+/** A partition as a consumer reads it: the leader's log, readable below the high watermark. */
+export interface LeaderPartition {
+  log: PartitionLog;
+  highWatermark: number;
+}
 
 export interface PartitionDescription {
   partition: number;
@@ -92,7 +109,7 @@ export interface ClusterHealth {
   controllerActive: 0 | 1;
   /** Live brokers this broker sees, itself included. */
   brokersLive: number;
-  /** OfflinePartitionsCount: partitions whose leader is not a live broker; counted by the controller only, 0 elsewhere. */
+  /** OfflinePartitionsCount: partitions with no live leader (none of their ISR is live); counted by the controller only, 0 elsewhere. */
   partitionsOffline: number;
   /** UnderReplicatedPartitions: partitions this broker leads whose ISR is smaller than their replicas. */
   partitionsUnderReplicated: number;
@@ -157,6 +174,27 @@ export const TOPIC_PARTITIONS_MAX = 10_000;
 export const CLUSTER_REPLICATION_FACTOR_DEFAULT = 3;
 /** Topics the broker makes for itself (__consumer_offsets): listed as internal, never auto-created by a client's request. */
 export const INTERNAL_TOPIC_PREFIX = '__';
+/** Kafka's replica.lag.time.max.ms. */
+export const REPLICA_LAG_TIME_MAX_MS_DEFAULT = 30_000;
+/** How long acks=all waits when the request names no timeout (the JSON doors): Kafka's producer request.timeout.ms. */
+export const PRODUCE_TIMEOUT_MS_DEFAULT = 30_000;
+/** A proposed ISR is not proposed again sooner than this while the controller has not applied it. */
+const ISR_PROPOSAL_RETRY_MS = 1_000;
+
+/** A partition this broker holds a replica of, in cluster mode. */
+interface LocalReplica {
+  placement: PartitionPlacement;
+  log: PartitionLog;
+  /** Set while this broker leads the partition. */
+  leader: LeaderReplica | null;
+  /** As a follower: the leader's high watermark as last fetched, bounded by the local log end. */
+  followerHighWatermark: number;
+  /** The handle the fetcher holds while this broker follows the partition. */
+  followed: FollowedPartition | null;
+  /** The last ISR proposed to the controller, and when. */
+  proposedIsr: string;
+  proposedAtMs: number;
+}
 
 export class Broker {
   private readonly waiters = new FetchWaiters();
@@ -168,8 +206,11 @@ export class Broker {
   private view: ClusterView;
   /** Cluster mode: where partitions live; null on a single node. */
   private placements: TopicPlacements | null = null;
-  /** Cluster mode: this broker's role in each partition it holds a replica of, by `topic/partition`. */
-  private readonly roles = new Map<string, PartitionRole>();
+  /** Cluster mode: the partitions this broker holds a replica of, by `topic/partition`. */
+  private readonly replicas = new Map<string, LocalReplica>();
+  /** Cluster mode: fetches followed partitions from their leaders. */
+  private fetching: ReplicaFetching | null = null;
+  private isrTimer: NodeJS.Timeout | null = null;
   /** Placement changes are applied one at a time, in order. */
   private applying: Promise<void> = Promise.resolve();
   /** Consumer groups and their committed offsets (kept in __consumer_offsets). */
@@ -255,13 +296,32 @@ export class Broker {
   useTopicPlacements(placements: TopicPlacements, onError: (topic: string, error: Error) => void): Promise<void> {
     assert(this.placements === null, 'topic placements are given once');
     this.placements = placements;
+    const lagMaxMs = this.replicaLagTimeMaxMs;
+    this.isrTimer = setInterval(() => this.checkIsrs(), Math.max(10, Math.floor(lagMaxMs / 2)));
+    this.isrTimer.unref();
     placements.onChange((topic) => void this.applyPlacements(topic).catch((error: Error) => onError(topic, error)));
     return Promise.all(placements.topics().map((topic) => this.applyPlacements(topic))).then(() => undefined);
   }
 
+  /**
+   * Cluster mode: partitions this broker follows are fetched from their
+   * leaders through `fetching` from now on. Given before the placements, so
+   * no followed partition is missed.
+   */
+  useReplicaFetching(fetching: ReplicaFetching): void {
+    assert(this.fetching === null && this.placements === null, 'replica fetching is given once, before the placements');
+    this.fetching = fetching;
+  }
+
   /** This broker's role in a partition (cluster mode), undefined when it holds no replica. */
   partitionRole(topic: string, partition: number): PartitionRole | undefined {
-    return this.roles.get(partitionKey(topic, partition));
+    const replica = this.replicas.get(partitionKey(topic, partition));
+    if (!replica) return undefined;
+    return replica.leader ? 'leader' : 'follower';
+  }
+
+  private get replicaLagTimeMaxMs(): number {
+    return this.options.replicaLagTimeMaxMs ?? REPLICA_LAG_TIME_MAX_MS_DEFAULT;
   }
 
   /** auto.create.topics.enable: on unless the options turn it off. */
@@ -416,7 +476,7 @@ export class Broker {
    * Kafka's default partitioner does, builds one batch per partition and
    * appends it. With acks=0 the answer comes before the write (offsets -1).
    */
-  async produce(topicName: string, records: readonly ProduceRecord[], options: { acks?: Acks } = {}): Promise<ProducedRecord[]> {
+  async produce(topicName: string, records: readonly ProduceRecord[], options: ProduceOptions = {}): Promise<ProducedRecord[]> {
     this.assertOpen();
     if (records.length === 0) return [];
     refuseInternal(topicName, 'append to');
@@ -433,7 +493,7 @@ export class Broker {
     });
     const appends = [...byPartition].map(async ([partition, indexes]) => {
       const batch = buildBatch(indexes.map((i) => recordInput(records[i]!, nowMs)));
-      return { indexes, result: await this.leaderLog(topic.name, partition).append(batch) };
+      return { indexes, result: await this.produceBatches(topic.name, partition, batch, options) };
     });
     if (options.acks === 0) {
       void Promise.allSettled(appends);
@@ -449,11 +509,25 @@ export class Broker {
     return produced;
   }
 
-  /** Appends record batches as a Kafka producer sent them (the Kafka door, binary WebSocket frames). */
-  produceBatches(topicName: string, partition: number, bytes: Buffer): Promise<AppendResult> {
+  /**
+   * Appends record batches as a Kafka producer sent them (the Kafka door,
+   * binary WebSocket frames). With acks=all (-1) the answer waits until
+   * every in-sync replica has them (the high watermark passed them), and the
+   * append is refused with NOT_ENOUGH_REPLICAS while the ISR is smaller than
+   * min.insync.replicas.
+   */
+  async produceBatches(topicName: string, partition: number, bytes: Buffer, options: ProduceOptions = {}): Promise<AppendResult> {
     this.assertOpen();
     refuseInternal(topicName, 'append to');
-    return this.leaderLog(topicName, partition).append(bytes);
+    const log = this.writableLeaderLog(topicName, partition);
+    if (options.acks !== -1) return log.append(bytes);
+    const minInsync = log.config.minInsyncReplicas;
+    const leader = this.replicas.get(partitionKey(topicName, partition))?.leader;
+    const isr = leader ? leader.placement.isr.length : 1;
+    if (isr < minInsync) throw new FerryError('NOT_ENOUGH_REPLICAS', `${topicName}-${partition} has ${isr} in-sync replicas, fewer than min.insync.replicas=${minInsync}`);
+    const result = await log.append(bytes);
+    if (leader) await leader.awaitHighWatermark(result.lastOffset + 1, options.timeoutMs ?? PRODUCE_TIMEOUT_MS_DEFAULT, minInsync);
+    return result;
   }
 
   /**
@@ -486,12 +560,12 @@ export class Broker {
    */
   async fetch(topicName: string, partition: number, offset: number, options: FetchOptions): Promise<FetchResult> {
     this.assertOpen();
-    const log = this.leaderLog(topicName, partition);
     const minBytes = options.minBytes ?? 1;
     const deadline = this.now() + (options.maxWaitMs ?? 0);
     for (;;) {
-      const read = this.reads.read(log, offset, options.maxBytes);
-      const answer = { bytes: read.bytes, nextOffset: read.nextOffset, highWatermark: read.logEndOffset, logStartOffset: read.logStartOffset };
+      const { log, highWatermark } = this.leaderPartition(topicName, partition);
+      const read = this.reads.read(log, offset, options.maxBytes, highWatermark);
+      const answer = { bytes: read.bytes, nextOffset: read.nextOffset, highWatermark, logStartOffset: read.logStartOffset };
       const remainingMs = deadline - this.now();
       if (read.bytes.length >= minBytes || remainingMs <= 0 || options.signal?.aborted || this.closed) return answer;
       await this.waiters.waitForAppend(log, remainingMs, options.signal);
@@ -512,9 +586,9 @@ export class Broker {
   /** ListOffsets: earliest, latest, or the first offset at or after a timestamp (-1 when there is none). */
   listOffset(topicName: string, partition: number, spec: OffsetSpec): { offset: number; timestamp: number } {
     this.assertOpen();
-    const log = this.leaderLog(topicName, partition);
+    const { log, highWatermark } = this.leaderPartition(topicName, partition);
     if (spec === 'earliest') return { offset: log.logStartOffset, timestamp: -1 };
-    if (spec === 'latest') return { offset: log.logEndOffset, timestamp: -1 };
+    if (spec === 'latest') return { offset: highWatermark, timestamp: -1 };
     if (spec === 'maxTimestamp') {
       const newest = log.maxTimestamp;
       return newest < 0 ? { offset: -1, timestamp: -1 } : log.offsetForTimestamp(newest) ?? { offset: -1, timestamp: -1 };
@@ -543,8 +617,10 @@ export class Broker {
   deleteRecords(topicName: string, partition: number, beforeOffset: number): number {
     this.assertOpen();
     refuseInternal(topicName, 'delete records of');
-    const log = this.leaderLog(topicName, partition);
-    return log.deleteRecordsBefore(beforeOffset === -1 ? log.logEndOffset : beforeOffset);
+    const log = this.writableLeaderLog(topicName, partition);
+    const { highWatermark } = this.leaderPartition(topicName, partition);
+    if (beforeOffset > highWatermark) throw new FerryError('OFFSET_OUT_OF_RANGE', `cannot delete records of ${topicName}-${partition} before ${beforeOffset}: the high watermark is ${highWatermark}`);
+    return log.deleteRecordsBefore(beforeOffset === -1 ? highWatermark : beforeOffset);
   }
 
   /** The name of the topic with this id (Kafka's 22-character base64url form), if any. */
@@ -583,15 +659,105 @@ export class Broker {
    * fetch: NOT_LEADER_OR_FOLLOWER otherwise, naming the leader and where to
    * reach it (the doors' redirect). On a single node it leads every partition.
    */
-  leaderLog(topicName: string, partition: number): PartitionLog {
-    if (!this.placements || isInternal(topicName)) return this.log(topicName, partition);
-    const topic = this.topic(topicName);
-    if (this.roles.get(partitionKey(topicName, partition)) !== 'leader' && Number.isInteger(partition) && partition >= 0 && partition < topic.partitions) {
-      const leader = this.placements.placement(topicName, partition)?.leader ?? -1;
-      const address = this.placements.brokerAddress(leader);
-      throw new FerryError('NOT_LEADER_OR_FOLLOWER', `broker ${this.brokerId} does not lead ${topicName}-${partition}; broker ${leader} does${address ? ` (${address})` : ''}`);
+  leaderLog(topicName: string, partition: number, currentLeaderEpoch = -1): PartitionLog {
+    return this.leaderPartition(topicName, partition, currentLeaderEpoch).log;
+  }
+
+  /**
+   * A partition this broker leads, with its high watermark: what consumers
+   * may read. `currentLeaderEpoch` (-1: unknown) is the epoch the client
+   * believes in (Kafka's fencing): older is FENCED_LEADER_EPOCH, newer
+   * UNKNOWN_LEADER_EPOCH.
+   */
+  leaderPartition(topicName: string, partition: number, currentLeaderEpoch = -1): LeaderPartition {
+    if (!this.placements || isInternal(topicName)) {
+      const log = this.log(topicName, partition);
+      return { log, highWatermark: log.logEndOffset };
     }
-    return this.log(topicName, partition);
+    const topic = this.topic(topicName);
+    const leader = this.replicas.get(partitionKey(topicName, partition))?.leader;
+    if (!leader) {
+      if (!Number.isInteger(partition) || partition < 0 || partition >= topic.partitions) this.log(topicName, partition); // UNKNOWN_TOPIC_OR_PARTITION
+      const leaderId = this.placements.placement(topicName, partition)?.leader ?? -1;
+      if (leaderId === -1) throw new FerryError('LEADER_NOT_AVAILABLE', `${topicName}-${partition} has no leader now: none of its in-sync replicas is live`);
+      const address = this.placements.brokerAddress(leaderId);
+      throw new FerryError('NOT_LEADER_OR_FOLLOWER', `broker ${this.brokerId} does not lead ${topicName}-${partition}; broker ${leaderId} does${address ? ` (${address})` : ''}`);
+    }
+    checkLeaderEpoch(topicName, partition, currentLeaderEpoch, leader.leaderEpoch);
+    return { log: leader.log, highWatermark: leader.highWatermark };
+  }
+
+  /** The leader's log for a write: also refused while this broker may have lost its lease unseen (TopicPlacements.mayLead). */
+  private writableLeaderLog(topicName: string, partition: number): PartitionLog {
+    const log = this.leaderLog(topicName, partition);
+    if (this.placements && !isInternal(topicName) && !this.placements.mayLead()) {
+      throw new FerryError('NOT_LEADER_OR_FOLLOWER', `broker ${this.brokerId} stood still long enough to have lost its cluster lease; it takes no writes until etcd confirms it`);
+    }
+    return log;
+  }
+
+  // --- replication (cluster mode) -----------------------------------------------------------
+
+  /**
+   * A follower's fetch (Kafka Fetch with a replica id): records that broker
+   * `replicaId` holds everything below `fetchOffset`, which may move the
+   * high watermark, and returns the log to read from — up to its end, not
+   * the high watermark — and the high watermark to pass on.
+   */
+  replicaFetch(topicName: string, partition: number, replicaId: number, fetchOffset: number, currentLeaderEpoch: number): LeaderPartition {
+    const { log } = this.leaderPartition(topicName, partition, currentLeaderEpoch);
+    const local = this.replicas.get(partitionKey(topicName, partition))!;
+    const leader = local.leader!;
+    if (!leader.placement.replicas.includes(replicaId)) {
+      throw new FerryError('NOT_LEADER_OR_FOLLOWER', `broker ${replicaId} is not a replica of ${topicName}-${partition} (replicas ${leader.placement.replicas.join(',')})`);
+    }
+    if (fetchOffset >= log.logStartOffset && fetchOffset <= log.logEndOffset) {
+      leader.followerFetched(replicaId, fetchOffset);
+      this.maybeExpandIsr(topicName, partition, local);
+    }
+    return { log, highWatermark: leader.highWatermark };
+  }
+
+  /**
+   * OffsetForLeaderEpoch on the leader: the end offset of `leaderEpoch` in
+   * this log (the start of the next epoch, or the log end for the current
+   * one) and the largest epoch at or below it; -1, -1 when the log knows no
+   * such epoch. A returning replica truncates to it before it fetches.
+   */
+  offsetForLeaderEpoch(topicName: string, partition: number, currentLeaderEpoch: number, leaderEpoch: number): { leaderEpoch: number; endOffset: number } {
+    this.assertOpen();
+    const { log } = this.leaderPartition(topicName, partition, currentLeaderEpoch);
+    return log.endOffsetForLeaderEpoch(leaderEpoch);
+  }
+
+  /** Every ISR_CHECK: proposes to drop followers that have not caught up within replica.lag.time.max.ms. */
+  private checkIsrs(): void {
+    if (this.closed || !this.placements) return;
+    for (const [key, local] of this.replicas) {
+      const leader = local.leader;
+      if (!leader) continue;
+      const lagging = leader.laggingMembers(this.replicaLagTimeMaxMs);
+      const joining = leader.caughtUpOutsiders(this.replicaLagTimeMaxMs);
+      if (lagging.length === 0 && joining.length === 0) continue;
+      const isr = [...leader.placement.isr.filter((id) => !lagging.includes(id)), ...joining];
+      this.proposeIsr(key, local, isr);
+    }
+  }
+
+  private maybeExpandIsr(topicName: string, partition: number, local: LocalReplica): void {
+    const joining = local.leader!.caughtUpOutsiders(this.replicaLagTimeMaxMs);
+    if (joining.length > 0) this.proposeIsr(partitionKey(topicName, partition), local, [...local.leader!.placement.isr, ...joining]);
+  }
+
+  private proposeIsr(key: string, local: LocalReplica, isr: number[]): void {
+    const leader = local.leader!;
+    const proposal = `${leader.leaderEpoch}:${[...isr].sort((a, b) => a - b).join(',')}`;
+    const now = this.now();
+    if (proposal === local.proposedIsr && now - local.proposedAtMs < ISR_PROPOSAL_RETRY_MS) return;
+    local.proposedIsr = proposal;
+    local.proposedAtMs = now;
+    const { topic, partition } = splitPartitionKey(key);
+    this.placements!.proposeIsr(topic, partition, leader.leaderEpoch, isr);
   }
 
   /**
@@ -610,17 +776,77 @@ export class Broker {
       for (let partition = 0; partition < placed.partitions; partition++) {
         const placement = this.placements!.placement(name, partition)!;
         const key = partitionKey(name, partition);
+        const local = this.replicas.get(key);
         if (!placement.replicas.includes(this.brokerId)) {
-          this.roles.delete(key);
+          if (local) this.stopReplica(key, local);
           continue;
         }
-        await this.logs.getOrCreate(name, partition);
-        this.roles.set(key, placement.leader === this.brokerId ? 'leader' : 'follower');
+        if (local && samePlacement(local.placement, placement)) continue;
+        const log = local?.log ?? (await this.logs.getOrCreate(name, partition));
+        this.applyReplicaPlacement(name, partition, log, placement, local);
       }
     };
     const applied = this.applying.then(apply);
     this.applying = applied.catch(() => undefined);
     return applied;
+  }
+
+  /** Makes this broker the partition's leader or follower as `placement` says, starting or stopping what each role runs. */
+  private applyReplicaPlacement(topic: string, partition: number, log: PartitionLog, placement: PartitionPlacement, known: LocalReplica | undefined): void {
+    const key = partitionKey(topic, partition);
+    const local: LocalReplica = known ?? { placement, log, leader: null, followerHighWatermark: log.logStartOffset, followed: null, proposedIsr: '', proposedAtMs: 0 };
+    const before = known?.placement;
+    local.placement = placement;
+    this.replicas.set(key, local);
+    const epochChanged = before === undefined || before.leaderEpoch !== placement.leaderEpoch || before.leader !== placement.leader;
+    if (placement.leader === this.brokerId) {
+      if (local.leader && !epochChanged) {
+        local.leader.update(placement);
+        return;
+      }
+      this.stopFollowing(topic, partition, local);
+      const highWatermark = local.leader?.highWatermark ?? local.followerHighWatermark;
+      local.leader?.close();
+      log.startLeaderEpoch(placement.leaderEpoch);
+      local.leader = new LeaderReplica(log, this.brokerId, placement, highWatermark, () => this.now(), () => this.waiters.wake(log));
+      return;
+    }
+    if (local.leader) {
+      local.followerHighWatermark = local.leader.highWatermark;
+      local.leader.close();
+      local.leader = null;
+    }
+    if (!epochChanged && local.followed) return;
+    this.stopFollowing(topic, partition, local);
+    if (placement.leader === -1 || !this.fetching) return;
+    const followed: FollowedPartition = {
+      topic,
+      partition,
+      leader: placement.leader,
+      leaderEpoch: placement.leaderEpoch,
+      log,
+      current: () => local.followed === followed && !this.closed,
+      setHighWatermark: (highWatermark) => {
+        if (local.followed === followed) local.followerHighWatermark = Math.min(highWatermark, log.logEndOffset);
+      },
+      highWatermark: () => Math.min(local.followerHighWatermark, log.logEndOffset),
+    };
+    local.followed = followed;
+    this.fetching.follow(followed);
+  }
+
+  private stopFollowing(topic: string, partition: number, local: LocalReplica): void {
+    if (!local.followed) return;
+    local.followed = null;
+    this.fetching?.unfollow(topic, partition);
+  }
+
+  /** This broker is no longer a replica of the partition (reassigned): it stops leading or following it. */
+  private stopReplica(key: string, local: LocalReplica): void {
+    const { topic, partition } = splitPartitionKey(key);
+    local.leader?.close();
+    this.stopFollowing(topic, partition, local);
+    this.replicas.delete(key);
   }
 
   private describe(topic: TopicMetadata): TopicDescription {
@@ -652,7 +878,15 @@ export class Broker {
   private offsets(topic: string, partition: number): Pick<PartitionDescription, 'logStartOffset' | 'logEndOffset' | 'highWatermark'> {
     const log = this.logs.get(topic, partition);
     if (!log) return { logStartOffset: -1, logEndOffset: -1, highWatermark: -1 };
-    return { logStartOffset: log.logStartOffset, logEndOffset: log.logEndOffset, highWatermark: log.logEndOffset };
+    return { logStartOffset: log.logStartOffset, logEndOffset: log.logEndOffset, highWatermark: this.highWatermarkHere(topic, partition, log) };
+  }
+
+  /** The high watermark as this broker knows it: the leader's own, a follower's last fetched, or a single node's log end. */
+  private highWatermarkHere(topic: string, partition: number, log: PartitionLog): number {
+    if (!this.placements || isInternal(topic)) return log.logEndOffset;
+    const local = this.replicas.get(partitionKey(topic, partition));
+    if (!local) return log.logEndOffset;
+    return local.leader ? local.leader.highWatermark : Math.min(local.followerHighWatermark, log.logEndOffset);
   }
 
   private now(): number {
@@ -672,6 +906,9 @@ export class Broker {
   private async closeOnce(): Promise<void> {
     await this.groups.close();
     this.closed = true;
+    if (this.isrTimer) clearInterval(this.isrTimer);
+    for (const local of this.replicas.values()) local.leader?.close();
+    await this.fetching?.close();
     this.waiters.wakeEveryone();
     await this.logs.close();
   }
@@ -679,6 +916,22 @@ export class Broker {
 
 function partitionKey(topic: string, partition: number): string {
   return `${topic}/${partition}`;
+}
+
+function splitPartitionKey(key: string): { topic: string; partition: number } {
+  const slash = key.lastIndexOf('/');
+  return { topic: key.slice(0, slash), partition: Number(key.slice(slash + 1)) };
+}
+
+function samePlacement(a: PartitionPlacement, b: PartitionPlacement): boolean {
+  return a.leader === b.leader && a.leaderEpoch === b.leaderEpoch && a.replicas.join(',') === b.replicas.join(',') && a.isr.join(',') === b.isr.join(',');
+}
+
+/** Kafka's leader-epoch fencing of a request that names the epoch it believes in (-1: none). */
+function checkLeaderEpoch(topic: string, partition: number, requested: number, current: number): void {
+  if (requested === -1 || requested === current) return;
+  if (requested < current) throw new FerryError('FENCED_LEADER_EPOCH', `${topic}-${partition}: leader epoch ${requested} is older than the current ${current}`);
+  throw new FerryError('UNKNOWN_LEADER_EPOCH', `${topic}-${partition}: leader epoch ${requested} is newer than this broker knows (${current})`);
 }
 
 function isInternal(name: string): boolean {

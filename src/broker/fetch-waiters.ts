@@ -92,6 +92,11 @@ export class FetchWaiters {
     for (const wake of [...set]) wake();
   }
 
+  /** Wakes the waiters of `log` as an append would: its high watermark moved (cluster mode). */
+  wake(log: PartitionLog): void {
+    if (this.waiting.has(log)) this.wakeSoon(log);
+  }
+
   /** Wakes every waiter (the broker is closing, or a topic went away). */
   wakeEveryone(): void {
     for (const log of [...this.waiting.keys()]) this.wakeAll(log);

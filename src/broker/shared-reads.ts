@@ -6,7 +6,8 @@
  * per subscriber (~15% of the broker's time with 1,000 WebSocket subscribers).
  *
  * A read is reused only when a fresh one would return the same bytes: same
- * log, same offset, the log's start and end unchanged since, and either the
+ * log, same offset, same bound (the high watermark), the log's start and end
+ * unchanged since, and either the
  * same maxBytes or an answer that reached the log end within the new
  * maxBytes. Entries live until the next check phase (one per log, the last
  * read), so at most one turn's reads are held. Callers must not change the
@@ -17,6 +18,7 @@ import type { PartitionLog, ReadResult } from '../storage/partition-log.js';
 
 interface RecentRead {
   offset: number;
+  maxOffset: number;
   maxBytes: number;
   read: ReadResult;
 }
@@ -27,14 +29,15 @@ export class SharedReads {
   /** Reads served from `recent`, for tests and stats. */
   shared = 0;
 
-  read(log: PartitionLog, offset: number, maxBytes: number): ReadResult {
+  /** Whole batches from `offset`, none at or after `maxOffset` (the high watermark; the log end by default). */
+  read(log: PartitionLog, offset: number, maxBytes: number, maxOffset = log.logEndOffset): ReadResult {
     const recent = this.recent.get(log);
-    if (recent !== undefined && recent.offset === offset && sameAnswer(recent, log, maxBytes)) {
+    if (recent !== undefined && recent.offset === offset && recent.maxOffset === maxOffset && sameAnswer(recent, log, maxBytes)) {
       this.shared++;
       return recent.read;
     }
-    const read = log.read(offset, maxBytes);
-    this.recent.set(log, { offset, maxBytes, read });
+    const read = log.read(offset, maxBytes, { maxOffset });
+    this.recent.set(log, { offset, maxOffset, maxBytes, read });
     this.clearSoon();
     return read;
   }
@@ -53,5 +56,5 @@ function sameAnswer(recent: RecentRead, log: PartitionLog, maxBytes: number): bo
   const { read } = recent;
   if (read.logEndOffset !== log.logEndOffset || read.logStartOffset !== log.logStartOffset) return false;
   if (recent.maxBytes === maxBytes) return true;
-  return read.nextOffset === read.logEndOffset && read.bytes.length <= maxBytes;
+  return read.nextOffset === recent.maxOffset && read.bytes.length <= maxBytes;
 }

@@ -9,7 +9,8 @@
  *     placements change,
  *   - describes partitions (leader, leader epoch, replicas, ISR) from it, so
  *     Metadata is the same from every broker,
- *   - serves produce and consumer fetches only for partitions it leads.
+ *   - serves produce and consumer fetches only for partitions it leads,
+ *   - proposes ISR changes for partitions it leads to the controller.
  *
  * Internal topics (__consumer_offsets) stay local to each broker in this
  * slice: the group coordinator and its topic move with leaders later (issue 6).
@@ -51,4 +52,17 @@ export interface TopicPlacements {
   brokerAddress(brokerId: number): string | undefined;
   /** Called with a topic's name whenever its record or a partition's placement changes. */
   onChange(listener: (topic: string) => void): void;
+  /**
+   * Asks the controller to set the ISR of a partition this broker leads at
+   * `leaderEpoch` (Kafka's AlterPartition). Fire and forget: the outcome
+   * arrives as a placement change, or not at all when the controller
+   * refuses (the epoch moved on, a new member is not live).
+   */
+  proposeIsr(topic: string, partition: number, leaderEpoch: number, isr: number[]): void;
+  /**
+   * Whether this broker may take writes as a leader now: false after its
+   * event loop stood still long enough that its lease may have expired
+   * unseen (a SIGSTOP, a VM freeze), until etcd confirms it.
+   */
+  mayLead(): boolean;
 }

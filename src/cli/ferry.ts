@@ -37,6 +37,12 @@ function positive(value: string): number {
   return parsed;
 }
 
+function nonNegative(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError('an integer, 0 or more');
+  return parsed;
+}
+
 function brokerId(value: string): number {
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 0 || parsed > BROKER_ID_MAX) throw new InvalidArgumentError('a broker id is an integer from 0 to 2147483647');
@@ -88,6 +94,8 @@ program
   .addOption(new Option('--cluster-name <name>', "cluster mode: the cluster's name, its etcd key prefix /ferry/<name>/ (cluster.name)").argParser(clusterNameArgument).env('FERRY_CLUSTER_NAME'))
   .addOption(new Option('--rack <rack>', "cluster mode: this broker's rack (broker.rack)").env('FERRY_RACK'))
   .addOption(new Option('--lease-ttl-seconds <s>', 'cluster mode: a broker that stops answering leaves the cluster after this long (etcd.lease.ttl.seconds)').argParser(leaseTtlSeconds).env('FERRY_LEASE_TTL_SECONDS'))
+  .addOption(new Option('--replica-lag-time-max-ms <ms>', 'cluster mode: a follower not caught up for this long leaves the ISR (replica.lag.time.max.ms, 30000)').argParser(positive).env('FERRY_REPLICA_LAG_TIME_MAX_MS'))
+  .addOption(new Option('--leader-imbalance-check-interval-seconds <s>', 'cluster mode: how often leaders move back to their preferred replicas; 0 never (leader.imbalance.check.interval.seconds, 300)').argParser(nonNegative).env('FERRY_LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS'))
   .action(async (options: StartOptions & { config?: string }, command: Command) => {
     if (!options.config) return start(options);
     const file = readServerProperties(options.config);
@@ -113,6 +121,8 @@ program
         clusterName: options.clusterName ?? file.clusterName,
         rack: options.rack ?? file.rack,
         leaseTtlSeconds: options.leaseTtlSeconds ?? file.leaseTtlSeconds,
+        replicaLagTimeMaxMs: options.replicaLagTimeMaxMs ?? file.replicaLagTimeMaxMs,
+        leaderImbalanceCheckIntervalSeconds: options.leaderImbalanceCheckIntervalSeconds ?? (file.autoLeaderRebalance === false ? 0 : file.leaderImbalanceCheckSeconds),
         defaultReplicationFactor: file.defaultReplicationFactor,
       }),
     });

@@ -72,8 +72,13 @@ export class BrokerHttpApi {
     return (await this.call<V3List<V3Topic>>('GET', `${await this.cluster()}/topics`)).data;
   }
 
-  async createTopic(topic: string, partitions: number | undefined, configs: V3Config[]): Promise<V3Topic> {
-    return this.call('POST', `${await this.cluster()}/topics`, { topic_name: topic, ...(partitions === undefined ? {} : { partitions_count: partitions }), configs });
+  async createTopic(topic: string, partitions: number | undefined, configs: V3Config[], replicationFactor?: number): Promise<V3Topic> {
+    return this.call('POST', `${await this.cluster()}/topics`, {
+      topic_name: topic,
+      ...(partitions === undefined ? {} : { partitions_count: partitions }),
+      ...(replicationFactor === undefined ? {} : { replication_factor: replicationFactor }),
+      configs,
+    });
   }
 
   async topic(topic: string): Promise<V3Topic> {

@@ -21,6 +21,10 @@
  *   broker.rack=rack-a               cluster mode: this broker's rack (Kafka's name)
  *   etcd.lease.ttl.seconds=10        cluster mode: a silent broker leaves the cluster after this long
  *   default.replication.factor=3     cluster mode: replicas of a topic created without a count (default min(3, live brokers))
+ *   replica.lag.time.max.ms=30000    cluster mode: a follower not caught up for this long leaves the ISR
+ *   auto.leader.rebalance.enable=true, leader.imbalance.check.interval.seconds=300
+ *                                    cluster mode: how often leaders move back to their preferred replicas
+ *   min.insync.replicas=1, unclean.leader.election.enable=false   broker-wide topic defaults, as Kafka's
  *
  * Command-line flags and environment variables win over the file.
  */
@@ -63,6 +67,10 @@ export interface ServerProperties {
   clusterName?: string;
   rack?: string;
   leaseTtlSeconds?: number;
+  replicaLagTimeMaxMs?: number;
+  /** Preferred-leader elections every this many seconds; 0 when auto.leader.rebalance.enable=false. */
+  leaderImbalanceCheckSeconds?: number;
+  autoLeaderRebalance?: boolean;
   /** The group coordinator's settings given in the file (Kafka's group.* and offsets.* names). */
   groups: Partial<GroupCoordinatorSettings>;
   topicDefaults: Record<string, string>;
@@ -142,6 +150,16 @@ function apply(properties: ServerProperties, name: string, value: string, where:
       return;
     case 'etcd.lease.ttl.seconds':
       properties.leaseTtlSeconds = integer(LEASE_TTL_SECONDS_MIN, Number.MAX_SAFE_INTEGER);
+      return;
+    case 'replica.lag.time.max.ms':
+      properties.replicaLagTimeMaxMs = integer(1, Number.MAX_SAFE_INTEGER);
+      return;
+    case 'leader.imbalance.check.interval.seconds':
+      properties.leaderImbalanceCheckSeconds = integer(1, Number.MAX_SAFE_INTEGER);
+      return;
+    case 'auto.leader.rebalance.enable':
+      if (value !== 'true' && value !== 'false') throw new CliError(`${where}: ${name} must be true or false`);
+      properties.autoLeaderRebalance = value === 'true';
       return;
     case 'etcd.endpoints':
       properties.etcd = checked(where, () => parseEtcdEndpoints(value));

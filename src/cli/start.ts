@@ -55,6 +55,10 @@ export interface StartOptions {
   leaseTtlSeconds?: number;
   /** Cluster mode: default.replication.factor; min(3, live brokers) when absent. */
   defaultReplicationFactor?: number;
+  /** Cluster mode: replica.lag.time.max.ms. */
+  replicaLagTimeMaxMs?: number;
+  /** Cluster mode: leader.imbalance.check.interval.seconds; 0 turns preferred-leader elections off. */
+  leaderImbalanceCheckIntervalSeconds?: number;
 }
 
 export async function start(options: StartOptions): Promise<void> {
@@ -73,6 +77,7 @@ export async function start(options: StartOptions): Promise<void> {
     ...(options.producerIdExpirationMs !== undefined ? { producerIdExpirationMs: options.producerIdExpirationMs } : {}),
     groups: options.groups ?? {},
     ...(options.defaultReplicationFactor !== undefined ? { defaultReplicationFactor: options.defaultReplicationFactor } : {}),
+    ...(options.replicaLagTimeMaxMs !== undefined ? { replicaLagTimeMaxMs: options.replicaLagTimeMaxMs } : {}),
   });
   const server = await startServer({ broker, host: options.host, port: options.httpPort, allowUwsFallback: options.allowUwsFallback, logger });
   const kafka = await startKafkaServer({
@@ -88,7 +93,18 @@ export async function start(options: StartOptions): Promise<void> {
       cluster = await joinCluster(options, options.etcd, { id: broker.brokerId, kafkaPort: kafka.port, httpPort: server.port }, logger);
       const { EtcdClusterView } = await import('../cluster/cluster-view.js');
       const { EtcdTopicPlacements } = await import('../cluster/etcd-topic-placements.js');
+      const { ReplicaFetchers } = await import('../cluster/replica-fetcher.js');
+      const node = cluster;
       broker.useClusterView(new EtcdClusterView(cluster, broker.clusterId, options.rack ?? null));
+      broker.useReplicaFetching(
+        new ReplicaFetchers({
+          brokerId: broker.brokerId,
+          brokerAddress: (id) => node.brokers.find((registration) => registration.id === id),
+          // With SASL on the Kafka port, followers sign in as its first user (there is no separate inter-broker listener).
+          ...(options.saslPlainUsers?.size ? { saslPlain: firstUser(options.saslPlainUsers) } : {}),
+          logger,
+        }),
+      );
       await broker.useTopicPlacements(new EtcdTopicPlacements(cluster), (topic, error) => logger.error({ topic, error: error.message }, 'cannot apply the placements of a topic'));
     } catch (error) {
       server.close();
@@ -164,10 +180,17 @@ async function joinCluster(options: StartOptions, endpoints: string[], broker: {
       clusterName: options.clusterName ?? DEFAULT_CLUSTER_NAME,
       registration: { ...broker, host: options.advertisedHost, rack: options.rack ?? null },
       leaseTtlSeconds: options.leaseTtlSeconds ?? DEFAULT_LEASE_TTL_SECONDS,
+      topicConfigDefaults: options.topicDefaults ?? {},
+      ...(options.leaderImbalanceCheckIntervalSeconds !== undefined ? { preferredLeaderCheckMs: options.leaderImbalanceCheckIntervalSeconds * 1000 } : {}),
       logger,
     });
   } catch (error) {
     if (error instanceof DuplicateBrokerIdError) throw new CliError(error.message);
     throw new CliError(`cannot join the cluster through etcd ${endpoints.join(',')}: ${(error as Error).message}`);
   }
+}
+
+function firstUser(users: ReadonlyMap<string, string>): { username: string; password: string } {
+  const [username, password] = [...users][0]!;
+  return { username, password };
 }

@@ -63,9 +63,10 @@ export function topicsCommand(api: () => BrokerHttpApi, write: Write): Command {
     .argument('<topic>')
     .description('create a topic')
     .addOption(new Option('--partitions <n>', 'number of partitions (the broker default otherwise)').argParser(positive))
+    .addOption(new Option('--replication-factor <n>', 'replicas of each partition (the broker default otherwise)').argParser(positive))
     .option('--config <name=value>', 'a topic config; repeat for several', configPair)
-    .action(async (topic: string, options: { partitions?: number; config?: V3Config[] }) => {
-      await api().createTopic(topic, options.partitions, options.config ?? []);
+    .action(async (topic: string, options: { partitions?: number; replicationFactor?: number; config?: V3Config[] }) => {
+      await api().createTopic(topic, options.partitions, options.config ?? [], options.replicationFactor);
       write(`Created topic ${topic}.`);
     });
 

@@ -5,6 +5,7 @@
  * after the revision of its first read, so no change falls between the two.
  */
 
+import { watchPrefix } from './prefix-watch.js';
 import { EventEmitter } from 'node:events';
 import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
 import type { Logger } from 'pino';
@@ -32,22 +33,16 @@ interface DirectoryEvents {
 }
 
 export class BrokerDirectory extends EventEmitter<DirectoryEvents> {
-  private constructor(
-    private readonly brokersByKey: Map<string, BrokerRegistration>,
-    private readonly watcher: Watcher,
-  ) {
+  private watcher: Watcher | null = null;
+
+  private constructor(private readonly brokersByKey: Map<string, BrokerRegistration>) {
     super();
   }
 
   static async open(client: Etcd3, keys: ClusterKeys, logger: Logger): Promise<BrokerDirectory> {
     const { brokers, revision } = await readBrokers(client, keys);
-    const watcher = await client.watch().prefix(keys.brokersPrefix).startRevision(String(BigInt(revision) + 1n)).create();
-    const directory = new BrokerDirectory(brokers, watcher);
-    watcher.on('put', (kv) => directory.put(kv, logger));
-    watcher.on('delete', (kv) => directory.delete(kv));
-    // etcd3 reconnects the watch by itself and resumes from the last revision it saw.
-    watcher.on('disconnected', (error) => logger.warn({ error: error.message }, 'brokers watch disconnected; reconnecting'));
-    watcher.on('error', (error) => logger.error({ error: error.message }, 'brokers watch failed'));
+    const directory = new BrokerDirectory(brokers);
+    directory.watcher = await watchPrefix(client, keys.brokersPrefix, revision, (kv) => directory.put(kv, logger), (kv) => directory.delete(kv), logger);
     return directory;
   }
 
@@ -57,7 +52,7 @@ export class BrokerDirectory extends EventEmitter<DirectoryEvents> {
 
   async close(): Promise<void> {
     this.removeAllListeners();
-    await this.watcher.cancel();
+    await this.watcher?.cancel();
   }
 
   private put(kv: IKeyValue, logger: Logger): void {

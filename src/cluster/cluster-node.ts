@@ -6,10 +6,12 @@
  * than after the lease TTL.
  *
  * It holds membership, the live broker set, the controller election, the
- * topics and partition states (TopicStates) and, while this broker is
- * controller, the PartitionAssigner that places new topics' partitions.
- * Partitions are not replicated yet, and a failed broker's partitions keep
- * their leader (no leader election yet, issue 6).
+ * topics and partition states (TopicStates), leaders' ISR change requests
+ * and, while this broker is controller, the PartitionController that
+ * assigns partitions, elects leaders and applies ISR changes.
+ *
+ * After its lease was lost and it registered again, the node re-reads every
+ * partition state before it lets the broker lead again (membership's stall).
  */
 
 import { EventEmitter } from 'node:events';
@@ -20,7 +22,8 @@ import { ControllerElection } from './controller.js';
 import { connectEtcd } from './etcd-client.js';
 import { clusterKeys, isBrokerId, LEASE_TTL_SECONDS_MIN, type BrokerRegistration } from './keys.js';
 import { BrokerMembership } from './membership.js';
-import { PartitionAssigner } from './partition-assigner.js';
+import { IsrChangeRequests } from './isr-change-requests.js';
+import { PartitionController } from './partition-controller.js';
 import { TopicStates } from './topic-states.js';
 
 /** etcd's lease TTL when none is given: Kafka's broker.session.timeout.ms is 9 s. */
@@ -32,8 +35,15 @@ export interface ClusterNodeOptions {
   clusterName: string;
   registration: BrokerRegistration;
   leaseTtlSeconds: number;
+  /** This broker's topic config defaults (unclean.leader.election.enable may be set broker-wide). */
+  topicConfigDefaults?: Readonly<Record<string, string>>;
+  /** leader.imbalance.check.interval.seconds in ms; 0: no preferred-leader elections. Kafka: 300 s. */
+  preferredLeaderCheckMs?: number;
   logger: Logger;
 }
+
+/** Kafka's leader.imbalance.check.interval.seconds. */
+export const PREFERRED_LEADER_CHECK_MS_DEFAULT = 300_000;
 
 interface ClusterNodeEvents {
   /** The node can no longer take part (its id was taken while its lease was lost): stop the broker. */
@@ -44,12 +54,15 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
   private closed = false;
 
   private constructor(
+    readonly brokerId: number,
+    readonly logger: Logger,
     private readonly client: Etcd3,
     readonly membership: BrokerMembership,
     readonly directory: BrokerDirectory,
     readonly controller: ControllerElection,
     readonly topics: TopicStates,
-    private readonly assigner: PartitionAssigner,
+    readonly isrChanges: IsrChangeRequests,
+    private readonly partitionController: PartitionController,
   ) {
     super();
   }
@@ -63,19 +76,38 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
     let membership: BrokerMembership | null = null;
     let directory: BrokerDirectory | null = null;
     let topics: TopicStates | null = null;
+    let isrChanges: IsrChangeRequests | null = null;
     try {
       membership = await BrokerMembership.register({ client, keys, registration: options.registration, leaseTtlSeconds: options.leaseTtlSeconds, logger });
       directory = await BrokerDirectory.open(client, keys, logger);
       topics = await TopicStates.open(client, keys, logger);
+      isrChanges = await IsrChangeRequests.open(client, keys, logger);
       const controller = await ControllerElection.start({ client, keys, brokerId: options.registration.id, leaseTtlSeconds: options.leaseTtlSeconds, logger });
-      const assigner = new PartitionAssigner(controller, directory, topics, logger);
-      const node = new ClusterNode(client, membership, directory, controller, topics, assigner);
+      const partitionController = new PartitionController(
+        controller,
+        directory,
+        topics,
+        isrChanges,
+        { topicConfigDefaults: options.topicConfigDefaults ?? {}, preferredLeaderCheckMs: options.preferredLeaderCheckMs ?? PREFERRED_LEADER_CHECK_MS_DEFAULT },
+        logger,
+      );
+      const node = new ClusterNode(options.registration.id, logger, client, membership, directory, controller, topics, isrChanges, partitionController);
       membership.on('fatal', (error) => node.emit('fatal', error));
+      const states = topics;
+      const member = membership;
+      member.on('registered', () => {
+        // Whatever changed while this broker was not registered is read before it leads again.
+        void states.resync().then(
+          () => member.endStall(),
+          (error: Error) => logger.warn({ error: error.message }, 'cannot re-read the partition states after registering again; leading nothing until etcd confirms the lease'),
+        );
+      });
       directory.on('change', (brokers) => logger.info({ brokers: brokers.map((broker) => broker.id) }, 'live brokers changed'));
       controller.on('change', (state) => logger.info(state, 'controller changed'));
       logger.info({ brokers: directory.brokers.map((broker) => broker.id), controllerId: controller.controllerId }, 'joined the cluster');
       return node;
     } catch (error) {
+      await isrChanges?.close().catch(() => undefined);
       await topics?.close().catch(() => undefined);
       await directory?.close().catch(() => undefined);
       await membership?.close().catch(() => undefined);
@@ -93,8 +125,8 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
     if (this.closed) return;
     this.closed = true;
     // At once, not one after another: with etcd unreachable each waits out its call deadline.
-    this.assigner.close();
-    const results = await Promise.allSettled([this.controller.close(), this.directory.close(), this.topics.close(), this.membership.close()]);
+    this.partitionController.close();
+    const results = await Promise.allSettled([this.controller.close(), this.directory.close(), this.topics.close(), this.isrChanges.close(), this.membership.close()]);
     this.client.close();
     const failure = results.find((result) => result.status === 'rejected');
     if (failure) throw failure.reason;

@@ -2,7 +2,8 @@
  * The broker core's TopicPlacements in cluster mode: topics and partition
  * states from etcd (TopicStates), live brokers from the BrokerDirectory.
  * Creating a topic writes its record (create-if-absent) and waits, bounded,
- * for the controller (PartitionAssigner) to place every partition.
+ * for the controller (PartitionController) to place every partition. ISR
+ * changes go to the controller as requests (IsrChangeRequests).
  */
 
 import { FerryError } from '../errors.js';
@@ -54,6 +55,16 @@ export class EtcdTopicPlacements implements TopicPlacements {
 
   onChange(listener: (topic: string) => void): void {
     this.node.topics.on('change', listener);
+  }
+
+  proposeIsr(topic: string, partition: number, leaderEpoch: number, isr: number[]): void {
+    const request = { leader: this.node.brokerId, leaderEpoch, isr };
+    // A request lost to an etcd outage is made again by the leader's next ISR check.
+    this.node.isrChanges.propose(topic, partition, request).catch((error: Error) => this.node.logger.warn({ error: error.message, topic, partition }, 'cannot send an ISR change request'));
+  }
+
+  mayLead(): boolean {
+    return this.node.membership.confirmed;
   }
 
   /** Resolves once every partition of the topic has a state; REQUEST_TIMED_OUT after TOPIC_PLACEMENT_WAIT_MS. */

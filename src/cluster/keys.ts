@@ -10,6 +10,8 @@
  *                                                broker a client asked
  *   /ferry/<cluster>/partitions/<topic>/<n>      a partition's state: JSON PartitionState, written by the controller,
  *                                                only by compare-and-swap on the key's mod revision
+ *   /ferry/<cluster>/isr-changes/<topic>/<n>     a leader's request to change a partition's ISR: JSON IsrChangeRequest
+ *                                                (Kafka's AlterPartition), applied and deleted by the controller
  *
  * Values read from etcd are outside input: parsed and checked here, once.
  */
@@ -44,6 +46,8 @@ export interface ClusterKeys {
   topicKey(name: string): string;
   readonly partitionsPrefix: string;
   partitionKey(topic: string, partition: number): string;
+  readonly isrChangesPrefix: string;
+  isrChangeKey(topic: string, partition: number): string;
 }
 
 export function clusterKeys(clusterName: string): ClusterKeys {
@@ -52,6 +56,7 @@ export function clusterKeys(clusterName: string): ClusterKeys {
   const brokersPrefix = `${root}brokers/`;
   const topicsPrefix = `${root}topics/`;
   const partitionsPrefix = `${root}partitions/`;
+  const isrChangesPrefix = `${root}isr-changes/`;
   return {
     root,
     clusterId: `${root}cluster-id`,
@@ -63,6 +68,8 @@ export function clusterKeys(clusterName: string): ClusterKeys {
     partitionsPrefix,
     // Topic names hold no '/' (validateTopicName), so the last segment is the partition.
     partitionKey: (topic, partition) => `${partitionsPrefix}${topic}/${partition}`,
+    isrChangesPrefix,
+    isrChangeKey: (topic, partition) => `${isrChangesPrefix}${topic}/${partition}`,
   };
 }
 
@@ -119,10 +126,34 @@ export function decodePartitionState(key: string, value: string): PartitionState
   return { leader: state.leader, leaderEpoch: state.leaderEpoch, replicas: [...state.replicas], isr: [...state.isr] };
 }
 
-/** `partitions/<topic>/<n>` under the prefix as topic and partition; null for a key of another shape. */
-export function parsePartitionKey(keys: ClusterKeys, key: string): { topic: string; partition: number } | null {
-  if (!key.startsWith(keys.partitionsPrefix)) return null;
-  const rest = key.slice(keys.partitionsPrefix.length);
+/** A leader's request for a new ISR, valid only while it still leads at `leaderEpoch`. */
+export interface IsrChangeRequest {
+  leader: number;
+  leaderEpoch: number;
+  isr: number[];
+}
+
+export function encodeIsrChangeRequest(request: IsrChangeRequest): string {
+  return JSON.stringify({ leader: request.leader, leaderEpoch: request.leaderEpoch, isr: request.isr });
+}
+
+export function decodeIsrChangeRequest(key: string, value: string): IsrChangeRequest {
+  const request = parseJson(key, value) as Partial<Record<keyof IsrChangeRequest, unknown>> | null;
+  if (
+    typeof request !== 'object' || request === null ||
+    typeof request.leader !== 'number' || !isBrokerId(request.leader) ||
+    typeof request.leaderEpoch !== 'number' || !Number.isInteger(request.leaderEpoch) || request.leaderEpoch < 0 ||
+    !Array.isArray(request.isr) || !request.isr.every((id) => typeof id === 'number' && isBrokerId(id))
+  ) {
+    throw new Error(`${key}: not an ISR change request: ${value.slice(0, 200)}`);
+  }
+  return { leader: request.leader, leaderEpoch: request.leaderEpoch, isr: [...(request.isr as number[])] };
+}
+
+/** `<prefix><topic>/<n>` (a partition's state or ISR request key) as topic and partition; null for a key of another shape. */
+export function parsePartitionKey(keys: ClusterKeys, key: string, prefix = keys.partitionsPrefix): { topic: string; partition: number } | null {
+  if (!key.startsWith(prefix)) return null;
+  const rest = key.slice(prefix.length);
   const slash = rest.lastIndexOf('/');
   const partition = Number(rest.slice(slash + 1));
   if (slash <= 0 || !/^\d+$/.test(rest.slice(slash + 1)) || !Number.isSafeInteger(partition)) return null;

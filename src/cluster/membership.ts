@@ -11,9 +11,18 @@
  * expired while this broker could not reach etcd, or was revoked by someone
  * else), the broker registers again under a new lease, retrying until etcd
  * answers; if by then another broker holds the id, that is fatal.
+ *
+ * A broker whose event loop stood still for half its lease TTL or more (a
+ * SIGSTOP, a VM freeze, a pause of that size) cannot know whether its lease
+ * expired meanwhile and another broker took over its partitions: until
+ * etcd confirms the lease (one keepalive sent after the stall answers with
+ * time left) it is `stalled`, and the broker takes no writes as a leader.
+ * An etcd outage alone does not stall it: etcd extends leases when it comes
+ * back, so the broker keeps serving through one.
  */
 
 import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Etcd3, Lease } from 'etcd3';
 import type { Logger } from 'pino';
@@ -21,6 +30,8 @@ import { decodeRegistration, encodeRegistration, type BrokerRegistration, type C
 
 /** Pause between attempts to register again after a lost lease (etcd unreachable). */
 const REREGISTER_RETRY_MS = 1_000;
+/** How often the stall detector looks at the clock. */
+const STALL_TICK_MS = 200;
 
 export class DuplicateBrokerIdError extends Error {
   constructor(
@@ -47,14 +58,23 @@ interface MembershipEvents {
   registered: [];
   /** Registering again is impossible (the id is taken): the broker must stop. */
   fatal: [error: Error];
+  /** The event loop stood still long enough that the lease may have expired unseen. */
+  stalled: [stoodStillMs: number];
+  /** etcd confirmed the lease after a stall (or the broker registered again). */
+  confirmed: [];
 }
 
 export class BrokerMembership extends EventEmitter<MembershipEvents> {
   private lease: Lease | null = null;
   private closed = false;
+  private lastTickMs = performance.now();
+  private stalled = false;
+  private readonly stallTimer: NodeJS.Timeout;
 
   private constructor(private readonly options: MembershipOptions) {
     super();
+    this.stallTimer = setInterval(() => this.checkStall(), STALL_TICK_MS);
+    this.stallTimer.unref();
   }
 
   /** Registers the broker; rejects with DuplicateBrokerIdError when its id is taken. */
@@ -68,10 +88,62 @@ export class BrokerMembership extends EventEmitter<MembershipEvents> {
     return this.lease !== null;
   }
 
+  /** Registered, and not stalled since etcd last confirmed the lease: this broker may act as a leader. */
+  get confirmed(): boolean {
+    this.checkStall();
+    return this.lease !== null && !this.stalled;
+  }
+
+  /** Half the TTL: a keepalive goes every third of it, so a live broker never stands still this long between two. */
+  private get stallThresholdMs(): number {
+    return (this.options.leaseTtlSeconds * 1000) / 2;
+  }
+
+  private checkStall(): void {
+    const now = performance.now();
+    const stoodStillMs = now - this.lastTickMs;
+    this.lastTickMs = now;
+    if (stoodStillMs < this.stallThresholdMs || this.closed) return;
+    const first = !this.stalled;
+    this.stalled = true;
+    if (!first) return;
+    this.options.logger.warn({ stoodStillMs: Math.round(stoodStillMs) }, 'the event loop stood still long enough to lose the cluster lease; taking no leader writes until etcd confirms it');
+    this.emit('stalled', stoodStillMs);
+    void this.confirmLease();
+  }
+
+  /** One keepalive sent now: time left on the lease ends the stall; a lease that is gone is lost (and registered again). */
+  private async confirmLease(): Promise<void> {
+    const lease = this.lease;
+    if (!lease) return; // registering again: 'registered' ends the stall
+    try {
+      const answer = await lease.keepaliveOnce();
+      if (lease !== this.lease) return;
+      if (Number(answer.TTL) > 0) {
+        this.endStall();
+        return;
+      }
+      this.leaseLost(lease, new Error('etcd says the lease expired during the stall'));
+    } catch (error) {
+      if (lease !== this.lease || this.closed) return;
+      this.options.logger.warn({ error: (error as Error).message }, 'cannot confirm the lease after a stall yet; retrying');
+      await sleep(REREGISTER_RETRY_MS);
+      if (this.stalled) void this.confirmLease();
+    }
+  }
+
+  /** The stall is over: called when etcd confirmed the lease, or by the node once it has registered again and re-read the cluster. */
+  endStall(): void {
+    if (!this.stalled) return;
+    this.stalled = false;
+    this.emit('confirmed');
+  }
+
   /** Revokes the lease: the registration is deleted now, not at the TTL. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.stallTimer);
     const lease = this.lease;
     this.lease = null;
     if (lease) await lease.revoke();
@@ -105,6 +177,8 @@ export class BrokerMembership extends EventEmitter<MembershipEvents> {
   private leaseLost(lease: Lease, error: Error): void {
     if (this.closed || lease !== this.lease) return;
     this.lease = null;
+    // Whoever took over meanwhile is unknown until the node has re-read the cluster after registering again.
+    this.stalled = true;
     this.options.logger.warn({ error: error.message }, 'cluster lease lost; registering again');
     this.emit('lost');
     void this.registerAgain();

@@ -15,6 +15,7 @@
 
 import { EventEmitter } from 'node:events';
 import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
+import { watchPrefix } from './prefix-watch.js';
 import type { Logger } from 'pino';
 import {
   decodePartitionState,
@@ -56,18 +57,9 @@ export class TopicStates extends EventEmitter<TopicStatesEvents> {
     const [topics, partitions] = await Promise.all([client.getAll().prefix(keys.topicsPrefix).exec(), client.getAll().prefix(keys.partitionsPrefix).exec()]);
     for (const kv of topics.kvs) states.putTopic(kv);
     for (const kv of partitions.kvs) states.putPartition(kv);
-    const watch = async (prefix: string, revision: string, put: (kv: IKeyValue) => void, remove: (kv: IKeyValue) => void): Promise<Watcher> => {
-      const watcher = await client.watch().prefix(prefix).startRevision(String(BigInt(revision) + 1n)).create();
-      watcher.on('put', put);
-      watcher.on('delete', remove);
-      // etcd3 reconnects the watch by itself and resumes from the last revision it saw.
-      watcher.on('disconnected', (error) => logger.warn({ error: error.message, prefix }, 'topic watch disconnected; reconnecting'));
-      watcher.on('error', (error) => logger.error({ error: error.message, prefix }, 'topic watch failed'));
-      return watcher;
-    };
     states.watchers = await Promise.all([
-      watch(keys.topicsPrefix, topics.header.revision, (kv) => states.putTopic(kv), (kv) => states.deleteTopic(kv)),
-      watch(keys.partitionsPrefix, partitions.header.revision, (kv) => states.putPartition(kv), (kv) => states.deletePartition(kv)),
+      watchPrefix(client, keys.topicsPrefix, topics.header.revision, (kv) => states.putTopic(kv), (kv) => states.deleteTopic(kv), logger),
+      watchPrefix(client, keys.partitionsPrefix, partitions.header.revision, (kv) => states.putPartition(kv), (kv) => states.deletePartition(kv), logger),
     ]);
     return states;
   }
@@ -107,6 +99,16 @@ export class TopicStates extends EventEmitter<TopicStatesEvents> {
     return result.succeeded;
   }
 
+  /**
+   * Reads every partition state again and applies those the watch has not
+   * delivered yet (after a stall or a lost lease, before this broker acts on
+   * what it knows). States only move forward: an older revision is ignored.
+   */
+  async resync(): Promise<void> {
+    const partitions = await this.client.getAll().prefix(this.keys.partitionsPrefix).exec();
+    for (const kv of partitions.kvs) this.putPartition(kv);
+  }
+
   async close(): Promise<void> {
     this.removeAllListeners();
     await Promise.all(this.watchers.map((watcher) => watcher.cancel()));
@@ -142,6 +144,8 @@ export class TopicStates extends EventEmitter<TopicStatesEvents> {
     }
     let partitions = this.partitionsByTopic.get(parsed.topic);
     if (!partitions) this.partitionsByTopic.set(parsed.topic, (partitions = new Map()));
+    const known = partitions.get(parsed.partition);
+    if (known && BigInt(known.modRevision) >= BigInt(kv.mod_revision)) return; // a resync's copy of what the watch already gave
     partitions.set(parsed.partition, { state, modRevision: kv.mod_revision });
     this.emit('change', parsed.topic);
   }

@@ -39,6 +39,10 @@ export interface LogConfig {
   flushMs: number;
   /** preallocate: reserve segment.bytes of disk when a segment is created (released again on roll). */
   preallocate: boolean;
+  /** min.insync.replicas: an acks=all produce needs at least this many in-sync replicas (cluster mode; a single node is 1). */
+  minInsyncReplicas: number;
+  /** unclean.leader.election.enable: elect a replica outside the ISR when no ISR member is live (loses acknowledged records). */
+  uncleanLeaderElection: boolean;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -58,6 +62,8 @@ export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({
   flushMessages: Number.POSITIVE_INFINITY,
   flushMs: Number.POSITIVE_INFINITY,
   preallocate: false,
+  minInsyncReplicas: 1,
+  uncleanLeaderElection: false,
 });
 
 /** Smallest segment we accept, as Kafka. */
@@ -76,6 +82,11 @@ function integer(value: string, name: string, min: number, max = Number.POSITIVE
   return Number.isSafeInteger(parsed) ? parsed : Number.POSITIVE_INFINITY;
 }
 
+function boolean(value: string, name: string): boolean {
+  if (value !== 'true' && value !== 'false') throw new FerryError('INVALID_CONFIG', `${name}=${value} must be true or false`);
+  return value === 'true';
+}
+
 const PARSERS: Record<string, Parser> = {
   'segment.bytes': (c, v, n) => { c.segmentBytes = integer(v, n, SEGMENT_BYTES_MIN, INT32_MAX); },
   'segment.ms': (c, v, n) => { c.segmentMs = integer(v, n, 1); },
@@ -87,10 +98,9 @@ const PARSERS: Record<string, Parser> = {
   'segment.index.bytes': (c, v, n) => { c.segmentIndexBytes = integer(v, n, 8, INT32_MAX); },
   'flush.messages': (c, v, n) => { c.flushMessages = integer(v, n, 1); },
   'flush.ms': (c, v, n) => { c.flushMs = integer(v, n, 0); },
-  preallocate: (c, v, n) => {
-    if (v !== 'true' && v !== 'false') throw new FerryError('INVALID_CONFIG', `${n}=${v} must be true or false`);
-    c.preallocate = v === 'true';
-  },
+  preallocate: (c, v, n) => { c.preallocate = boolean(v, n); },
+  'min.insync.replicas': (c, v, n) => { c.minInsyncReplicas = integer(v, n, 1, INT32_MAX); },
+  'unclean.leader.election.enable': (c, v, n) => { c.uncleanLeaderElection = boolean(v, n); },
   'message.timestamp.type': (c, v, n) => {
     if (v !== 'CreateTime' && v !== 'LogAppendTime') {
       throw new FerryError('INVALID_CONFIG', `${n}=${v} must be CreateTime or LogAppendTime`);
@@ -127,6 +137,8 @@ export const BROKER_NAME_OF_TOPIC_CONFIG: Readonly<Record<string, string>> = {
   'flush.messages': 'log.flush.interval.messages',
   'flush.ms': 'log.flush.interval.ms',
   preallocate: 'log.preallocate',
+  'min.insync.replicas': 'min.insync.replicas',
+  'unclean.leader.election.enable': 'unclean.leader.election.enable',
 };
 
 /** Kafka's Long.MAX_VALUE, which its configs use for "never" (Infinity here). */
@@ -151,6 +163,8 @@ export function topicConfigValues(config: Readonly<LogConfig>): Record<string, s
     'flush.messages': long(config.flushMessages),
     'flush.ms': long(config.flushMs),
     preallocate: String(config.preallocate),
+    'min.insync.replicas': String(config.minInsyncReplicas),
+    'unclean.leader.election.enable': String(config.uncleanLeaderElection),
     'message.timestamp.type': config.timestampType,
     'cleanup.policy': policies.join(','),
   };

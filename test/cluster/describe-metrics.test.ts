@@ -21,6 +21,7 @@ const CLUSTER = 'describe-metrics';
 const keys = clusterKeys(CLUSTER);
 const TOPIC = 'described';
 const PARTITIONS = 3;
+const SOLO = 'solo';
 const run = promisify(execFile);
 
 let etcd: RunningEtcd;
@@ -86,34 +87,47 @@ describe('topics describe and cluster metrics on three brokers', () => {
     }
   });
 
-  it('counts one active controller, three live brokers, and on the controller the partitions a killed broker led', async () => {
+  it('counts one active controller, three live brokers, and after a broker is killed the partitions it leaves offline and under-replicated', async () => {
+    // Replication factor 1: the killed broker's partitions of this topic have no one to fail over to.
+    expect(await ferry(brokers[0]!, 'topics', 'create', SOLO, '--partitions', String(PARTITIONS), '--replication-factor', '1')).toBe(`Created topic ${SOLO}.\n`);
     // Leases of 2 s on a loaded machine can lapse and be renewed, an election can be under way: wait for the settled cluster.
-    const gauges = await waitFor('one active controller and three live brokers seen by all', async () => {
+    const gauges = await waitFor('one active controller and three live brokers seen by all, every ISR full', async () => {
       const read = await Promise.all(brokers.map(gaugesOf));
-      const settled = read.filter((gauge) => gauge.controllerActive === 1).length === 1 && read.every((gauge) => gauge.brokersLive === 3);
+      const settled = read.filter((gauge) => gauge.controllerActive === 1).length === 1 && read.every((gauge) => gauge.brokersLive === 3 && gauge.partitionsUnderReplicated === 0);
       return settled ? read : undefined;
     });
     expect(gauges.map((gauge) => gauge.controllerActive).sort()).toEqual([0, 0, 1]);
     for (const gauge of gauges) expect(gauge).toMatchObject({ brokersLive: 3, partitionsOffline: 0, partitionsUnderReplicated: 0 });
 
     const controller = brokers[gauges.findIndex((gauge) => gauge.controllerActive === 1)]!;
-    const states = await statesInEtcd(TOPIC);
-    const victim = brokers.find((broker) => broker !== controller && states.some((state) => state.leader === broker.id))!;
-    const led = states.filter((state) => state.leader === victim.id).length;
+    const solo = await statesInEtcd(SOLO);
+    const victim = brokers.find((broker) => broker !== controller && solo.some((state) => state.leader === broker.id))!;
+    const soloLed = solo.filter((state) => state.leader === victim.id).length;
+    const before = await statesInEtcd(TOPIC);
     victim.child.kill('SIGKILL');
     await victim.exited;
 
-    // No leader election yet: the killed broker's partitions stay offline once its lease expires.
-    const after = await waitFor('the controller to count the killed broker’s partitions offline', async () => {
+    // The victim's replicated partitions get new leaders from their ISRs; its replication-factor-1 partitions go offline.
+    const after = await waitFor('the controller to count the killed broker’s single-replica partitions offline', async () => {
       const gauge = await gaugesOf(controller);
-      return gauge.brokersLive === 2 && gauge.partitionsOffline === led ? gauge : undefined;
+      return gauge.brokersLive === 2 && gauge.partitionsOffline === soloLed ? gauge : undefined;
     });
-    expect(after).toMatchObject({ controllerActive: 1, partitionsUnderReplicated: 0 });
-    const bystander = brokers.find((broker) => broker !== controller && broker !== victim)!;
-    const seenByBystander = await waitFor('the bystander to see the killed broker leave', async () => {
-      const gauge = await gaugesOf(bystander);
-      return gauge.brokersLive === 2 ? gauge : undefined;
+    expect(after.controllerActive).toBe(1);
+    const survivors = brokers.filter((broker) => broker !== victim);
+    // Every partition of the replication-factor-3 topic had the victim as a replica: each is now led, with two of three in sync.
+    const underReplicated = await waitFor('the surviving leaders to count every replicated partition under-replicated', async () => {
+      const total = (await Promise.all(survivors.map(gaugesOf))).reduce((sum, gauge) => sum + gauge.partitionsUnderReplicated, 0);
+      return total === PARTITIONS ? total : undefined;
     });
-    expect(seenByBystander).toMatchObject({ controllerActive: 0, partitionsOffline: 0 });
+    expect(underReplicated).toBe(PARTITIONS);
+    (await statesInEtcd(TOPIC)).forEach((state, partition) => {
+      const was = before[partition]!;
+      expect(state.isr).toEqual(was.isr.filter((id) => id !== victim.id));
+      // A partition the victim led goes to the first live in-sync replica, in a new leader epoch; the others keep theirs.
+      if (was.leader === victim.id) expect(state).toMatchObject({ leader: was.replicas.find((id) => id !== victim.id), leaderEpoch: was.leaderEpoch + 1 });
+      else expect(state).toMatchObject({ leader: was.leader, leaderEpoch: was.leaderEpoch });
+    });
+    const bystander = survivors.find((broker) => broker !== controller)!;
+    expect(await gaugesOf(bystander)).toMatchObject({ controllerActive: 0, partitionsOffline: 0, brokersLive: 2 });
   });
 });

@@ -12,6 +12,7 @@ import { FerryError } from '../../errors.js';
 import type { VersionRange } from '../../protocol/kafka/message-spec.js';
 
 export const API = {
+  Fetch: 1,
   ListOffsets: 2,
   Metadata: 3,
   OffsetCommit: 8,
@@ -23,6 +24,7 @@ export const API = {
   ApiVersions: 18,
   SaslAuthenticate: 36,
   DeleteGroups: 42,
+  OffsetForLeaderEpoch: 23,
 } as const;
 
 export type ApiName = keyof typeof API;
@@ -34,6 +36,8 @@ export type ApiName = keyof typeof API;
  * SaslHandshake at v1, the first whose tokens travel in SaslAuthenticate.
  */
 export const CLIENT_VERSIONS: Readonly<Record<ApiName, VersionRange>> = {
+  // A follower's fetch (src/cluster/replica-fetcher.ts): v12 is the last that names topics rather than ids.
+  Fetch: { min: 12, max: 12 },
   ListOffsets: { min: 1, max: 10 },
   Metadata: { min: 4, max: 12 },
   OffsetCommit: { min: 2, max: 9 },
@@ -45,6 +49,7 @@ export const CLIENT_VERSIONS: Readonly<Record<ApiName, VersionRange>> = {
   ApiVersions: { min: 0, max: 4 },
   SaslAuthenticate: { min: 0, max: 2 },
   DeleteGroups: { min: 0, max: 2 },
+  OffsetForLeaderEpoch: { min: 3, max: 4 },
 };
 
 export interface BrokerApiVersion {

@@ -7,7 +7,9 @@
  *         "timestamp": "2024-05-01T12:00:00.000Z", "key": { "type": "STRING", "size": 1 }, "value": { "type": "JSON", "size": 7 } }
  *
  * (record encodings: records-json.ts). The topic is auto-created when the
- * broker allows it; otherwise 404.
+ * broker allows it; otherwise 404. Records are acknowledged with acks=all,
+ * the Kafka producer's default: in a cluster, once every in-sync replica
+ * has them.
  *
  * Ferry extension, a batch: the body may be a JSON array of records (at most
  * PRODUCE_RECORDS_MAX), answered by an array of delivery reports in the same
@@ -75,7 +77,7 @@ async function produceInGroups(broker: Broker, topic: string, records: readonly 
   const produced: ProducedRecord[] = [];
   for (const group of groupsUnder(records, bytesMax)) {
     try {
-      produced.push(...(await broker.produce(topic, group.map((parsed) => parsed.record))));
+      produced.push(...(await broker.produce(topic, group.map((parsed) => parsed.record), { acks: -1 })));
     } catch (error) {
       return { produced, failure: { error, firstFailed: produced.length, groupEnd: produced.length + group.length } };
     }

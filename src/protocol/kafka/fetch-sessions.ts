@@ -30,6 +30,8 @@ export interface SessionPartition {
   topicId: Buffer;
   partition: number;
   fetchOffset: number;
+  /** The leader epoch the client believes in (v9+; -1: none): checked against the leader's. */
+  currentLeaderEpoch: number;
   maxBytes: number;
   lastHighWatermark: number;
   lastLogStartOffset: number;

@@ -235,7 +235,7 @@ export class Connection implements PushTarget, MemberHost {
     const partitions = this.partitionCountOf(request.topic);
     if (partitions === null) return this.appendToNewTopic(request);
     const partition = request.partition === PARTITION_ANY ? Math.floor(Math.random() * partitions) : request.partition;
-    return this.broker.produceBatches(request.topic, partition, request.batches).then((result) => ({ partition, result }));
+    return this.broker.produceBatches(request.topic, partition, request.batches, { acks: request.acks }).then((result) => ({ partition, result }));
   }
 
   private async appendToNewTopic(request: BinaryProduceRequest): Promise<{ partition: number; result: AppendResult }> {

@@ -72,6 +72,8 @@ const TOPIC_CONFIG_TYPES: Readonly<Record<string, ConfigType>> = {
   'flush.messages': CONFIG_TYPE.LONG,
   'flush.ms': CONFIG_TYPE.LONG,
   preallocate: CONFIG_TYPE.BOOLEAN,
+  'min.insync.replicas': CONFIG_TYPE.INT,
+  'unclean.leader.election.enable': CONFIG_TYPE.BOOLEAN,
 };
 
 /** Kafka's type and broker-level synonym for each topic config Ferry supports. */

@@ -41,7 +41,7 @@ export const deleteRecordsHandler: ApiHandler = {
 };
 
 function deleteBefore(broker: Broker, topic: string, partition: number, offset: bigint): bigint {
-  const highWatermark = BigInt(broker.log(topic, partition).logEndOffset);
+  const highWatermark = BigInt(broker.leaderPartition(topic, partition).highWatermark);
   if (offset !== HIGH_WATERMARK && (offset < 0n || offset > highWatermark)) {
     throw new FerryError('OFFSET_OUT_OF_RANGE', `offset ${offset} of ${topic}-${partition} is outside 0..${highWatermark} (the high watermark), and is not -1`);
   }

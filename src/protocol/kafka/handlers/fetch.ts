@@ -16,6 +16,12 @@
  * (v13+). isolation_level: without transactions the last stable offset is
  * the high watermark, so both levels read the same records.
  *
+ * Consumers read below the high watermark. A follower (replica_id >= 0, in
+ * replica_state from v15) reads up to the log end, and its fetch offset
+ * tells the leader how far it has replicated (Broker.replicaFetch).
+ * current_leader_epoch (v9+) is checked as Kafka does: FENCED_LEADER_EPOCH
+ * or UNKNOWN_LEADER_EPOCH when the client's epoch is not the leader's.
+ *
  * Versions below 4 answer in the pre-0.11 message formats Ferry does not
  * keep, so they are not offered (Kafka 4.0 dropped them too).
  */
@@ -32,12 +38,14 @@ import { errorFields } from './error-fields.js';
 
 const TOPIC_IDS_MIN_VERSION = 13;
 const SESSIONS_MIN_VERSION = 7;
+const REPLICA_STATE_MIN_VERSION = 15;
 const READ_COMMITTED = 1;
 const ZERO_UUID = Buffer.alloc(16);
 const NO_RECORDS = Buffer.alloc(0);
 
 interface FetchPartitionRequest {
   partition: number;
+  currentLeaderEpoch?: number;
   fetchOffset: bigint;
   partitionMaxBytes: number;
 }
@@ -55,6 +63,8 @@ interface ForgottenTopic {
 }
 
 interface FetchRequest {
+  replicaId?: number;
+  replicaState?: { replicaId: number };
   maxWaitMs: number;
   minBytes: number;
   maxBytes: number;
@@ -84,6 +94,7 @@ export const fetchHandler: ApiHandler = {
     const sessionEpoch = usesSessions ? request.sessionEpoch : SESSIONLESS_EPOCH;
     const cache = context.fetchSessions;
     const requested = requestedPartitions(request, context);
+    const replicaId = (context.apiVersion >= REPLICA_STATE_MIN_VERSION ? request.replicaState?.replicaId : request.replicaId) ?? -1;
     let session: FetchSession | null = null;
     let targets: SessionPartition[];
     let incremental = false;
@@ -107,7 +118,7 @@ export const fetchHandler: ApiHandler = {
       return { throttleTimeMs: 0, errorCode: error.errorCode, sessionId: 0, responses: [] };
     }
     const shows = incremental ? hasNews : (): boolean => true;
-    const answers = await readWithWait(request, targets, shows, context);
+    const answers = await readWithWait(request, targets, shows, replicaId, context);
     const shown = answers.filter(shows);
     for (const answer of answers) if (!shows(answer)) releaseRecords(answer);
     if (session) remember(session, answers);
@@ -130,6 +141,7 @@ function requestedPartitions(request: FetchRequest, context: RequestContext): Se
         topicId: context.apiVersion >= TOPIC_IDS_MIN_VERSION ? topic.topicId : ZERO_UUID,
         partition: partition.partition,
         fetchOffset: Number(partition.fetchOffset),
+        currentLeaderEpoch: partition.currentLeaderEpoch ?? -1,
         maxBytes: partition.partitionMaxBytes,
         lastHighWatermark: -1,
         lastLogStartOffset: -1,
@@ -162,6 +174,7 @@ function applyIncremental(
     const known = session.partitions.get(key);
     if (known) {
       known.fetchOffset = partition.fetchOffset;
+      known.currentLeaderEpoch = partition.currentLeaderEpoch;
       known.maxBytes = partition.maxBytes;
     } else {
       cache.add(session, key, partition);
@@ -179,12 +192,13 @@ async function readWithWait(
   request: FetchRequest,
   targets: readonly SessionPartition[],
   shows: (answer: PartitionAnswer) => boolean,
+  replicaId: number,
   context: RequestContext,
 ): Promise<PartitionAnswer[]> {
   const deadline = Date.now() + Math.max(0, Math.min(request.maxWaitMs, FETCH_WAIT_MS_MAX));
   const budget = Math.max(0, Math.min(request.maxBytes, FETCH_RESPONSE_BYTES_MAX));
   for (;;) {
-    const answers = readAll(targets, budget, context);
+    const answers = readAll(targets, budget, replicaId, context);
     let bytes = 0;
     let failed = false;
     for (const answer of answers) {
@@ -198,28 +212,31 @@ async function readWithWait(
   }
 }
 
-function readAll(targets: readonly SessionPartition[], budgetBytes: number, context: RequestContext): PartitionAnswer[] {
+function readAll(targets: readonly SessionPartition[], budgetBytes: number, replicaId: number, context: RequestContext): PartitionAnswer[] {
   let remaining = budgetBytes;
   let sentAny = false;
   return targets.map((target) => {
-    const answer = readOne(target, Math.min(remaining, target.maxBytes), !sentAny, context);
+    const answer = readOne(target, Math.min(remaining, target.maxBytes), !sentAny, replicaId, context);
     remaining = Math.max(0, remaining - answer.records.length);
     if (answer.records.length > 0) sentAny = true;
     return answer;
   });
 }
 
-function readOne(target: SessionPartition, maxBytes: number, minOneBatch: boolean, context: RequestContext): PartitionAnswer {
+function readOne(target: SessionPartition, maxBytes: number, minOneBatch: boolean, replicaId: number, context: RequestContext): PartitionAnswer {
   try {
     if (target.topic === '') throw new FerryError('UNKNOWN_TOPIC_ID', `no topic has id ${target.topicId.toString('base64url')}`);
-    // Consumers read from leaders only; followers do not fetch yet (issue 6), so every fetch is a consumer's.
-    const log = context.broker.leaderLog(target.topic, target.partition);
-    const highWatermark = log.logEndOffset;
+    const { log, highWatermark } =
+      replicaId >= 0
+        ? context.broker.replicaFetch(target.topic, target.partition, replicaId, target.fetchOffset, target.currentLeaderEpoch)
+        : context.broker.leaderPartition(target.topic, target.partition, target.currentLeaderEpoch);
     const logStartOffset = log.logStartOffset;
-    if (target.fetchOffset < logStartOffset || target.fetchOffset > highWatermark) {
+    // Kafka's range is the log, not the high watermark: a consumer just past a new leader's high watermark waits, it is not reset.
+    if (target.fetchOffset < logStartOffset || target.fetchOffset > log.logEndOffset) {
       return { target, errorCode: ERROR_CODES.OFFSET_OUT_OF_RANGE.code, highWatermark, logStartOffset, records: NO_RECORDS, nextOffset: target.fetchOffset };
     }
-    const read = readRecords(log, target.fetchOffset, Math.max(0, maxBytes), minOneBatch, highWatermark, context);
+    const readUpTo = replicaId >= 0 ? log.logEndOffset : highWatermark;
+    const read = readRecords(log, target.fetchOffset, Math.max(0, maxBytes), minOneBatch, readUpTo, context);
     return { target, errorCode: 0, highWatermark, logStartOffset, records: read.records, nextOffset: read.nextOffset };
   } catch (error) {
     const { errorCode } = errorFields(error, context.logger, 'fetch');

@@ -29,6 +29,7 @@ import { listGroupsHandler } from './list-groups.js';
 import { offsetCommitHandler } from './offset-commit.js';
 import { offsetDeleteHandler } from './offset-delete.js';
 import { offsetFetchHandler } from './offset-fetch.js';
+import { offsetForLeaderEpochHandler } from './offset-for-leader-epoch.js';
 import { syncGroupHandler } from './sync-group.js';
 
 export const HANDLERS: readonly ApiHandler[] = [
@@ -40,6 +41,7 @@ export const HANDLERS: readonly ApiHandler[] = [
   createTopicsHandler,
   deleteTopicsHandler,
   deleteRecordsHandler,
+  offsetForLeaderEpochHandler,
   describeConfigsHandler,
   alterConfigsHandler,
   saslAuthenticateHandler,

@@ -9,12 +9,14 @@
  * so appends from one connection keep the order they were sent in. acks=0
  * gets no response at all, as the protocol says, and a failed acks=0 append
  * closes the connection (Kafka's only way to tell); acks other than 0, 1 and
- * -1 get INVALID_REQUIRED_ACKS per partition. Transactional produce is not
+ * -1 get INVALID_REQUIRED_ACKS per partition. acks=-1 waits up to the
+ * request's timeout for the in-sync replicas (Broker.produceBatches). Transactional produce is not
  * supported yet: TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which clients treat
  * as fatal for the transactional producer and leave everything else alone.
  */
 
 import { FerryError } from '../../../errors.js';
+import type { Acks } from '../../../broker/broker.js';
 import type { AppendResult } from '../../../storage/partition-log.js';
 import { decodeProduceRequest, encodeProduceResponse, PRODUCE_CODEC_VERSIONS, type ProduceResponseBody } from '../codec/produce-codec.js';
 import { NO_RESPONSE, type ApiHandler, type RequestContext } from '../handler.js';
@@ -84,7 +86,7 @@ function append(request: ProduceRequest, topic: string, partition: PartitionData
       throw new FerryError('TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 'transactions are not supported by this broker yet');
     }
     if (partition.records === null || partition.records.length === 0) throw new FerryError('CORRUPT_MESSAGE', `no records for ${topic}-${partition.index}`);
-    return context.broker.produceBatches(topic, partition.index, partition.records);
+    return context.broker.produceBatches(topic, partition.index, partition.records, { acks: request.acks as Acks, timeoutMs: request.timeoutMs });
   } catch (error) {
     return Promise.reject(error);
   }
