@@ -99,6 +99,29 @@ export class FerryError extends Error {
   }
 }
 
+/** Where a client reaches a broker: what a redirect names. */
+export interface BrokerEndpoint {
+  id: number;
+  host: string;
+  kafkaPort: number;
+  /** HTTP and WebSocket. */
+  httpPort: number;
+}
+
+/**
+ * NOT_LEADER_OR_FOLLOWER in cluster mode, naming the partition's leader when
+ * it is live, so each door can redirect the client there (the HTTP door with
+ * a 307, the WebSocket door in its error message).
+ */
+export class NotLeaderError extends FerryError {
+  constructor(
+    message: string,
+    readonly leader: BrokerEndpoint | null,
+  ) {
+    super('NOT_LEADER_OR_FOLLOWER', message);
+  }
+}
+
 /** A broken internal invariant: a bug, never bad input. Fails loudly. */
 export function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(`assertion failed: ${message}`);

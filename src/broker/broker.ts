@@ -17,7 +17,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { assert, FerryError } from '../errors.js';
+import { assert, FerryError, NotLeaderError } from '../errors.js';
 import { buildBatch, type RecordInput } from '../storage/batch-builder.js';
 import { DEFAULT_LOG_CONFIG, logConfigFromTopicConfigs, type LogConfig } from '../storage/log-config.js';
 import { lockDataDir } from '../storage/data-dir-lock.js';
@@ -680,8 +680,9 @@ export class Broker {
       if (!Number.isInteger(partition) || partition < 0 || partition >= topic.partitions) this.log(topicName, partition); // UNKNOWN_TOPIC_OR_PARTITION
       const leaderId = this.placements.placement(topicName, partition)?.leader ?? -1;
       if (leaderId === -1) throw new FerryError('LEADER_NOT_AVAILABLE', `${topicName}-${partition} has no leader now: none of its in-sync replicas is live`);
-      const address = this.placements.brokerAddress(leaderId);
-      throw new FerryError('NOT_LEADER_OR_FOLLOWER', `broker ${this.brokerId} does not lead ${topicName}-${partition}; broker ${leaderId} does${address ? ` (${address})` : ''}`);
+      const endpoint = this.placements.brokerEndpoint(leaderId) ?? null;
+      const where = endpoint ? ` (kafka ${endpoint.host}:${endpoint.kafkaPort}, http ${endpoint.host}:${endpoint.httpPort})` : '';
+      throw new NotLeaderError(`broker ${this.brokerId} does not lead ${topicName}-${partition}; broker ${leaderId} does${where}`, endpoint);
     }
     checkLeaderEpoch(topicName, partition, currentLeaderEpoch, leader.leaderEpoch);
     return { log: leader.log, highWatermark: leader.highWatermark };

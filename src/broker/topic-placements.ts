@@ -16,6 +16,8 @@
  * slice: the group coordinator and its topic move with leaders later (issue 6).
  */
 
+import type { BrokerEndpoint } from '../errors.js';
+
 /** Who holds a partition: Kafka's LeaderAndIsr. */
 export interface PartitionPlacement {
   leader: number;
@@ -48,8 +50,8 @@ export interface TopicPlacements {
   placement(topic: string, partition: number): PartitionPlacement | undefined;
   /** Whether the broker is registered now (its lease held). */
   isLive(brokerId: number): boolean;
-  /** How a client reaches the broker (for a redirect in an error message), if it is live. */
-  brokerAddress(brokerId: number): string | undefined;
+  /** How a client reaches the broker (for a redirect), if it is live. */
+  brokerEndpoint(brokerId: number): BrokerEndpoint | undefined;
   /** Called with a topic's name whenever its record or a partition's placement changes. */
   onChange(listener: (topic: string) => void): void;
   /**

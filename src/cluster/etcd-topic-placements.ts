@@ -6,7 +6,7 @@
  * changes go to the controller as requests (IsrChangeRequests).
  */
 
-import { FerryError } from '../errors.js';
+import { FerryError, type BrokerEndpoint } from '../errors.js';
 import type { PartitionPlacement, PlacedTopic, TopicPlacements } from '../broker/topic-placements.js';
 import type { ClusterNode } from './cluster-node.js';
 
@@ -48,9 +48,9 @@ export class EtcdTopicPlacements implements TopicPlacements {
     return this.node.brokers.some((registration) => registration.id === brokerId);
   }
 
-  brokerAddress(brokerId: number): string | undefined {
+  brokerEndpoint(brokerId: number): BrokerEndpoint | undefined {
     const broker = this.node.brokers.find((registration) => registration.id === brokerId);
-    return broker && `kafka ${broker.host}:${broker.kafkaPort}, http ${broker.host}:${broker.httpPort}`;
+    return broker && { id: broker.id, host: broker.host, kafkaPort: broker.kafkaPort, httpPort: broker.httpPort };
   }
 
   onChange(listener: (topic: string) => void): void {
