@@ -16,12 +16,12 @@
  *            (follower-batches.ts), truncation of a divergent tail or of
  *            everything (Kafka's truncateTo, truncateFullyAndStartAt)
  *
- * Appends, follower appends and truncations run in call order (a truncation
- * waits for the appends before it), each append all or nothing: most are validated
- * and written synchronously; one holding a large compressed batch is
- * validated in the pool first, and those behind it wait their turn. Waiting
- * for an fdatasync is the other asynchronous part, and one fdatasync serves
- * every append waiting on it (group commit).
+ * Appends, follower appends, truncations and leader-epoch starts run in call
+ * order (each waits for the appends before it), each append all or nothing:
+ * most are validated and written synchronously; one holding a large
+ * compressed batch is validated in the pool first, and those behind it wait
+ * their turn. Waiting for an fdatasync is the other asynchronous part, and
+ * one fdatasync serves every append waiting on it (group commit).
  */
 
 import fs from 'node:fs';
@@ -67,7 +67,7 @@ export interface PartitionLogOptions {
   tasks?: StorageTasks;
   /** Wall clock in milliseconds; tests move it. */
   clock?: () => number;
-  /** Stamped into every appended batch's partitionLeaderEpoch until startLeaderEpoch changes it; 0 by default. */
+  /** Stamped into every appended batch's partitionLeaderEpoch until a startLeaderEpoch's turn changes it; 0 by default. */
   leaderEpoch?: number;
   /** producer.id.expiration.ms: idempotent producers silent this long are forgotten. */
   producerIdExpirationMs?: number;
@@ -602,16 +602,25 @@ export class PartitionLog {
 
   /**
    * This replica leads in `epoch` from now on: leader appends stamp it into
-   * each batch. A newer epoch than the cache's latest starts at the log end
-   * now (Kafka assigns it when the broker becomes leader), so a follower
-   * asking where the previous epoch ends gets an answer before the first
-   * append. An older epoch than the latest is a caller's bug. Appends queued
-   * behind a pool validation are stamped with it when written; the caller
-   * stops its follower appends before leading (as Kafka stops the fetcher).
+   * each batch. Runs in turn, after every append, follower append and
+   * truncation queued before it (the caller has stopped fetching, but a
+   * follower append may still be in flight), so the epoch starts after their
+   * batches; appends issued after the call are stamped with it and come after
+   * it. A newer epoch than the cache's latest starts at the log end then
+   * (Kafka assigns it when the broker becomes leader), so a follower asking
+   * where the previous epoch ends gets an answer before the first append; the
+   * latest epoch again changes only the stamp. An older epoch than the latest
+   * is a caller's bug, checked in turn against what the queue left.
    */
-  startLeaderEpoch(epoch: number): void {
+  async startLeaderEpoch(epoch: number): Promise<void> {
     this.assertOpen();
     assert(Number.isSafeInteger(epoch) && epoch >= 0, `leader epoch ${epoch} of ${this.dir} is not a non-negative integer`);
+    await this.inTurn(() => this.recordLeaderEpoch(epoch));
+  }
+
+  /** startLeaderEpoch's turn: the entry written durably before the stamp changes. */
+  private recordLeaderEpoch(epoch: number): void {
+    this.assertOpen();
     assert(epoch >= this.epochs.latestEpoch, `leader epoch ${epoch} of ${this.dir} is older than its latest epoch ${this.epochs.latestEpoch}`);
     if (this.epochs.assign(epoch, this.logEndOffset)) {
       try {

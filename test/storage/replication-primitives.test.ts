@@ -49,7 +49,7 @@ function crashCopy(dir: string): string {
 async function leaderWith(epochs: number[], counts: number[], dir = tempDir(), options: Partial<PartitionLogOptions> = {}): Promise<PartitionLog> {
   const log = await openLog(dir, options);
   for (let i = 0; i < epochs.length; i++) {
-    if (epochs[i] !== log.latestLeaderEpoch) log.startLeaderEpoch(epochs[i]!);
+    if (epochs[i] !== log.latestLeaderEpoch) await log.startLeaderEpoch(epochs[i]!);
     await log.append(valuesBatch(`e${epochs[i]}-${i}`, counts[i]!));
   }
   return log;
@@ -67,7 +67,7 @@ describe('leader epochs', () => {
   it('stamps the epoch given at open, then the one startLeaderEpoch sets, into each appended batch', async () => {
     const log = await openLog(tempDir(), { leaderEpoch: 3 });
     await log.append(valuesBatch('a', 2));
-    log.startLeaderEpoch(5);
+    await log.startLeaderEpoch(5);
     await log.append(valuesBatch('b', 1, { partitionLeaderEpoch: 99 })); // a producer's value is overwritten
     expect(epochsOf(log.read(0, 1 << 20).bytes)).toEqual([3, 5]);
     expect(log.leaderEpochEntries()).toEqual([{ epoch: 3, startOffset: 0 }, { epoch: 5, startOffset: 2 }]);
@@ -76,12 +76,48 @@ describe('leader epochs', () => {
 
   it('starts a newer epoch at the log end when the replica becomes leader, before any append', async () => {
     const log = await leaderWith([0], [4]);
-    log.startLeaderEpoch(2);
+    await log.startLeaderEpoch(2);
     expect(log.latestLeaderEpoch).toBe(2);
     expect(log.leaderEpochEntries()).toEqual([{ epoch: 0, startOffset: 0 }, { epoch: 2, startOffset: 4 }]);
-    log.startLeaderEpoch(2); // the same epoch again: nothing new
+    await log.startLeaderEpoch(2); // the same epoch again: nothing new
     expect(log.leaderEpochEntries()).toHaveLength(2);
-    expect(() => log.startLeaderEpoch(1)).toThrow(/older than its latest epoch 2/);
+    await expect(log.startLeaderEpoch(1)).rejects.toThrow(/older than its latest epoch 2/);
+    await log.close();
+  });
+
+  it('starts the epoch in turn: after the follower batches queued before it, before the leader appends issued after it', async () => {
+    const log = await openLog();
+    const records = Array.from({ length: 40 }, (_, i) => ({ key: Buffer.from(`k${i}`), value: randomBytes(4096) }));
+    const large = buildBatch(records, { compression: CompressionCodec.Gzip });
+    expect(needsPoolValidation(large)).toBe(true);
+    const pooled = log.append(large); // offsets 0..39, validated in the pool: what follows waits its turn
+    const followed = log.appendAsFollower(valuesBatch('f', 2, { baseOffset: 40n, partitionLeaderEpoch: 3 })); // in flight, 40..41
+    const started = log.startLeaderEpoch(5);
+    const led = log.append(valuesBatch('led', 1)); // issued before the epoch is recorded: still stamped with it, after it
+    expect(await pooled).toMatchObject({ firstOffset: 0, lastOffset: 39 });
+    expect(await followed).toMatchObject({ firstOffset: 40, lastOffset: 41 });
+    await started;
+    expect(await led).toMatchObject({ firstOffset: 42, lastOffset: 42 });
+    expect(log.leaderEpochEntries()).toEqual([{ epoch: 0, startOffset: 0 }, { epoch: 3, startOffset: 40 }, { epoch: 5, startOffset: 42 }]);
+    expect(epochsOf(log.read(0, 1 << 20).bytes)).toEqual([0, 3, 5]);
+    await log.close();
+  });
+
+  it('checks the epoch against the latest once its turn comes: a newer one written by a follower append before it refuses it', async () => {
+    const log = await openLog();
+    const truncated = log.truncateTo(0); // asynchronous, in turn: the follower append waits behind it
+    const followed = log.appendAsFollower(valuesBatch('f', 2, { partitionLeaderEpoch: 7 }));
+    const refused = log.startLeaderEpoch(5);
+    await truncated;
+    expect(await followed).toMatchObject({ firstOffset: 0, lastOffset: 1 });
+    await expect(refused).rejects.toThrow(/leader epoch 5 of .* is older than its latest epoch 7/);
+    expect(log.leaderEpochEntries()).toEqual([{ epoch: 7, startOffset: 0 }]);
+    expect((await log.append(valuesBatch('led', 1))).firstOffset).toBe(2);
+    expect(epochsOf(log.read(0, 1 << 20).bytes)).toEqual([7, 0]); // the stamped epoch did not change
+    await log.startLeaderEpoch(7); // the latest epoch: only the stamp changes
+    await log.append(valuesBatch('led7', 1));
+    expect(log.leaderEpochEntries()).toEqual([{ epoch: 7, startOffset: 0 }]);
+    expect(epochsOf(log.read(0, 1 << 20).bytes)).toEqual([7, 0, 7]);
     await log.close();
   });
 
@@ -171,7 +207,7 @@ describe('leader epochs', () => {
     const dir = tempDir();
     const log = await leaderWith([0, 2], [3, 3], dir);
     await log.flush(); // recovery point 6
-    log.startLeaderEpoch(4);
+    await log.startLeaderEpoch(4);
     await log.append(valuesBatch('unflushed', 2));
     const copy = crashCopy(dir);
     await log.close();
@@ -240,7 +276,7 @@ describe('appendAsFollower', () => {
     const follower = await openLog();
     await follower.appendAsFollower(Buffer.from(leader.read(0, 1 << 20).bytes));
     expect(follower.producerEntries()).toEqual(leader.producerEntries());
-    follower.startLeaderEpoch(1);
+    await follower.startLeaderEpoch(1);
     expect(await follower.append(idempotent('q', 3, 2))).toMatchObject({ duplicate: true, firstOffset: 2, lastOffset: 4 });
     await expectRefused(follower.append(idempotent('x', 1, 9)), 'OUT_OF_ORDER_SEQUENCE_NUMBER');
     expect(await follower.append(idempotent('r', 1, 5))).toMatchObject({ firstOffset: 5, lastOffset: 5 });
@@ -392,7 +428,7 @@ describe('truncateTo', () => {
     expect(log.leaderEpochEntries()).toEqual([{ epoch: 0, startOffset: 0 }, { epoch: 1, startOffset: 4 }]);
     expect(fs.readFileSync(path.join(log.dir, EPOCH_FILE), 'utf8')).toBe('0\n2\n0 0\n1 4\n');
     expect(log.endOffsetForLeaderEpoch(1)).toEqual({ leaderEpoch: 1, endOffset: 8 });
-    log.startLeaderEpoch(5);
+    await log.startLeaderEpoch(5);
     await log.append(valuesBatch('new', 1));
     expect(log.leaderEpochEntries().at(-1)).toEqual({ epoch: 5, startOffset: 8 });
     await log.close();
@@ -445,7 +481,7 @@ describe('truncateFullyAndStartAt', () => {
   it('deletes every segment, snapshot, epoch and producer, and starts an empty log at the offset', async () => {
     const dir = tempDir();
     const log = await openLog(dir, { config: config({ segmentBytes: 1024 }) });
-    log.startLeaderEpoch(3);
+    await log.startLeaderEpoch(3);
     for (let i = 0; i < 30; i++) await log.append(valuesBatch(`p${i}`, 2, { producerId: PRODUCER, producerEpoch: 0, baseSequence: i * 2, valueBytes: 40 }));
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(snapshotOffsets(fs.readdirSync(dir)).length).toBeGreaterThan(0);
