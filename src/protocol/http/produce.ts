@@ -22,11 +22,19 @@
  * as Confluent's streaming mode reports per-record failures. The HTTP status
  * is an error only when nothing at all was written; a 200 may carry failed
  * reports, so check each `error_code`.
+ *
+ * Cluster mode: a request for partitions this broker does not lead is
+ * redirected (307) to their leader before anything is written
+ * (leader-redirect.ts says which leader for a request spanning several).
+ * Once writing has begun here, NOT_LEADER_OR_FOLLOWER is a 503 naming the
+ * leader (or a per-record error), never a redirect: following it would send
+ * records again that may already be written.
  */
 
 import type { Broker, ProducedRecord } from '../../broker/broker.js';
 import { clusterBase } from './cluster.js';
 import { errorResponse, type ErrorBody } from './errors.js';
+import { checkProduceLeader } from './leader-redirect.js';
 import { PRODUCE_GROUP_BYTES_MAX, PRODUCE_RECORDS_MAX } from './limits.js';
 import { parseProduceBody, type DataSummary, type ParsedRecord } from './records-json.js';
 import { parseJsonBody } from './request-json.js';
@@ -63,8 +71,13 @@ export function registerProduce(router: Router, broker: Broker): void {
     const base = clusterBase(broker, request);
     const topic = topicParam(request.params);
     const { records, batch } = parseProduceBody(parseJsonBody(request.body), PRODUCE_RECORDS_MAX);
+    checkProduceLeader(broker, topic, records);
     const { produced, failure } = await produceInGroups(broker, topic, records, groupBytesMax(broker, topic));
-    if (failure && produced.length === 0) throw failure.error;
+    if (failure && produced.length === 0) {
+      // Answered here, not thrown to the router: no redirect once writing has begun (see above).
+      exchange.fail(failure.error, null);
+      return;
+    }
     const reports = records.map((record, i) => {
       const result = produced[i];
       return result ? deliveryReport(base, topic, record, result) : failureReport(failure, i);

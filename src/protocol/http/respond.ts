@@ -75,11 +75,12 @@ export class Exchange {
     this.send(204, null, '');
   }
 
-  send(status: number, contentType: string | null, body: string | Buffer, closeConnection = false): void {
+  send(status: number, contentType: string | null, body: string | Buffer, closeConnection = false, headers: readonly Header[] = []): void {
     if (this.state !== 'open') return;
     this.res.cork(() => {
       this.res.writeStatus(statusLine(status));
       if (contentType !== null) this.res.writeHeader('content-type', contentType);
+      for (const [name, value] of headers) this.res.writeHeader(name, value);
       if (this.headOnly) this.res.endWithoutBody(typeof body === 'string' ? Buffer.byteLength(body) : body.length, closeConnection);
       else this.res.end(body, closeConnection);
     });
@@ -87,10 +88,14 @@ export class Exchange {
     this.finish('done', status);
   }
 
-  /** Answers with the error's status and Confluent-style body; returns the mapping (the router logs unexpected ones). */
-  fail(error: unknown): ErrorResponse {
-    const response = errorResponse(error);
-    this.send(response.status, 'application/json', JSON.stringify(response.body), response.closeConnection);
+  /**
+   * Answers with the error's status, headers and Confluent-style body;
+   * returns the mapping (the router logs unexpected ones). `redirectTarget`:
+   * errors.ts's errorResponse.
+   */
+  fail(error: unknown, redirectTarget: string | null = null): ErrorResponse {
+    const response = errorResponse(error, redirectTarget);
+    this.send(response.status, 'application/json', JSON.stringify(response.body), response.closeConnection, response.headers);
     return response;
   }
 

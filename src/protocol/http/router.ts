@@ -19,6 +19,8 @@ import { Exchange } from './respond.js';
 
 export interface RouteRequest {
   method: string;
+  /** Path and query as the client sent them: what a redirect to the partition's leader keeps. */
+  target: string;
   /** Path parameters in pattern order, percent-decoded. */
   params: string[];
   query: URLSearchParams;
@@ -82,7 +84,7 @@ export class Router {
         request = captureRequest(req, httpMethod, parameterCount);
         if (readsBody) body = exchange.readBody(HTTP_BODY_BYTES_MAX, declaredLength(request.headers));
       } catch (error) {
-        this.failed(exchange, error, pattern);
+        this.failed(exchange, error, pattern, null);
         return;
       }
       void this.run(exchange, request, body, handler, pattern);
@@ -94,7 +96,7 @@ export class Router {
       if (body) request.body = await body;
       await handler(exchange, request);
     } catch (error) {
-      this.failed(exchange, error, route);
+      this.failed(exchange, error, route, request.target);
     }
   }
 
@@ -102,25 +104,28 @@ export class Router {
     return new Exchange(res, this.metrics.observer(route, method), headOnly);
   }
 
-  private failed(exchange: Exchange, error: unknown, route: string): void {
+  /** `redirectTarget`: a handler that throws NOT_LEADER_OR_FOLLOWER has done nothing the leader would repeat, so it may redirect there. */
+  private failed(exchange: Exchange, error: unknown, route: string, redirectTarget: string | null): void {
     if (!exchange.isOpen || exchange.isStreaming) {
       // Nothing more can be said to this client; a stream ends itself with an error event.
       if (!(error instanceof HttpError)) this.logger.debug({ err: error, route }, 'HTTP exchange failed after its answer began');
       return;
     }
-    const response = exchange.fail(error);
+    const response = exchange.fail(error, redirectTarget);
     if (response.unexpected) this.logger.error({ err: error, route }, 'HTTP request failed');
   }
 }
 
 function captureRequest(req: HttpRequest, method: string, parameterCount: number): RouteRequest {
   // The raw query first: uWS decodes in place when asked for one key, which would corrupt it.
-  const query = new URLSearchParams(req.getQuery() ?? '');
+  const rawQuery = req.getQuery() ?? '';
+  const query = new URLSearchParams(rawQuery);
   const headers = new Map<string, string>();
   req.forEach((name, value) => headers.set(name, value));
   const params: string[] = [];
   for (let i = 0; i < parameterCount; i++) params.push(decodeParameter(req.getParameter(i) ?? ''));
-  return { method, params, query, headers, body: EMPTY_BODY };
+  const target = rawQuery === '' ? req.getUrl() : `${req.getUrl()}?${rawQuery}`;
+  return { method, target, params, query, headers, body: EMPTY_BODY };
 }
 
 const EMPTY_BODY = Buffer.alloc(0);

@@ -15,6 +15,7 @@ import { readBinaryProduce, type BinaryProduceRequest } from './binary-produce.j
 import { errorMessage, producedText, type ErrorContext } from './frames.js';
 import { GroupMember, type MemberHost } from './group-member.js';
 import { wireLimits, type WsLimits } from './limits.js';
+import { metadataMessage, type SelfAddress } from './metadata.js';
 import type { ReceiveBuffers } from './receive-buffers.js';
 import {
   PARTITION_ANY,
@@ -37,6 +38,8 @@ import { InvalidRequest, parseRequest, type JoinGroupRequest, type OffsetCommit,
 export interface SocketData {
   encoding: Encoding;
   connection: Connection | null;
+  /** How the client reached this broker (the upgrade's Host header). */
+  self: SelfAddress;
 }
 
 export interface ConnectionStats {
@@ -68,6 +71,7 @@ export class Connection implements PushTarget, MemberHost {
     private readonly limits: WsLimits,
     private readonly receiveBuffers: ReceiveBuffers,
     private readonly logger: Logger,
+    private readonly self: SelfAddress,
   ) {}
 
   start(): void {
@@ -166,6 +170,9 @@ export class Connection implements PushTarget, MemberHost {
         return;
       case 'leave':
         this.guarded(request.id, () => this.leave(request.id, request.group));
+        return;
+      case 'metadata':
+        this.guarded(request.id, () => this.send(metadataMessage(this.broker, this.self, request.id, request.topics)));
         return;
     }
   }

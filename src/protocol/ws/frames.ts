@@ -6,9 +6,9 @@
 
 import { isUtf8 } from 'node:buffer';
 import type { FetchResult, ProducedRecord } from '../../broker/broker.js';
-import { ERROR_CODES, FerryError } from '../../errors.js';
+import { ERROR_CODES, FerryError, NotLeaderError } from '../../errors.js';
 import { decodeBatches, type DecodedRecord } from '../../storage/records.js';
-import type { ErrorMessage, RecordsMessage, RequestId, WireRecord, WireValue } from './protocol.js';
+import { leaderSocketUrl, type ErrorMessage, type RecordsMessage, type RequestId, type WireRecord, type WireValue } from './protocol.js';
 
 export interface ErrorContext {
   id?: string | number | undefined;
@@ -29,6 +29,10 @@ export function errorMessage(error: unknown, context: ErrorContext): ErrorMessag
     message.error_name = error.errorName;
     message.retriable = error.retriable;
     message.message = error.message;
+  }
+  if (error instanceof NotLeaderError && error.leader) {
+    const { id, host, httpPort } = error.leader;
+    message.leader = { id, host, http_port: httpPort, url: leaderSocketUrl(host, httpPort) };
   }
   return message;
 }

@@ -9,6 +9,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t } fro
 import type { DoorContext } from '../door.js';
 import { Connection, type ConnectionStats, type SocketData } from './connection.js';
 import { WS_LIMITS, type WsLimits } from './limits.js';
+import { selfAddressOf } from './metadata.js';
 import { ReceiveBuffers } from './receive-buffers.js';
 import { ENCODINGS, PROTOCOL_VERSION, WS_PATH, type Encoding } from './protocol.js';
 
@@ -37,7 +38,7 @@ export function createWebSocketDoor(app: TemplatedApp, context: DoorContext, lim
     upgrade: (res, req, socketContext) => upgrade(res, req, socketContext, connections.size < limits.socketsMax),
     open: (ws) => {
       const data = ws.getUserData();
-      const connection = new Connection(ws, data.encoding, context.broker, limits, receiveBuffers, context.logger);
+      const connection = new Connection(ws, data.encoding, context.broker, limits, receiveBuffers, context.logger, data.self);
       data.connection = connection;
       connections.add(connection);
       connection.start();
@@ -76,6 +77,8 @@ function upgrade(res: HttpResponse, req: HttpRequest, socketContext: us_socket_c
     res.writeStatus('503 Service Unavailable').end('too many WebSocket connections');
     return;
   }
-  const data: SocketData = { encoding: encoding as Encoding, connection: null };
+  // Where the client reached this broker, for the metadata answer (metadata.ts); localhost when the header is odd.
+  const self = selfAddressOf(req.getHeader('host')) ?? { host: 'localhost', httpPort: 80 };
+  const data: SocketData = { encoding: encoding as Encoding, connection: null, self };
   res.upgrade(data, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), socketContext);
 }

@@ -122,6 +122,18 @@
  *                Stops the group's subscriptions and leaves (a static member too).
  *                Closing the socket leaves every group it joined without an
  *                instance_id.
+ *   metadata     {type:"metadata", id, topics?:[topic]}
+ *                -> {type:"metadata", id, brokers:[{id, host, http_port}],
+ *                    topics:[{topic, partitions:[{partition, leader, leader_epoch}]}]}
+ *                Who leads what, for a client that follows leaders (the client
+ *                library does): every topic, or those named (an unknown one is
+ *                UNKNOWN_TOPIC_OR_PARTITION). `brokers` are the live brokers
+ *                (a single node: itself); `http_port` is the HTTP and WebSocket
+ *                port, null for a broker this one cannot place (it leads none
+ *                of the partitions listed). `leader` is a broker id, -1 while
+ *                the partition has none (a failover under way: ask again).
+ *                The broker itself is listed with the host and port the client
+ *                reached it at (the upgrade's Host header).
  *   sync, heartbeat
  *                reserved: the door runs them on the member's behalf;
  *                -> error UNSUPPORTED_VERSION.
@@ -148,6 +160,11 @@
  *                the member in that group (fenced, or rejoining failed) and has
  *                dropped the membership. With none: the frame could not be read
  *                (malformed JSON, a binary frame too short to hold a request id).
+ *                NOT_LEADER_OR_FOLLOWER (cluster mode: this broker does not lead
+ *                the partition) carries `leader: {id, host, http_port, url}`,
+ *                the live leader, url its WebSocket door (ws://host:port/ws):
+ *                send the request there. LEADER_NOT_AVAILABLE (no leader during
+ *                a failover) carries none: wait a little, ask `metadata`.
  *
  * Values
  *
@@ -499,7 +516,13 @@ export interface LeaveRequest {
   group: string;
 }
 
-export type ClientMessage = ProduceRequest | SubscribeRequest | CreditRequest | UnsubscribeRequest | PingRequest | JoinRequest | CommitRequest | OffsetsRequest | LeaveRequest;
+export interface MetadataRequest {
+  type: 'metadata';
+  id?: RequestId;
+  topics?: string[];
+}
+
+export type ClientMessage = ProduceRequest | SubscribeRequest | CreditRequest | UnsubscribeRequest | PingRequest | JoinRequest | CommitRequest | OffsetsRequest | LeaveRequest | MetadataRequest;
 
 /** Kafka's group requests the door runs on a member's behalf: reserved, answered UNSUPPORTED_VERSION. */
 export const RESERVED_GROUP_TYPES: readonly string[] = ['sync', 'heartbeat'];
@@ -652,6 +675,40 @@ export interface LeftMessage {
   group: string;
 }
 
+/** A broker as the metadata answer and a NOT_LEADER_OR_FOLLOWER error name it. */
+export interface WireBroker {
+  id: number;
+  host: string;
+  /** HTTP and WebSocket; null when unknown (metadata only). */
+  http_port: number | null;
+}
+
+/** A partition's leader in a NOT_LEADER_OR_FOLLOWER error: `url` is its WebSocket door. */
+export interface WireLeader extends WireBroker {
+  http_port: number;
+  url: string;
+}
+
+export interface WirePartitionLeader {
+  partition: number;
+  /** -1: none now. */
+  leader: number;
+  leader_epoch: number;
+}
+
+export interface MetadataMessage {
+  type: 'metadata';
+  id?: RequestId;
+  brokers: WireBroker[];
+  topics: Array<{ topic: string; partitions: WirePartitionLeader[] }>;
+}
+
+/** A leader's WebSocket door, as NOT_LEADER_OR_FOLLOWER errors name it. */
+export function leaderSocketUrl(host: string, httpPort: number): string {
+  const bracketed = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  return `ws://${bracketed}:${httpPort}${WS_PATH}`;
+}
+
 export interface ErrorMessage {
   type: 'error';
   id?: RequestId;
@@ -662,6 +719,7 @@ export interface ErrorMessage {
   error_name: string;
   retriable: boolean;
   message: string;
+  leader?: WireLeader;
 }
 
 export type ServerMessage =
@@ -678,4 +736,5 @@ export type ServerMessage =
   | CommittedMessage
   | CommittedOffsetsMessage
   | LeftMessage
+  | MetadataMessage
   | ErrorMessage;

@@ -28,7 +28,8 @@ export type Request =
   | JoinGroupRequest
   | { type: 'commit'; id: RequestId | undefined; group: string; offsets: OffsetCommit[] }
   | { type: 'offsets'; id: RequestId | undefined; group: string; topics: string[] | null }
-  | { type: 'leave'; id: RequestId | undefined; group: string };
+  | { type: 'leave'; id: RequestId | undefined; group: string }
+  | { type: 'metadata'; id: RequestId | undefined; topics: string[] | null };
 
 export interface JoinGroupRequest {
   type: 'join';
@@ -97,6 +98,8 @@ export function parseRequest(text: string): Request {
       return { type, id, group: fields.string('group'), topics: fields.raw('topics') === undefined ? null : fields.topics('topics') };
     case 'leave':
       return { type, id, group: fields.string('group') };
+    case 'metadata':
+      return { type, id, topics: fields.raw('topics') === undefined ? null : fields.topics('topics') };
     default:
       if (typeof type === 'string' && RESERVED_GROUP_TYPES.includes(type)) {
         throw new InvalidRequest(id, `"${type}" is reserved: the door runs it on a group member's behalf after "join"`, 'UNSUPPORTED_VERSION');
