@@ -12,8 +12,21 @@ const CLIENT_ERROR_CODES: Readonly<Record<string, number>> = {
   UNSUPPORTED_COMPRESSION_TYPE: 76,
 };
 
+/** A partition's leader as a NOT_LEADER_OR_FOLLOWER error names it (protocol.ts's WireLeader). */
+export interface LeaderAddress {
+  id: number;
+  host: string;
+  http_port: number;
+  /** Its WebSocket door. */
+  url: string;
+}
+
 export class FerryClientError extends Error {
   readonly errorCode: number;
+  /** NOT_LEADER_OR_FOLLOWER in a cluster: where the partition's leader is. */
+  leader: LeaderAddress | undefined;
+  /** The request never reached a broker (its socket closed first): sending it again cannot repeat it. */
+  unsent = false;
 
   constructor(
     readonly errorName: string,

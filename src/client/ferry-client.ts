@@ -16,6 +16,13 @@
  * binary connection), as binary produce frames: record batches built here
  * (batch-encoder.ts, CRC32C in JS) that the broker appends as sent. Calls of
  * one event-loop turn are merged into one request (produce-coalescer.ts).
+ *
+ * In a Ferry cluster the client follows partition leaders (followLeaders,
+ * on by default; leader-follower.ts): a produce or subscription that the
+ * broker refuses because another broker leads the partition, or that a
+ * failover interrupts, goes to the leader over a second socket, opened once
+ * and reused. Against one broker nothing changes: one socket, and no
+ * metadata request unless an error calls for one.
  */
 
 import {
@@ -30,6 +37,8 @@ import {
   type CommittedOffsetsMessage,
   type JoinedMessage,
   type LeaveRequest,
+  type MetadataMessage,
+  type MetadataRequest,
   type OffsetsRequest,
   type WireCommittedOffset,
   RECORDS_FRAME_HEADER_BYTES,
@@ -49,6 +58,7 @@ import {
 import { DECOMPRESSED_BYTES_MAX_DEFAULT } from './batch-decoder.js';
 import { BATCH_BYTES_MAX_DEFAULT, encodeProduceFrame, setProduceFrameRequestId } from './batch-encoder.js';
 import { FerryClientError, clientClosedError, corruptError, networkError } from './errors.js';
+import { LeaderFollower, isFollowable, type LeaderLink } from './leader-follower.js';
 import { ProduceCoalescer, type ProduceTarget } from './produce-coalescer.js';
 import { GroupMembership, type JoinOptions, type MembershipLink, type OffsetToCommit } from './group-membership.js';
 import { toWireValue, type ProduceInput, type ValueInput } from './record.js';
@@ -79,6 +89,12 @@ export interface FerryClientOptions {
   queuedRequestsMax?: number;
   /** Default credit window of a subscription. */
   windowBytes?: number;
+  /**
+   * In a cluster, send produces and subscriptions to their partition's
+   * leader when the broker says it is another (leader-follower.ts). Default true.
+   */
+  followLeaders?: boolean;
+  /** This socket's own state changes (not those of the sockets opened to leaders). */
   onConnectionChange?: (change: ConnectionChange) => void;
   /** Errors about no request or subscription in particular (a frame the broker could not read). */
   onError?: (error: FerryClientError) => void;
@@ -123,7 +139,7 @@ interface BinaryRequest {
 }
 
 interface QueuedRequest extends PendingRequest {
-  message: Omit<ProduceRequest, 'id'> | Omit<PingRequest, 'id'> | Omit<CommitRequest, 'id'> | Omit<OffsetsRequest, 'id'> | Omit<LeaveRequest, 'id'> | BinaryRequest;
+  message: Omit<ProduceRequest, 'id'> | Omit<PingRequest, 'id'> | Omit<CommitRequest, 'id'> | Omit<OffsetsRequest, 'id'> | Omit<LeaveRequest, 'id'> | Omit<MetadataRequest, 'id'> | BinaryRequest;
 }
 
 /** One socket's state: requests awaiting answers and subscriptions by the broker's ids. */
@@ -142,8 +158,12 @@ class Session {
   }
 }
 
-export class FerryClient {
+export class FerryClient implements LeaderLink {
   private readonly options: Required<Omit<FerryClientOptions, 'WebSocket' | 'onConnectionChange' | 'onError'>>;
+  /** This client's leader routing (the client the caller holds), null on the sockets it opens to leaders. */
+  private readonly follower: LeaderFollower | null;
+  /** Who moves a subscription that failed here for a leader change: the follower of the client the caller holds. */
+  private mover: LeaderFollower | null = null;
   /** Topic names as produce frames carry them, encoded once. */
   private readonly topicBytes = new Map<string, Uint8Array>();
   private readonly coalescer: ProduceCoalescer;
@@ -188,8 +208,11 @@ export class FerryClient {
       reconnectDelayMaxMs: options.reconnectDelayMaxMs ?? CLIENT_DEFAULTS.reconnectDelayMaxMs,
       queuedRequestsMax: options.queuedRequestsMax ?? CLIENT_DEFAULTS.queuedRequestsMax,
       windowBytes: options.windowBytes ?? CLIENT_DEFAULTS.windowBytes,
+      followLeaders: options.followLeaders ?? true,
     };
     this.url = socketUrl(url, this.options.encoding);
+    this.follower = this.options.followLeaders ? new LeaderFollower(this, (leaderUrl) => this.openPeer(leaderUrl, options)) : null;
+    this.mover = this.follower;
     this.coalescer = new ProduceCoalescer((target, records) => this.sendProduce(target, records), this.options.batchBytesMax);
   }
 
@@ -211,6 +234,32 @@ export class FerryClient {
     return this.options.encoding;
   }
 
+  /** Where this client's own socket connects (LeaderLink). */
+  get socketUrl(): string {
+    return this.url;
+  }
+
+  /** Closed for good (LeaderLink). */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** The live brokers and each partition's leader and leader epoch, of `topics` or of every topic. */
+  async metadata(topics?: readonly string[]): Promise<MetadataMessage> {
+    const message: Omit<MetadataRequest, 'id'> = { type: 'metadata' };
+    if (topics) message.topics = [...topics];
+    return (await this.request(message)) as MetadataMessage;
+  }
+
+  /** A socket to a leader for this client's follower: the same options, no reconnect (a lost one is looked up again), no following of its own. */
+  private async openPeer(url: string, options: FerryClientOptions): Promise<LeaderLink> {
+    const { onConnectionChange: _ownOnly, ...peerOptions } = options;
+    const peer = await FerryClient.connect(url, { ...peerOptions, reconnect: false, followLeaders: false });
+    peer.mover = this.follower;
+    if (this.closed) await peer.close();
+    return peer;
+  }
+
   // --- produce -----------------------------------------------------------------------------
 
   produce(topic: string, record: ProduceInput, options?: ProduceOptions): Promise<ProducedResult>;
@@ -224,9 +273,15 @@ export class FerryClient {
     if (this.closed) throw clientClosedError();
     const many = isRecordList(records);
     const list = many ? records : [records];
-    const partition = this.options.produceEncoding === 'binary' ? framePartition(list) : null;
-    const results = await this.coalescer.add({ topic, partition, acks: options.acks }, list);
+    const results = this.follower ? await this.follower.produce(topic, commonPartition(list), list, options.acks) : await this.produceHere(topic, list, options.acks);
     return many ? results : results[0]!;
+  }
+
+  /** Produces over this client's own socket (LeaderLink): no following. */
+  produceHere(topic: string, records: readonly ProduceInput[], acks: WireAcks | undefined): Promise<ProducedResult[]> {
+    if (this.closed) return Promise.reject(unsent(clientClosedError()));
+    const partition = this.options.produceEncoding === 'binary' ? framePartition(records) : null;
+    return this.coalescer.add({ topic, partition, acks }, records);
   }
 
   private sendProduce(target: ProduceTarget, records: readonly ProduceInput[]): Promise<ProducedResult[]> {
@@ -314,7 +369,11 @@ export class FerryClient {
 
   /** Ends every subscription, fails what is queued, closes the socket; no reconnect after. */
   async close(): Promise<void> {
-    if (this.closed && !this.session) return;
+    const peersClosed = this.follower?.close();
+    if (this.closed && !this.session) {
+      await peersClosed;
+      return;
+    }
     this.closed = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
@@ -324,7 +383,10 @@ export class FerryClient {
     for (const membership of this.memberships) membership.end();
     this.memberships.clear();
     const session = this.session;
-    if (!session) return;
+    if (!session) {
+      await peersClosed;
+      return;
+    }
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, CLOSE_WAIT_MS);
       this.closeWaiters.push(() => {
@@ -333,6 +395,7 @@ export class FerryClient {
       });
       session.socket.close(CLOSE_NORMAL, 'client closed');
     });
+    await peersClosed;
   }
 
   // --- the socket --------------------------------------------------------------------------
@@ -422,15 +485,13 @@ export class FerryClient {
 
   private onError(session: Session, message: ErrorMessage): void {
     const error = new FerryClientError(message.error_name, message.message, message.retriable, message.error_code);
+    error.leader = message.leader;
     if (message.id !== undefined && typeof message.id === 'number' && session.pending.has(message.id)) {
       this.settle(session, message.id, (pending) => pending.reject(error));
     } else if (message.subscription !== undefined) {
       const subscription = session.subscriptions.get(message.subscription);
       session.subscriptions.delete(message.subscription);
-      if (subscription) {
-        this.subscriptions.delete(subscription);
-        subscription.fail(error);
-      }
+      if (subscription) this.subscriptionFailed(subscription, error);
     } else if (message.group !== undefined && this.membershipOf(message.group)) {
       const membership = this.membershipOf(message.group)!;
       this.memberships.delete(membership);
@@ -465,8 +526,14 @@ export class FerryClient {
 
   private shutDown(error: FerryClientError): void {
     this.closed = true;
-    for (const queued of this.queue.splice(0)) queued.reject(error);
-    for (const subscription of this.subscriptions) subscription.fail(error);
+    // Never sent: a follower may send them elsewhere without repeating a write.
+    for (const queued of this.queue.splice(0)) queued.reject(unsent(error));
+    // A socket to a leader hands its subscriptions back to the follower, which finds the new leader; the caller's own socket fails them, as without following.
+    const moved = this.follower === null;
+    for (const subscription of [...this.subscriptions]) {
+      if (moved) this.subscriptionFailed(subscription, unsent(error));
+      else subscription.fail(error);
+    }
     this.subscriptions.clear();
     for (const membership of this.memberships) membership.fail(error);
     this.memberships.clear();
@@ -567,10 +634,30 @@ export class FerryClient {
       },
       reject: (error) => {
         if (error instanceof FerryClientError && (error.errorName === 'NETWORK_EXCEPTION' || error.errorName === 'CLIENT_CLOSED')) return; // the next socket resubscribes
-        this.subscriptions.delete(subscription);
-        subscription.fail(error);
+        this.subscriptionFailed(subscription, error);
       },
     });
+  }
+
+  /** Ends `subscription` here: it moves to its leader when a leader change explains the error (and someone follows), else it fails. */
+  private subscriptionFailed(subscription: Subscription, error: Error): void {
+    this.subscriptions.delete(subscription);
+    if (this.mover && isFollowable(error) && subscription.active) {
+      void this.mover.move(subscription, error);
+      return;
+    }
+    subscription.fail(error);
+  }
+
+  /** Takes over a subscription from another of the follower's sockets (LeaderLink): resubscribes here from its positions. */
+  adopt(subscription: Subscription): void {
+    if (this.closed) {
+      this.subscriptionFailed(subscription, unsent(clientClosedError()));
+      return;
+    }
+    subscription.relink(this.link);
+    this.subscriptions.add(subscription);
+    if (this.session?.ready) this.attach(this.session, subscription);
   }
 
   private sendCredit(serverId: number, bytes: number): void {
@@ -634,6 +721,19 @@ export class FerryClient {
 }
 
 const ignoredAnswer: PendingRequest = { counted: false, resolve: () => undefined, reject: () => undefined };
+
+/** The partition every record names, else undefined: a route per partition where one is known. */
+function commonPartition(records: readonly ProduceInput[]): number | undefined {
+  const partition = records[0]?.partition;
+  for (const record of records) if (record.partition !== partition) return undefined;
+  return partition;
+}
+
+function unsent(error: FerryClientError): FerryClientError {
+  const copy = new FerryClientError(error.errorName, error.message, error.retriable, error.errorCode);
+  copy.unsent = true;
+  return copy;
+}
 
 function isRecordList(records: ProduceInput | readonly ProduceInput[]): records is readonly ProduceInput[] {
   return Array.isArray(records);

@@ -48,8 +48,11 @@ export class Subscription implements AsyncIterableIterator<ConsumedRecord, undef
   private readonly credit: CreditWindow;
   private readonly queue: PushQueue;
 
+  /** The client whose socket carries the subscription; it changes when the subscription follows a leader (leader-follower.ts). */
+  private link: SubscriptionLink;
+
   constructor(
-    private readonly link: SubscriptionLink,
+    link: SubscriptionLink,
     readonly topic: string,
     private readonly options: Readonly<SubscribeOptions>,
     windowBytes: number,
@@ -60,13 +63,26 @@ export class Subscription implements AsyncIterableIterator<ConsumedRecord, undef
       this.rejectReady = reject;
     });
     this.ready.catch(() => undefined); // the caller may never look at it
-    this.credit = new CreditWindow(link, windowBytes, null);
+    this.link = link;
+    // Credit goes through whichever link holds the subscription now.
+    this.credit = new CreditWindow({ sendCredit: (serverId, bytes) => this.link.sendCredit(serverId, bytes) }, windowBytes, null);
     this.queue = new PushQueue(decompressedBytesMax, { undecodable: () => this.close() });
   }
 
   /** Each partition's next offset: where a resubscribe would start. */
   currentPositions(): PartitionOffset[] {
     return [...this.positions].map(([partition, offset]) => ({ partition, offset }));
+  }
+
+  /** The partitions asked for when subscribing (undefined: every partition). */
+  requestedPartitions(): readonly number[] | undefined {
+    return this.options.partitions;
+  }
+
+  /** Moves to another client's socket: detached until that one resubscribes it from its positions. */
+  relink(link: SubscriptionLink): void {
+    this.credit.serverId = null;
+    this.link = link;
   }
 
   get active(): boolean {

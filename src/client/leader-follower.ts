@@ -1,0 +1,229 @@
+/**
+ * Following partition leaders in a Ferry cluster: where a FerryClient sends
+ * a produce or a subscription when its own broker does not lead the
+ * partition (NOT_LEADER_OR_FOLLOWER), when the partition has no leader for a
+ * moment (LEADER_NOT_AVAILABLE, a failover under way) or when the socket to
+ * a leader closed (the broker died).
+ *
+ * The client's own socket (its "home", the URL it was given) is tried first,
+ * so a single node, and a cluster whose leader the client reached, costs
+ * nothing more: no metadata round trip until an error says so. Otherwise
+ * the leader named in the error, or else the broker the `metadata` answer
+ * names (asked of any open socket, after a backoff), gets a socket of its
+ * own (a "peer", opened once and reused; a peer does not reconnect: a lost
+ * one is dropped and the leader looked up again). Routes are remembered per
+ * topic (and partition, when the request names one).
+ *
+ * Produce is retried at most PRODUCE_ATTEMPTS_MAX times, and only where the
+ * broker cannot have written the records: refused before the append
+ * (NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE, NOT_ENOUGH_REPLICAS) or
+ * never sent. A produce sent and unanswered when its socket closed may have
+ * been written: it fails with NETWORK_EXCEPTION and the caller decides, as
+ * a Kafka producer without idempotence would have to.
+ *
+ * A subscription moves to the new leader's socket with its own positions
+ * (the offset after the last push it received), and what it had received
+ * stays queued for the caller: no record lost or repeated. It keeps trying,
+ * with capped backoff, while the partition is leaderless. A subscription
+ * follows one leader: subscribe per partition where a topic's partitions
+ * are led by different brokers.
+ */
+
+import { leaderSocketUrl, type MetadataMessage, type ProducedResult, type WireAcks } from '../protocol/ws/protocol.js';
+import { FerryClientError } from './errors.js';
+import type { ProduceInput } from './record.js';
+import type { Subscription } from './subscription.js';
+
+/** Tries of one produce across leader changes: a failover takes about a lease TTL, which the backoff covers. */
+export const PRODUCE_ATTEMPTS_MAX = 12;
+export const FOLLOW_DELAY_MIN_MS = 100;
+export const FOLLOW_DELAY_MAX_MS = 2_000;
+/** Peer sockets one client keeps open at most (one per broker that leads something it uses). */
+export const PEERS_MAX = 64;
+
+/** Errors a leader change explains: the request may go again, to the leader. */
+const FOLLOWED_ERRORS: ReadonlySet<string> = new Set(['NOT_LEADER_OR_FOLLOWER', 'LEADER_NOT_AVAILABLE', 'NOT_ENOUGH_REPLICAS', 'FENCED_LEADER_EPOCH', 'UNKNOWN_LEADER_EPOCH']);
+
+/** One broker's socket, as the follower uses it (a FerryClient: the home or a peer). */
+export interface LeaderLink {
+  /** Where it connects: ws://host:port/ws?encoding=... */
+  readonly socketUrl: string;
+  /** Closed for good (a peer that lost its socket, or the client closed). */
+  readonly isClosed: boolean;
+  readonly connected: boolean;
+  produceHere(topic: string, records: readonly ProduceInput[], acks: WireAcks | undefined): Promise<ProducedResult[]>;
+  metadata(topics?: readonly string[]): Promise<MetadataMessage>;
+  /** Takes `subscription` over: it resubscribes here from its positions. */
+  adopt(subscription: Subscription): void;
+  close(): Promise<void>;
+}
+
+/** Opens a peer link to `url` (ws://host:port/ws); resolves once it is ready. */
+export type PeerOpener = (url: string) => Promise<LeaderLink>;
+
+/** A produce may go again elsewhere; a subscription may move. */
+export function isFollowable(error: unknown): error is FerryClientError {
+  return error instanceof FerryClientError && (FOLLOWED_ERRORS.has(error.errorName) || error.unsent);
+}
+
+export class LeaderFollower {
+  private readonly peers = new Map<string, Promise<LeaderLink>>();
+  /** topic or topic/partition -> the key of the link that led it last. */
+  private readonly routes = new Map<string, string>();
+  private closed = false;
+
+  constructor(
+    private readonly home: LeaderLink,
+    private readonly openPeer: PeerOpener,
+  ) {}
+
+  // --- produce -----------------------------------------------------------------------------
+
+  async produce(topic: string, partition: number | undefined, records: readonly ProduceInput[], acks: WireAcks | undefined): Promise<ProducedResult[]> {
+    const route = routeKey(topic, partition);
+    for (let attempt = 1; ; attempt++) {
+      const link = await this.routed(route);
+      let failure: FerryClientError;
+      try {
+        return await link.produceHere(topic, records, acks);
+      } catch (error) {
+        if (!isFollowable(error) || attempt >= PRODUCE_ATTEMPTS_MAX || this.closed) throw error;
+        failure = error;
+      }
+      try {
+        await this.reroute(route, topic, partition ?? 0, failure, attempt);
+      } catch {
+        // No link could say where the leader is (or its socket would not open): the next attempt tries again.
+      }
+    }
+  }
+
+  // --- subscriptions -----------------------------------------------------------------------
+
+  /** `subscription` failed on its link for `error` (isFollowable): find its leader and hand it over, retrying with backoff. */
+  async move(subscription: Subscription, error: FerryClientError): Promise<void> {
+    const partition = subscription.currentPositions()[0]?.partition ?? subscription.requestedPartitions()?.[0] ?? 0;
+    const route = routeKey(subscription.topic, undefined);
+    let reason: FerryClientError | null = error;
+    for (let attempt = 1; subscription.active && !this.closed; attempt++) {
+      try {
+        await this.reroute(route, subscription.topic, partition, reason, attempt);
+        const link = await this.routed(route);
+        if (!subscription.active) return;
+        link.adopt(subscription);
+        return;
+      } catch (lookupError) {
+        // No socket to ask, or the leader's would not open: try again after the next backoff.
+        reason = lookupError instanceof FerryClientError ? lookupError : null;
+      }
+    }
+  }
+
+  // --- routes and links --------------------------------------------------------------------
+
+  /** Closes every peer link. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const peers = [...this.peers.values()];
+    this.peers.clear();
+    await Promise.all(peers.map((peer) => peer.then((link) => link.close(), () => undefined)));
+  }
+
+  /** The link `route` goes to: its leader's when known and still open, else home. */
+  private async routed(route: string): Promise<LeaderLink> {
+    const key = this.routes.get(route);
+    if (key === undefined) return this.home;
+    const peer = this.peers.get(key);
+    if (!peer) return this.home;
+    try {
+      const link = await peer;
+      if (!link.isClosed) return link;
+    } catch {
+      // Would not open: looked up again below.
+    }
+    this.dropPeer(key);
+    this.routes.delete(route);
+    return this.home;
+  }
+
+  /**
+   * Points `route` at the leader: the one `error` names at once, otherwise
+   * after a backoff the one metadata names. Throws when no link can say.
+   */
+  private async reroute(route: string, topic: string, partition: number, error: FerryClientError | null, attempt: number): Promise<void> {
+    const named = error?.leader?.url;
+    if (named !== undefined && attempt === 1) {
+      await this.point(route, named);
+      return;
+    }
+    await sleep(followDelayMs(attempt));
+    const url = await this.leaderUrl(topic, partition);
+    if (url !== null) await this.point(route, url);
+  }
+
+  private async point(route: string, url: string): Promise<void> {
+    const key = linkKey(url);
+    if (key === linkKey(this.home.socketUrl)) {
+      this.routes.delete(route);
+      return;
+    }
+    const link = await this.peer(key, url);
+    // A peer that lost its socket since: open a new one (the broker may be back).
+    if (link.isClosed) {
+      this.dropPeer(key);
+      await this.peer(key, url);
+    }
+    this.routes.set(route, key);
+  }
+
+  private peer(key: string, url: string): Promise<LeaderLink> {
+    const open = this.peers.get(key);
+    if (open) return open;
+    if (this.peers.size >= PEERS_MAX) throw new FerryClientError('NETWORK_EXCEPTION', `this client already keeps ${PEERS_MAX} sockets to leaders`, true);
+    const opening = this.openPeer(url);
+    this.peers.set(key, opening);
+    opening.catch(() => this.dropPeer(key));
+    return opening;
+  }
+
+  private dropPeer(key: string): void {
+    const peer = this.peers.get(key);
+    this.peers.delete(key);
+    void peer?.then((link) => link.close(), () => undefined);
+  }
+
+  /** The leader's socket URL as some open link's metadata says; null while it has none (failover) or names none we can reach. */
+  private async leaderUrl(topic: string, partition: number): Promise<string | null> {
+    const metadata = await (await this.anyOpenLink()).metadata([topic]);
+    const leader = metadata.topics.find((entry) => entry.topic === topic)?.partitions.find((entry) => entry.partition === partition)?.leader ?? -1;
+    const broker = metadata.brokers.find((entry) => entry.id === leader);
+    return broker && broker.http_port !== null ? leaderSocketUrl(broker.host, broker.http_port) : null;
+  }
+
+  private async anyOpenLink(): Promise<LeaderLink> {
+    if (this.home.connected) return this.home;
+    for (const peer of this.peers.values()) {
+      const link = await peer.catch(() => null);
+      if (link?.connected) return link;
+    }
+    throw new FerryClientError('NETWORK_EXCEPTION', 'no open socket to ask which broker leads the partition', true);
+  }
+}
+
+function routeKey(topic: string, partition: number | undefined): string {
+  return partition === undefined ? topic : `${topic}\u0000${partition}`;
+}
+
+/** host:port: one link per broker whatever the path and query. */
+function linkKey(url: string): string {
+  return new URL(url).host;
+}
+
+function followDelayMs(attempt: number): number {
+  const backoffMs = Math.min(FOLLOW_DELAY_MAX_MS, FOLLOW_DELAY_MIN_MS * 2 ** (attempt - 1));
+  return Math.round(backoffMs * (0.5 + Math.random() / 2));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
