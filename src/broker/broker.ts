@@ -784,7 +784,7 @@ export class Broker {
         }
         if (local && samePlacement(local.placement, placement)) continue;
         const log = local?.log ?? (await this.logs.getOrCreate(name, partition));
-        this.applyReplicaPlacement(name, partition, log, placement, local);
+        await this.applyReplicaPlacement(name, partition, log, placement, local);
       }
     };
     const applied = this.applying.then(apply);
@@ -793,7 +793,7 @@ export class Broker {
   }
 
   /** Makes this broker the partition's leader or follower as `placement` says, starting or stopping what each role runs. */
-  private applyReplicaPlacement(topic: string, partition: number, log: PartitionLog, placement: PartitionPlacement, known: LocalReplica | undefined): void {
+  private async applyReplicaPlacement(topic: string, partition: number, log: PartitionLog, placement: PartitionPlacement, known: LocalReplica | undefined): Promise<void> {
     const key = partitionKey(topic, partition);
     const local: LocalReplica = known ?? { placement, log, leader: null, followerHighWatermark: log.logStartOffset, followed: null, proposedIsr: '', proposedAtMs: 0 };
     const before = known?.placement;
@@ -808,7 +808,9 @@ export class Broker {
       this.stopFollowing(topic, partition, local);
       const highWatermark = local.leader?.highWatermark ?? local.followerHighWatermark;
       local.leader?.close();
-      log.startLeaderEpoch(placement.leaderEpoch);
+      local.leader = null;
+      // In the log's turn: a follower append still in flight lands before the new epoch starts. Produce meanwhile is refused (no leader yet) and retried.
+      await log.startLeaderEpoch(placement.leaderEpoch);
       local.leader = new LeaderReplica(log, this.brokerId, placement, highWatermark, () => this.now(), () => this.waiters.wake(log));
       return;
     }

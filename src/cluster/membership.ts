@@ -17,8 +17,12 @@
  * expired meanwhile and another broker took over its partitions: until
  * etcd confirms the lease (one keepalive sent after the stall answers with
  * time left) it is `stalled`, and the broker takes no writes as a leader.
- * An etcd outage alone does not stall it: etcd extends leases when it comes
- * back, so the broker keeps serving through one.
+ * An etcd outage alone does not stall it, even once etcd3 gives the lease
+ * up (twice the TTL without an answer): etcd extends leases when it comes
+ * back, so the broker keeps serving through an outage, as Kafka's brokers
+ * do through a ZooKeeper one. acks=all stays safe either way: a broker that
+ * was replaced cannot advance its high watermark without the followers,
+ * which fetch from the new leader.
  */
 
 import { EventEmitter } from 'node:events';
@@ -88,10 +92,10 @@ export class BrokerMembership extends EventEmitter<MembershipEvents> {
     return this.lease !== null;
   }
 
-  /** Registered, and not stalled since etcd last confirmed the lease: this broker may act as a leader. */
+  /** Not stalled since etcd last confirmed the lease: this broker may act as a leader (also while etcd is unreachable). */
   get confirmed(): boolean {
     this.checkStall();
-    return this.lease !== null && !this.stalled;
+    return !this.stalled;
   }
 
   /** Half the TTL: a keepalive goes every third of it, so a live broker never stands still this long between two. */
@@ -177,8 +181,6 @@ export class BrokerMembership extends EventEmitter<MembershipEvents> {
   private leaseLost(lease: Lease, error: Error): void {
     if (this.closed || lease !== this.lease) return;
     this.lease = null;
-    // Whoever took over meanwhile is unknown until the node has re-read the cluster after registering again.
-    this.stalled = true;
     this.options.logger.warn({ error: error.message }, 'cluster lease lost; registering again');
     this.emit('lost');
     void this.registerAgain();

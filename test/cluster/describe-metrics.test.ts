@@ -12,10 +12,10 @@ import { promisify } from 'node:util';
 import type { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectEtcd } from '../../src/cluster/etcd-client.js';
-import { clusterKeys, decodePartitionState, type PartitionState } from '../../src/cluster/keys.js';
+import { clusterKeys, type PartitionState } from '../../src/cluster/keys.js';
 import { metricValue } from '../protocol/http/helpers.js';
 import { BUILT_CLI, killAll, startBroker, waitFor, type BrokerProcess } from './brokers.js';
-import { startEtcd, type RunningEtcd } from './etcd.js';
+import { partitionStates, startEtcd, type RunningEtcd } from './etcd.js';
 
 const CLUSTER = 'describe-metrics';
 const keys = clusterKeys(CLUSTER);
@@ -44,11 +44,8 @@ async function ferry(broker: BrokerProcess, ...args: string[]): Promise<string> 
   return (await run(process.execPath, [BUILT_CLI, '--http', `http://127.0.0.1:${broker.httpPort}`, ...args])).stdout;
 }
 
-async function statesInEtcd(topic: string): Promise<PartitionState[]> {
-  const found = await client.getAll().prefix(`${keys.partitionsPrefix}${topic}/`).exec();
-  const states: PartitionState[] = [];
-  for (const kv of found.kvs) states[Number(kv.key.toString().split('/').at(-1))] = decodePartitionState(kv.key.toString(), kv.value.toString());
-  return states;
+function statesInEtcd(topic: string): Promise<PartitionState[]> {
+  return partitionStates(client, keys, topic);
 }
 
 interface Gauges {

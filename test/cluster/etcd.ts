@@ -2,7 +2,7 @@
  * A throwaway single-member etcd for the cluster tests: Debian's etcd-server
  * (/usr/bin/etcd, installed by scripts/install-test-deps.sh, which npm test
  * runs) on loopback, on free ports, with a temporary data directory that
- * stop() removes.
+ * stop() removes; restart() brings it back on the same directory.
  */
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -11,6 +11,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Etcd3 } from 'etcd3';
+import { decodePartitionState, type ClusterKeys, type PartitionState } from '../../src/cluster/keys.js';
 
 export const ETCD_BINARY = '/usr/bin/etcd';
 const READY_TIMEOUT_MS = 15_000;
@@ -20,6 +22,8 @@ export interface RunningEtcd {
   /** The client URL, http://127.0.0.1:<port>. */
   endpoint: string;
   stop(): Promise<void>;
+  /** SIGKILLs etcd and starts it again on the same data directory and ports after `downMs`. */
+  restart(downMs: number): Promise<void>;
 }
 
 async function freePort(): Promise<number> {
@@ -36,26 +40,41 @@ export async function startEtcd(): Promise<RunningEtcd> {
   const clientUrl = `http://127.0.0.1:${await freePort()}`;
   const peerUrl = `http://127.0.0.1:${await freePort()}`;
   const name = 'ferry-test';
-  const child = spawn(
-    ETCD_BINARY,
-    ['--name', name, '--data-dir', dataDir, '--listen-client-urls', clientUrl, '--advertise-client-urls', clientUrl, '--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl, '--initial-cluster', `${name}=${peerUrl}`, '--log-level', 'error'],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  const args = ['--name', name, '--data-dir', dataDir, '--listen-client-urls', clientUrl, '--advertise-client-urls', clientUrl, '--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl, '--initial-cluster', `${name}=${peerUrl}`, '--log-level', 'error'];
+  let member = await spawnMember(args, clientUrl);
+  const stop = async (): Promise<void> => {
+    await member.kill();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  };
+  const restart = async (downMs: number): Promise<void> => {
+    await member.kill();
+    await sleep(downMs);
+    member = await spawnMember(args, clientUrl);
+  };
+  return { endpoint: clientUrl, stop, restart };
+}
+
+interface Member {
+  kill(): Promise<void>;
+}
+
+/** One etcd process on `args`, resolved once healthy (killed again if it never is). */
+async function spawnMember(args: string[], clientUrl: string): Promise<Member> {
+  const child = spawn(ETCD_BINARY, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const stop = async (): Promise<void> => {
+  const kill = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await exited;
-    fs.rmSync(dataDir, { recursive: true, force: true });
   };
   try {
     await waitHealthy(clientUrl, child, () => stderr);
   } catch (error) {
-    await stop();
+    await kill();
     throw error;
   }
-  return { endpoint: clientUrl, stop };
+  return { kill };
 }
 
 async function waitHealthy(clientUrl: string, child: ChildProcess, stderr: () => string): Promise<void> {
@@ -71,4 +90,12 @@ async function waitHealthy(clientUrl: string, child: ChildProcess, stderr: () =>
     await sleep(READY_POLL_MS);
   }
   throw new Error(`etcd on ${clientUrl} not healthy after ${READY_TIMEOUT_MS} ms: ${stderr()}`);
+}
+
+/** Every partition state of a topic in etcd, by partition. */
+export async function partitionStates(client: Etcd3, keys: ClusterKeys, topic: string): Promise<PartitionState[]> {
+  const found = await client.getAll().prefix(`${keys.partitionsPrefix}${topic}/`).exec();
+  const states: PartitionState[] = [];
+  for (const kv of found.kvs) states[Number(kv.key.toString().split('/').at(-1))] = decodePartitionState(kv.key.toString(), kv.value.toString());
+  return states;
 }
