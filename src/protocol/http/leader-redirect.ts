@@ -29,14 +29,23 @@ import type { ParsedRecord } from './records-json.js';
 /** Throws the NotLeaderError the router turns into a 307, or LEADER_NOT_AVAILABLE; returns when the write belongs here. */
 export function checkProduceLeader(broker: Broker, topic: string, records: readonly ParsedRecord[]): void {
   const partitions = partitionsTouched(broker, topic, records);
-  if (partitions === null) return;
+  if (partitions !== null) checkLeadsOneOf(broker, topic, partitions);
+}
+
+/**
+ * The same rule for any request over several partitions (a topic stream,
+ * sse.ts): returns when this broker leads one of `partitions` (sorted).
+ * Redirecting only from a broker that leads none keeps two leaders of one
+ * topic from sending a client back and forth.
+ */
+export function checkLeadsOneOf(broker: Broker, topic: string, partitions: readonly number[]): void {
   let elsewhere: NotLeaderError | null = null;
   for (const partition of partitions) {
     const leader = leaderEndpoint(broker, topic, partition);
     if (leader === 'self') return;
-    if (leader !== null && elsewhere === null) elsewhere = new NotLeaderError(`broker ${broker.brokerId} leads no partition this produce to ${topic} writes to; partition ${partition} is led by broker ${leader.id} at ${leader.host}:${leader.httpPort}`, leader);
+    if (leader !== null && elsewhere === null) elsewhere = new NotLeaderError(`broker ${broker.brokerId} leads none of the partitions of ${topic} asked for; partition ${partition} is led by broker ${leader.id} at ${leader.host}:${leader.httpPort}`, leader);
   }
-  throw elsewhere ?? new FerryError('LEADER_NOT_AVAILABLE', `no partition of ${topic} this produce writes to has a leader now: a failover is under way`);
+  throw elsewhere ?? new FerryError('LEADER_NOT_AVAILABLE', `none of the partitions of ${topic} asked for has a leader now: a failover is under way`);
 }
 
 /** Sorted partitions the records may go to; null when the topic does not exist yet (auto-creation decides, here) or names none. */

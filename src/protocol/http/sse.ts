@@ -36,6 +36,14 @@
  * SSE_TOPIC_PARTITIONS_MAX (its cursor must fit in a request header); larger
  * topics are read with partition streams.
  *
+ * In a cluster a stream is read from the partition's leader: a partition
+ * stream at another broker is redirected there (307), and so is a topic
+ * stream at a broker that leads none of the topic's partitions (to the
+ * leader of the first); a broker that leads some answers 503 for the others
+ * (read a topic whose partitions have different leaders with partition
+ * streams), and a stream whose leader moves ends with an error event
+ * naming the leader.
+ *
  * Flow: one broker long-poll (fetchRecords, woken by appends) per partition;
  * each fetch's records go out in one write. Once uWS reports backpressure no
  * partition fetches again until the client has taken what was buffered, so a
@@ -45,11 +53,12 @@
 
 import type { Logger } from 'pino';
 import type { Broker } from '../../broker/broker.js';
-import { FerryError } from '../../errors.js';
+import { FerryError, NotLeaderError } from '../../errors.js';
 import type { DecodedRecord } from '../../storage/records.js';
 import { clusterBase } from './cluster.js';
 import { badRequest, errorResponse } from './errors.js';
 import { SSE_HEARTBEAT_MS, SSE_PARTITION_FETCH_BYTES_MIN, SSE_POLL_WAIT_MS, SSE_STREAM_FETCH_BYTES_MAX, SSE_TOPIC_PARTITIONS_MAX } from './limits.js';
+import { checkLeadsOneOf } from './leader-redirect.js';
 import type { HttpMetrics } from './metrics.js';
 import { FROM_CHOICES, clampToLog, parseCursor, requestedStart } from './positions.js';
 import { renderRecord } from './records-json.js';
@@ -87,7 +96,16 @@ export function registerSse(router: Router, broker: Broker, metrics: HttpMetrics
     if (topic.partitions.length > SSE_TOPIC_PARTITIONS_MAX) {
       throw badRequest(`topic ${topic.name} has ${topic.partitions.length} partitions, more than one stream follows (SSE_TOPIC_PARTITIONS_MAX ${SSE_TOPIC_PARTITIONS_MAX}); use partition streams`);
     }
-    void new SseStream(exchange, broker, topic.name, topicStartPositions(broker, topic.name, topic.partitions.length, request), metrics, logger).run();
+    checkLeadsOneOf(broker, topic.name, topic.partitions.map(({ partition }) => partition));
+    let start: Map<number, number>;
+    try {
+      start = topicStartPositions(broker, topic.name, topic.partitions.length, request);
+    } catch (error) {
+      if (!(error instanceof NotLeaderError)) throw error;
+      exchange.fail(error, null); // partitions led by several brokers: a redirect could bounce between them
+      return;
+    }
+    void new SseStream(exchange, broker, topic.name, start, metrics, logger).run();
   });
 }
 
