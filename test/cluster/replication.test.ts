@@ -13,6 +13,8 @@
  */
 
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { Etcd3 } from 'etcd3';
@@ -77,8 +79,9 @@ function states(topic: string): Promise<PartitionState[]> {
   return partitionStates(client, keys, topic);
 }
 
-async function createTopic(topic: string): Promise<PartitionState[]> {
-  await ferry(live()[0]!, 'topics', 'create', topic, '--partitions', String(PARTITIONS), '--replication-factor', '3', '--config', 'min.insync.replicas=2');
+async function createTopic(topic: string, ...configs: string[]): Promise<PartitionState[]> {
+  const extra = configs.flatMap((config) => ['--config', config]);
+  await ferry(live()[0]!, 'topics', 'create', topic, '--partitions', String(PARTITIONS), '--replication-factor', '3', '--config', 'min.insync.replicas=2', ...extra);
   return states(topic);
 }
 
@@ -216,6 +219,33 @@ async function caughtUp(broker: BrokerProcess, topic: string): Promise<void> {
     const mine = await localOffsets(broker, topic);
     return JSON.stringify(mine) === JSON.stringify(expected) ? true : undefined;
   });
+}
+
+/** Produces one batch of `count` records straight to a broker (no client routing): the partition's error code. */
+async function produceTo(broker: BrokerProcess, topic: string, partition: number, acks: number, prefix: string, count: number): Promise<number> {
+  const raw = await RawKafkaClient.connect(broker.kafkaPort);
+  try {
+    const response = await raw.request(PRODUCE, 9, { transactionalId: null, acks, timeoutMs: 5_000, topicData: [{ name: topic, partitionData: [{ index: partition, records: valuesBatch(prefix, count) }] }] });
+    const [answer] = response.responses as unknown as Array<{ partitionResponses: Array<{ errorCode: number }> }>;
+    return answer!.partitionResponses[0]!.errorCode;
+  } finally {
+    raw.close();
+  }
+}
+
+/** Offset and value of every record in a broker's local log of a partition, from its segment files (`ferry dump-log --records`). */
+async function recordsOnDisk(broker: BrokerProcess, topic: string, partition: number): Promise<string[]> {
+  const dir = path.join(broker.dataDir, `${topic}-${partition}`);
+  const segments = fs.readdirSync(dir).filter((name) => name.endsWith('.log')).sort();
+  const records: string[] = [];
+  for (const segment of segments) {
+    const { stdout } = await run(process.execPath, [BUILT_CLI, 'dump-log', '--records', path.join(dir, segment)]);
+    for (const line of stdout.split('\n')) {
+      const match = /^\| offset: (\d+) .* value: "([^"]*)"/.exec(line);
+      if (match) records.push(`${match[1]} ${match[2]}`);
+    }
+  }
+  return records;
 }
 
 describe('replication across three brokers', () => {
@@ -356,5 +386,40 @@ describe('replication across three brokers', () => {
     await expectEveryAckedRecordOnce(topic, acked);
     await restart(victim.id);
     await fullIsr(topic);
+  });
+
+  it('a leader that took writes no follower got truncates them when it returns (OffsetForLeaderEpoch): the logs never fork', async () => {
+    // Unclean election on: the only way a replica missing acknowledged (acks=1) records can lead, and so the case where logs would fork.
+    const topic = 'diverged';
+    await createTopic(topic, 'unclean.leader.election.enable=true');
+    const before = await fullIsr(topic);
+    const old = brokers.get(before[0]!.leader)!;
+    const followers = before[0]!.replicas.filter((id) => id !== old.id).map((id) => brokers.get(id)!);
+    expect(await produceTo(old, topic, 0, -1, 'agreed', 5)).toBe(0);
+
+    for (const follower of followers) follower.child.kill('SIGKILL');
+    await Promise.all(followers.map((follower) => follower.exited));
+    await waitFor('the ISR of partition 0 to shrink to its leader', async () => ((await states(topic))[0]!.isr.join() === String(old.id) ? true : undefined));
+    expect(await produceTo(old, topic, 0, 1, 'only-on-old-leader', 3)).toBe(0);
+    old.child.kill('SIGKILL');
+    await old.exited;
+
+    await Promise.all(followers.map((follower) => restart(follower.id)));
+    const elected = await waitFor('a former follower elected (uncleanly) leader of partition 0', async () => {
+      const found = await states(topic);
+      return found[0]!.leader !== old.id && found[0]!.leader !== -1 ? found[0]! : undefined;
+    });
+    expect(elected.leaderEpoch).toBeGreaterThan(before[0]!.leaderEpoch);
+    const leader = brokers.get(elected.leader)!;
+    // The offsets the old leader filled alone now hold other records on the new leader.
+    await waitFor('a write on the new leader', async () => ((await produceTo(leader, topic, 0, 1, 'after', 4)) === 0 ? true : undefined));
+
+    const returned = await restart(old.id);
+    await fullIsr(topic);
+    await caughtUp(returned, topic);
+    const onLeader = await recordsOnDisk(leader, topic, 0);
+    expect(onLeader).toEqual([...[0, 1, 2, 3, 4].map((i) => `${i} agreed-${i}`), ...[0, 1, 2, 3].map((i) => `${5 + i} after-${i}`)]);
+    expect(await recordsOnDisk(returned, topic, 0)).toEqual(onLeader);
+    expect(returned.logs.some((entry) => entry.msg === 'truncating a diverged replica log to where it agrees with the leader' && entry.to === 5)).toBe(true);
   });
 });
