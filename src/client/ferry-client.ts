@@ -94,6 +94,13 @@ export interface FerryClientOptions {
    * leader when the broker says it is another (leader-follower.ts). Default true.
    */
   followLeaders?: boolean;
+  /**
+   * Other brokers of the cluster (ws://host:port), as Kafka's
+   * bootstrap.servers: where the client asks who leads now when its own
+   * broker is unreachable. Without them (and without a socket to some other
+   * leader) a client whose broker died waits for it to come back.
+   */
+  bootstrap?: readonly string[];
   /** This socket's own state changes (not those of the sockets opened to leaders). */
   onConnectionChange?: (change: ConnectionChange) => void;
   /** Errors about no request or subscription in particular (a frame the broker could not read). */
@@ -159,7 +166,7 @@ class Session {
 }
 
 export class FerryClient implements LeaderLink {
-  private readonly options: Required<Omit<FerryClientOptions, 'WebSocket' | 'onConnectionChange' | 'onError'>>;
+  private readonly options: Required<Omit<FerryClientOptions, 'WebSocket' | 'onConnectionChange' | 'onError' | 'bootstrap'>>;
   /** This client's leader routing (the client the caller holds), null on the sockets it opens to leaders. */
   private readonly follower: LeaderFollower | null;
   /** Who moves a subscription that failed here for a leader change: the follower of the client the caller holds. */
@@ -211,7 +218,7 @@ export class FerryClient implements LeaderLink {
       followLeaders: options.followLeaders ?? true,
     };
     this.url = socketUrl(url, this.options.encoding);
-    this.follower = this.options.followLeaders ? new LeaderFollower(this, (leaderUrl) => this.openPeer(leaderUrl, options)) : null;
+    this.follower = this.options.followLeaders ? new LeaderFollower(this, (leaderUrl) => this.openPeer(leaderUrl, options), options.bootstrap ?? []) : null;
     this.mover = this.follower;
     this.coalescer = new ProduceCoalescer((target, records) => this.sendProduce(target, records), this.options.batchBytesMax);
   }
@@ -521,7 +528,25 @@ export class FerryClient implements LeaderLink {
       this.shutDown(networkError(this.everOpened ? `connection to ${this.url} lost: ${reason}` : `cannot connect to ${this.url}: ${reason}`));
       return;
     }
+    if (this.follower?.canLookElsewhere()) this.handOver();
     this.scheduleReconnect(reason);
+  }
+
+  /**
+   * This socket is down and the follower can find leaders elsewhere: the
+   * subscriptions go to it, and so do the produces never sent (they would
+   * wait for a broker that may be dead). The socket still reconnects, for
+   * groups, and for whatever it leads when it is back.
+   */
+  private handOver(): void {
+    const error = unsent(networkError(`connection to ${this.url} lost`));
+    for (const subscription of [...this.subscriptions]) this.subscriptionFailed(subscription, error);
+    const kept: QueuedRequest[] = [];
+    for (const queued of this.queue.splice(0)) {
+      if ('frame' in queued.message || queued.message.type === 'produce') queued.reject(error);
+      else kept.push(queued);
+    }
+    this.queue.push(...kept);
   }
 
   private shutDown(error: FerryClientError): void {

@@ -12,7 +12,10 @@
  * names (asked of any open socket, after a backoff), gets a socket of its
  * own (a "peer", opened once and reused; a peer does not reconnect: a lost
  * one is dropped and the leader looked up again). Routes are remembered per
- * topic (and partition, when the request names one).
+ * topic (and partition, when the request names one). When the home socket
+ * itself is down and there is somewhere else to ask (a peer, or the
+ * `bootstrap` brokers), its subscriptions and unsent produces come here too,
+ * and nothing is routed to it until it is back.
  *
  * Produce is retried at most PRODUCE_ATTEMPTS_MAX times, and only where the
  * broker cannot have written the records: refused before the append
@@ -75,7 +78,19 @@ export class LeaderFollower {
   constructor(
     private readonly home: LeaderLink,
     private readonly openPeer: PeerOpener,
+    /** Brokers to ask who leads when no socket is open (ws://host:port). */
+    private readonly bootstrap: readonly string[],
   ) {}
+
+  /** Some socket other than the home's can say who leads: a peer, or a bootstrap broker. */
+  canLookElsewhere(): boolean {
+    return this.peers.size > 0 || this.bootstrap.length > 0;
+  }
+
+  /** The home socket is down and leaders can be found elsewhere: nothing goes to it meanwhile. */
+  private unusable(link: LeaderLink): boolean {
+    return link === this.home && !link.connected && this.canLookElsewhere();
+  }
 
   // --- produce -----------------------------------------------------------------------------
 
@@ -85,6 +100,7 @@ export class LeaderFollower {
       const link = await this.routed(route);
       let failure: FerryClientError;
       try {
+        if (this.unusable(link)) throw homeDown(link);
         return await link.produceHere(topic, records, acks);
       } catch (error) {
         if (!isFollowable(error) || attempt >= PRODUCE_ATTEMPTS_MAX || this.closed) throw error;
@@ -110,6 +126,7 @@ export class LeaderFollower {
         await this.reroute(route, subscription.topic, partition, reason, attempt);
         const link = await this.routed(route);
         if (!subscription.active) return;
+        if (this.unusable(link)) throw homeDown(link);
         link.adopt(subscription);
         return;
       } catch (lookupError) {
@@ -206,8 +223,18 @@ export class LeaderFollower {
       const link = await peer.catch(() => null);
       if (link?.connected) return link;
     }
+    for (const url of this.bootstrap) {
+      const link = await this.peer(linkKey(url), url).catch(() => null);
+      if (link?.connected) return link;
+    }
     throw new FerryClientError('NETWORK_EXCEPTION', 'no open socket to ask which broker leads the partition', true);
   }
+}
+
+function homeDown(home: LeaderLink): FerryClientError {
+  const error = new FerryClientError('NETWORK_EXCEPTION', `the connection to ${home.socketUrl} is down; looking for the leader elsewhere`, true);
+  error.unsent = true;
+  return error;
 }
 
 function routeKey(topic: string, partition: number | undefined): string {

@@ -4,8 +4,9 @@
  * topic of one partition replicated three times with min.insync.replicas=2.
  * The HTTP door redirects (307) and fetch() follows; FerryClient connected
  * to a broker that does not lead produces and subscribes through the
- * leader; and through a SIGKILL of the leader, a FerryClient producer (acks
- * all), a FerryClient subscription and an HTTP producer that retries 503s
+ * leader; and through a SIGKILL of the leader, FerryClient producers (acks
+ * all) and subscriptions, on a surviving broker and on the killed leader
+ * itself (with bootstrap brokers), and an HTTP producer that retries 503s
  * carry on, every acknowledged record read back exactly once, in order.
  * Leaders are read through the WebSocket door's metadata request. Every
  * wait is bounded; nothing asserts on timing.
@@ -51,8 +52,8 @@ function live(): BrokerProcess[] {
   return brokers.filter((broker) => broker.child.exitCode === null && broker.child.signalCode === null);
 }
 
-async function connect(broker: BrokerProcess): Promise<FerryClient> {
-  const client = await FerryClient.connect(`ws://127.0.0.1:${broker.httpPort}`, { WebSocket });
+async function connect(broker: BrokerProcess, bootstrap: readonly string[] = []): Promise<FerryClient> {
+  const client = await FerryClient.connect(`ws://127.0.0.1:${broker.httpPort}`, { WebSocket, bootstrap });
   clients.push(client);
   return client;
 }
@@ -143,27 +144,38 @@ describe('through a leader change', () => {
     const home = live().find((broker) => broker !== leader)!;
     const producer = await connect(home);
     const consumer = await connect(home);
+    // And a client connected straight to the leader: its own broker dies, so it asks the bootstrap brokers who leads next.
+    const others = live().filter((broker) => broker !== leader).map((broker) => `ws://127.0.0.1:${broker.httpPort}`);
+    const direct = await connect(leader, others);
 
     const consumed: ConsumedRecord[] = [];
     const subscription = consumer.subscribe(topic, { from: 'earliest' });
     const consuming = (async () => {
       for await (const record of subscription) consumed.push(record);
     })();
+    const consumedDirect: ConsumedRecord[] = [];
+    const directSubscription = direct.subscribe(topic, { from: 'earliest' });
+    const consumingDirect = (async () => {
+      for await (const record of directSubscription) consumedDirect.push(record);
+    })();
 
     let stop = false;
     const wsAcked: Array<{ value: string; offset: number }> = [];
+    const directAcked: Array<{ value: string; offset: number }> = [];
     const httpAcked: Array<{ value: string; offset: number }> = [];
-    const wsLoop = (async () => {
+    const produceLoop = async (client: FerryClient, prefix: string, acked: Array<{ value: string; offset: number }>): Promise<void> => {
       for (let i = 0; !stop; i++) {
-        const value = `ws-${i}`;
+        const value = `${prefix}-${i}`;
         try {
-          const result = await producer.produce(topic, { value }, { acks: 'all' });
-          wsAcked.push({ value, offset: result.offset });
+          const result = await client.produce(topic, { value }, { acks: 'all' });
+          acked.push({ value, offset: result.offset });
         } catch {
           // Not acknowledged (sent when the leader died, or out of attempts): it may or may not be in the log.
         }
       }
-    })();
+    };
+    const wsLoop = produceLoop(producer, 'ws', wsAcked);
+    const directLoop = produceLoop(direct, 'direct', directAcked);
     const httpLoop = (async () => {
       for (let i = 0; !stop; i++) {
         // Each attempt its own value: a 503 after the append (NOT_ENOUGH_REPLICAS_AFTER_APPEND) may have written it.
@@ -180,29 +192,32 @@ describe('through a leader change', () => {
       }
     })();
 
-    await waitFor('records acknowledged before the kill', () => (wsAcked.length >= ACKED_PER_PHASE && httpAcked.length >= ACKED_PER_PHASE ? true : undefined));
+    const producers = [wsAcked, directAcked, httpAcked];
+    await waitFor('records acknowledged before the kill', () => (producers.every((acked) => acked.length >= ACKED_PER_PHASE) ? true : undefined));
     leader.child.kill('SIGKILL');
     await leader.exited;
-    const before = { ws: wsAcked.length, http: httpAcked.length };
+    const before = producers.map((acked) => acked.length);
     const successor = await leaderOf(topic, leader);
     expect(successor).not.toBe(leader);
-    await waitFor('records acknowledged after the kill', () => (wsAcked.length >= before.ws + ACKED_PER_PHASE && httpAcked.length >= before.http + ACKED_PER_PHASE ? true : undefined));
+    await waitFor('records acknowledged after the kill', () => (producers.every((acked, i) => acked.length >= before[i]! + ACKED_PER_PHASE) ? true : undefined));
     stop = true;
-    await Promise.all([wsLoop, httpLoop]);
+    await Promise.all([wsLoop, directLoop, httpLoop]);
 
-    const acked = [...wsAcked, ...httpAcked];
+    const acked = producers.flat();
     const log = await readAll(home, topic);
     const offsetsByValue = new Map<string, number[]>();
     for (const record of log) offsetsByValue.set(record.value, [...(offsetsByValue.get(record.value) ?? []), record.offset]);
     for (const { value, offset } of acked) expect(offsetsByValue.get(value), value).toEqual([offset]);
     // In order: each producer's acknowledged records sit at increasing offsets.
-    for (const list of [wsAcked, httpAcked]) expect(list.map((record) => record.offset)).toEqual([...list.map((record) => record.offset)].sort((a, b) => a - b));
+    for (const list of producers) expect(list.map((record) => record.offset)).toEqual([...list.map((record) => record.offset)].sort((a, b) => a - b));
 
-    // The subscription moved to the new leader and delivered the whole log once, in offset order.
-    await waitFor('the subscription to reach the log end', () => (consumed.length >= log.length ? true : undefined));
-    subscription.close();
-    await consuming;
-    expect(consumed.map((record) => record.offset)).toEqual(log.map((record) => record.offset));
-    expect(consumed.map((record) => record.valueText)).toEqual(log.map((record) => record.value));
+    // The subscriptions moved to the new leader and delivered the whole log once, in offset order.
+    for (const [received, stream, done] of [[consumed, subscription, consuming], [consumedDirect, directSubscription, consumingDirect]] as const) {
+      await waitFor('the subscription to reach the log end', () => (received.length >= log.length ? true : undefined));
+      stream.close();
+      await done;
+      expect(received.map((record) => record.offset)).toEqual(log.map((record) => record.offset));
+      expect(received.map((record) => record.valueText)).toEqual(log.map((record) => record.value));
+    }
   }, TEST_TIMEOUT_MS);
 });
