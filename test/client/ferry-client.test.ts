@@ -222,3 +222,20 @@ describe('FerryClient errors', () => {
     await expect(FerryClient.connect(`ws://127.0.0.1:${port}`, { WebSocket })).rejects.toMatchObject({ errorName: 'NETWORK_EXCEPTION' });
   });
 });
+
+describe('FerryClient metadata', () => {
+  it('on a single node names that broker as the only one and the leader of every partition', async () => {
+    const running = await start();
+    const client = await FerryClient.connect(running.url, { WebSocket });
+    try {
+      await running.broker.createTopic('led', { partitions: 2 });
+      const metadata = await client.metadata(['led']);
+      const self = running.broker.brokerId;
+      expect(metadata.brokers).toEqual([{ id: self, host: '127.0.0.1', http_port: running.server.port }]);
+      expect(metadata.topics).toEqual([{ topic: 'led', partitions: [0, 1].map((partition) => ({ partition, leader: self, leader_epoch: expect.any(Number) })) }]);
+      await expect(client.metadata(['no-such-topic'])).rejects.toMatchObject({ errorName: 'UNKNOWN_TOPIC_OR_PARTITION' });
+    } finally {
+      await client.close();
+    }
+  });
+});

@@ -18,6 +18,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FerryClient, type ConsumedRecord, type WebSocketConstructor } from '../../src/client/index.js';
+import type { ServerMessage } from '../../src/protocol/ws/protocol.js';
+import { TestSocket } from '../protocol/ws/door-harness.js';
 import { BUILT_CLI, killAll, startBroker, waitFor, type BrokerProcess } from './brokers.js';
 import { startEtcd, type RunningEtcd } from './etcd.js';
 
@@ -114,6 +116,28 @@ describe('HTTP', () => {
     expect(report.partition_id).toBe(0);
     // A read at the wrong broker is redirected too.
     expect((await readAll(other, 'http-follow')).map((record) => record.value)).toEqual(['followed']);
+  }, TEST_TIMEOUT_MS);
+});
+
+describe('WebSocket door', () => {
+  it('names the leader in NOT_LEADER_OR_FOLLOWER, and metadata lists the brokers and the leader from any broker', async () => {
+    await createTopic('ws-door');
+    const leader = await leaderOf('ws-door');
+    const other = live().find((broker) => broker !== leader)!;
+    const socket = await TestSocket.open(other.httpPort);
+    try {
+      socket.send({ type: 'produce', id: 1, topic: 'ws-door', records: [{ value: 'stray' }] });
+      const error = await socket.take((message) => !Buffer.isBuffer(message) && message.type === 'error', 'the error');
+      expect(error).toMatchObject({ id: 1, error_name: 'NOT_LEADER_OR_FOLLOWER', leader: { id: leader.id, host: '127.0.0.1', http_port: leader.httpPort, url: `ws://127.0.0.1:${leader.httpPort}/ws` } });
+      socket.send({ type: 'metadata', id: 2, topics: ['ws-door'] });
+      const metadata = (await socket.take((message) => !Buffer.isBuffer(message) && message.type === 'metadata', 'metadata')) as Extract<ServerMessage, { type: 'metadata' }>;
+      expect(metadata.brokers.map((broker) => broker.id).sort()).toEqual(live().map((broker) => broker.id).sort());
+      expect(metadata.brokers).toContainEqual({ id: leader.id, host: '127.0.0.1', http_port: leader.httpPort });
+      expect(metadata.brokers).toContainEqual({ id: other.id, host: '127.0.0.1', http_port: other.httpPort });
+      expect(metadata.topics).toEqual([{ topic: 'ws-door', partitions: [{ partition: 0, leader: leader.id, leader_epoch: expect.any(Number) }] }]);
+    } finally {
+      socket.close();
+    }
   }, TEST_TIMEOUT_MS);
 });
 
