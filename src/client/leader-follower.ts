@@ -103,7 +103,7 @@ export class LeaderFollower {
         if (this.unusable(link)) throw homeDown(link);
         return await link.produceHere(topic, records, acks);
       } catch (error) {
-        if (!isFollowable(error) || attempt >= PRODUCE_ATTEMPTS_MAX || this.closed) throw error;
+        if (!isFollowable(error) || attempt >= PRODUCE_ATTEMPTS_MAX || this.givenUp()) throw error;
         failure = error;
       }
       try {
@@ -121,7 +121,7 @@ export class LeaderFollower {
     const partition = subscription.currentPositions()[0]?.partition ?? subscription.requestedPartitions()?.[0] ?? 0;
     const route = routeKey(subscription.topic, undefined);
     let reason: FerryClientError | null = error;
-    for (let attempt = 1; subscription.active && !this.closed; attempt++) {
+    for (let attempt = 1; subscription.active && !this.givenUp(); attempt++) {
       try {
         await this.reroute(route, subscription.topic, partition, reason, attempt);
         const link = await this.routed(route);
@@ -134,9 +134,18 @@ export class LeaderFollower {
         reason = lookupError instanceof FerryClientError ? lookupError : null;
       }
     }
+    // Given up while between sockets: no client holds it any more, so end its iteration here.
+    if (!subscription.active) return;
+    if (this.closed) subscription.end();
+    else subscription.fail(error);
   }
 
   // --- routes and links --------------------------------------------------------------------
+
+  /** The client was closed, or its own socket shut down for good (reconnect off): nothing is followed any more. */
+  private givenUp(): boolean {
+    return this.closed || this.home.isClosed;
+  }
 
   /** Closes every peer link. */
   async close(): Promise<void> {
