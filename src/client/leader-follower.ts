@@ -28,8 +28,9 @@
  * (the offset after the last push it received), and what it had received
  * stays queued for the caller: no record lost or repeated. It keeps trying,
  * with capped backoff, while the partition is leaderless. A subscription
- * follows one leader: subscribe per partition where a topic's partitions
- * are led by different brokers.
+ * follows one leader: one whose partitions are led by different brokers
+ * fails with PARTITIONS_LED_APART (subscribe per partition there) rather
+ * than chase one leader after another.
  */
 
 import { leaderSocketUrl, type MetadataMessage, type ProducedResult, type WireAcks } from '../protocol/ws/protocol.js';
@@ -43,6 +44,9 @@ export const FOLLOW_DELAY_MIN_MS = 100;
 export const FOLLOW_DELAY_MAX_MS = 2_000;
 /** Peer sockets one client keeps open at most (one per broker that leads something it uses). */
 export const PEERS_MAX = 64;
+
+/** The error of a subscription whose partitions have different leaders (not a Kafka name: Kafka's consumers fetch per leader). */
+export const LED_APART = 'PARTITIONS_LED_APART';
 
 /** Errors a leader change explains: the request may go again, to the leader. */
 const FOLLOWED_ERRORS: ReadonlySet<string> = new Set(['NOT_LEADER_OR_FOLLOWER', 'LEADER_NOT_AVAILABLE', 'NOT_ENOUGH_REPLICAS', 'FENCED_LEADER_EPOCH', 'UNKNOWN_LEADER_EPOCH']);
@@ -118,19 +122,25 @@ export class LeaderFollower {
 
   /** `subscription` failed on its link for `error` (isFollowable): find its leader and hand it over, retrying with backoff. */
   async move(subscription: Subscription, error: FerryClientError): Promise<void> {
-    const partition = subscription.currentPositions()[0]?.partition ?? subscription.requestedPartitions()?.[0] ?? 0;
+    const partitions = subscriptionPartitions(subscription);
     const route = routeKey(subscription.topic, undefined);
     let reason: FerryClientError | null = error;
     for (let attempt = 1; subscription.active && !this.givenUp(); attempt++) {
       try {
-        await this.reroute(route, subscription.topic, partition, reason, attempt);
+        // One partition: the leader an error names will do. Several: metadata, so that partitions led apart are caught, not chased one error at a time.
+        if (partitions?.length === 1) await this.reroute(route, subscription.topic, partitions[0]!, reason, attempt);
+        else await this.rerouteAll(route, subscription.topic, partitions, attempt);
         const link = await this.routed(route);
         if (!subscription.active) return;
         if (this.unusable(link)) throw homeDown(link);
         link.adopt(subscription);
         return;
       } catch (lookupError) {
-        // No socket to ask, or the leader's would not open: try again after the next backoff.
+        if (lookupError instanceof FerryClientError && lookupError.errorName === LED_APART) {
+          subscription.fail(lookupError);
+          return;
+        }
+        // No socket to ask, no leader yet, or the leader's socket would not open: try again after the next backoff.
         reason = lookupError instanceof FerryClientError ? lookupError : null;
       }
     }
@@ -184,7 +194,23 @@ export class LeaderFollower {
     }
     await sleep(followDelayMs(attempt));
     const url = await this.leaderUrl(topic, partition);
-    if (url !== null) await this.point(route, url);
+    if (url === null) throw new FerryClientError('LEADER_NOT_AVAILABLE', `${topic}-${partition} has no leader now`, true);
+    await this.point(route, url);
+  }
+
+  /** Points `route` at the one leader of `partitions` (null: every partition), as metadata says; throws when they have none now or several. */
+  private async rerouteAll(route: string, topic: string, partitions: readonly number[] | null, attempt: number): Promise<void> {
+    if (attempt > 1) await sleep(followDelayMs(attempt - 1));
+    const metadata = await (await this.anyOpenLink()).metadata([topic]);
+    const described = metadata.topics.find((entry) => entry.topic === topic)?.partitions ?? [];
+    const wanted = partitions === null ? described : described.filter((entry) => partitions.includes(entry.partition));
+    const leaders = [...new Set(wanted.map((entry) => entry.leader))];
+    if (leaders.length > 1 && !leaders.includes(-1)) {
+      throw new FerryClientError(LED_APART, `the partitions of ${topic} this subscription reads are led by brokers ${leaders.join(', ')}: a subscription follows one leader, so subscribe to each partition (partitions: [p]) on its own`, false);
+    }
+    const broker = metadata.brokers.find((entry) => entry.id === leaders[0]);
+    if (leaders.length !== 1 || !broker || broker.http_port === null) throw new FerryClientError('LEADER_NOT_AVAILABLE', `${topic} has no leader to subscribe at now`, true);
+    await this.point(route, leaderSocketUrl(broker.host, broker.http_port));
   }
 
   private async point(route: string, url: string): Promise<void> {
@@ -238,6 +264,12 @@ export class LeaderFollower {
     }
     throw new FerryClientError('NETWORK_EXCEPTION', 'no open socket to ask which broker leads the partition', true);
   }
+}
+
+/** The partitions a subscription reads, when known (null: every partition of the topic). */
+function subscriptionPartitions(subscription: Subscription): readonly number[] | null {
+  const positions = subscription.currentPositions();
+  return positions.length > 0 ? positions.map(({ partition }) => partition) : subscription.requestedPartitions() ?? null;
 }
 
 function homeDown(home: LeaderLink): FerryClientError {

@@ -157,6 +157,26 @@ describe('FerryClient', () => {
     }
     expect(values).toEqual(['one', 'two']);
   }, TEST_TIMEOUT_MS);
+
+  it('refuses a subscription whose partitions are led apart (PARTITIONS_LED_APART) and follows each partition subscribed on its own', async () => {
+    const topic = 'led-apart';
+    await run(process.execPath, [BUILT_CLI, '--http', `http://127.0.0.1:${live()[0]!.httpPort}`, 'topics', 'create', topic, '--partitions', '3', '--replication-factor', '3']);
+    const client = await connect(live()[0]!);
+    const metadata = await waitFor('leaders of every partition', async () => {
+      const answer = await client.metadata([topic]);
+      return answer.topics[0]!.partitions.every((partition) => partition.leader !== -1) ? answer : undefined;
+    });
+    // The controller places partitions round robin, as Kafka does: three partitions, three leaders.
+    expect(new Set(metadata.topics[0]!.partitions.map((partition) => partition.leader)).size).toBe(3);
+    await expect(client.subscribe(topic, { from: 'earliest' }).ready).rejects.toMatchObject({ errorName: 'PARTITIONS_LED_APART', retriable: false });
+    for (const partition of [0, 1, 2]) {
+      await client.produce(topic, { value: `p${partition}`, partition });
+      const subscription = client.subscribe(topic, { partitions: [partition], from: 'earliest' });
+      const first = await subscription.next();
+      expect(first.done ? null : first.value.valueText).toBe(`p${partition}`);
+      subscription.close();
+    }
+  }, TEST_TIMEOUT_MS);
 });
 
 describe('through a leader change', () => {
