@@ -31,6 +31,8 @@ import type { FollowedPartition, ReplicaFetching } from './replica-fetching.js';
 import { FetchWaiters } from './fetch-waiters.js';
 import { SharedReads } from './shared-reads.js';
 import { GroupCoordinator, type GroupCoordinatorOptions } from './groups/group-coordinator.js';
+import { OFFSETS_TOPIC as OFFSETS_TOPIC_NAME } from './groups/limits.js';
+import { offsetsPartitionFor } from './groups/offsets-topic-records.js';
 import { MetadataStore, newKafkaId, type TopicMetadata } from './metadata-store.js';
 import { partitionForKey } from './murmur2.js';
 import { ProducerIdAllocator, type ProducerIdAndEpoch } from './producer-ids.js';
@@ -178,6 +180,8 @@ export const INTERNAL_TOPIC_PREFIX = '__';
 export const REPLICA_LAG_TIME_MAX_MS_DEFAULT = 30_000;
 /** How long acks=all waits when the request names no timeout (the JSON doors): Kafka's producer request.timeout.ms. */
 export const PRODUCE_TIMEOUT_MS_DEFAULT = 30_000;
+/** Kafka's offsets.commit.timeout.ms: how long a group coordinator's append waits for the in-sync replicas. */
+const OFFSETS_COMMIT_TIMEOUT_MS = 5_000;
 /** A proposed ISR is not proposed again sooner than this while the controller has not applied it. */
 const ISR_PROPOSAL_RETRY_MS = 1_000;
 
@@ -256,10 +260,10 @@ export class Broker {
       throw error;
     }
     const broker = new Broker({ ...options, dataDir }, metadata, logs, defaultConfig);
-    // In a cluster a broker holds logs only of its replicas: it reopens those it has and makes no others.
-    const cluster = options.clusterId !== undefined;
+    // In a cluster a broker holds logs only of its replicas, opened as the placements say, and coordinates
+    // the groups of the __consumer_offsets partitions it comes to lead (useTopicPlacements).
+    if (options.clusterId !== undefined) return broker;
     for (const topic of metadata.topics()) {
-      if (cluster && !isInternal(topic.name)) continue;
       for (let partition = 0; partition < topic.partitions; partition++) await logs.getOrCreate(topic.name, partition);
     }
     try {
@@ -296,6 +300,7 @@ export class Broker {
   useTopicPlacements(placements: TopicPlacements, onError: (topic: string, error: Error) => void): Promise<void> {
     assert(this.placements === null, 'topic placements are given once');
     this.placements = placements;
+    this.groups.useClusterMode();
     const lagMaxMs = this.replicaLagTimeMaxMs;
     this.isrTimer = setInterval(() => this.checkIsrs(), Math.max(10, Math.floor(lagMaxMs / 2)));
     this.isrTimer.unref();
@@ -350,7 +355,7 @@ export class Broker {
     this.assertOpen();
     const { partitions, replicationFactor } = this.validateNewTopic(name, options);
     const configs = { ...(options.configs ?? {}) };
-    if (this.placements && !isInternal(name)) {
+    if (this.placements) {
       try {
         await this.placements.createTopic(name, { topicId: newKafkaId(), partitions, replicationFactor, configs });
       } finally {
@@ -377,12 +382,14 @@ export class Broker {
 
   /** The replication factor asked for or the default, bounded by the live brokers (Kafka's INVALID_REPLICATION_FACTOR). */
   private replicationFactorFor(name: string, requested: number | undefined): number {
-    if (!this.placements || isInternal(name)) {
+    if (!this.placements) {
       if (requested !== undefined && requested !== 1) throw new FerryError('INVALID_REPLICATION_FACTOR', `replication factor ${requested}: this cluster has 1 broker, so it must be 1 (or -1 for the default)`);
       return 1;
     }
     const live = this.placements.liveBrokerCount();
-    const replicationFactor = requested ?? this.options.defaultReplicationFactor ?? Math.min(CLUSTER_REPLICATION_FACTOR_DEFAULT, live);
+    // Internal topics: Kafka's offsets.topic.replication.factor (3), bounded by the brokers there are.
+    const configured = isInternal(name) ? undefined : this.options.defaultReplicationFactor;
+    const replicationFactor = requested ?? configured ?? Math.min(CLUSTER_REPLICATION_FACTOR_DEFAULT, live);
     if (!Number.isInteger(replicationFactor) || replicationFactor < 1) throw new FerryError('INVALID_REPLICATION_FACTOR', `replication factor must be at least 1, not ${replicationFactor}`);
     if (replicationFactor > live) throw new FerryError('INVALID_REPLICATION_FACTOR', `Replication factor: ${replicationFactor} larger than available brokers: ${live}.`);
     return replicationFactor;
@@ -519,6 +526,10 @@ export class Broker {
   async produceBatches(topicName: string, partition: number, bytes: Buffer, options: ProduceOptions = {}): Promise<AppendResult> {
     this.assertOpen();
     refuseInternal(topicName, 'append to');
+    return this.appendToLeader(topicName, partition, bytes, options);
+  }
+
+  private async appendToLeader(topicName: string, partition: number, bytes: Buffer, options: ProduceOptions): Promise<AppendResult> {
     const log = this.writableLeaderLog(topicName, partition);
     if (options.acks !== -1) return log.append(bytes);
     const minInsync = log.config.minInsyncReplicas;
@@ -538,7 +549,34 @@ export class Broker {
   appendInternal(topicName: string, partition: number, bytes: Buffer): Promise<AppendResult> {
     this.assertOpen();
     assert(isInternal(topicName), `appendInternal is for internal topics, not ${topicName}`);
-    return this.log(topicName, partition).append(bytes);
+    if (!this.placements) return this.log(topicName, partition).append(bytes);
+    return this.appendToLeader(topicName, partition, bytes, { acks: -1, timeoutMs: OFFSETS_COMMIT_TIMEOUT_MS });
+  }
+
+  /** UNKNOWN_TOPIC_OR_PARTITION unless the topic has the partition (wherever its replicas are). */
+  checkPartitionExists(topicName: string, partition: number): void {
+    const topic = this.topic(topicName);
+    if (!Number.isInteger(partition) || partition < 0 || partition >= topic.partitions) {
+      throw new FerryError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${topicName} has no partition ${partition} (it has ${topic.partitions})`);
+    }
+  }
+
+  /**
+   * FindCoordinator: the id of the broker coordinating the group — the
+   * leader of its __consumer_offsets partition (this broker on a single
+   * node); null while there is none (the topic is being made, or the
+   * partition has no leader): COORDINATOR_NOT_AVAILABLE, which clients retry.
+   */
+  groupCoordinator(groupId: string): number | null {
+    this.assertOpen();
+    if (!this.placements) return this.brokerId;
+    const placed = this.placements.topic(OFFSETS_TOPIC_NAME);
+    if (!placed) {
+      void this.groups.ensureOffsetsTopic().catch(() => undefined); // the next FindCoordinator finds it made
+      return null;
+    }
+    const leader = this.placements.placement(OFFSETS_TOPIC_NAME, offsetsPartitionFor(groupId, placed.partitions))?.leader ?? -1;
+    return leader === -1 || !this.placements.isLive(leader) ? null : leader;
   }
 
   private async topicForProduce(name: string): Promise<TopicMetadata> {
@@ -670,7 +708,7 @@ export class Broker {
    * UNKNOWN_LEADER_EPOCH.
    */
   leaderPartition(topicName: string, partition: number, currentLeaderEpoch = -1): LeaderPartition {
-    if (!this.placements || isInternal(topicName)) {
+    if (!this.placements) {
       const log = this.log(topicName, partition);
       return { log, highWatermark: log.logEndOffset };
     }
@@ -691,7 +729,7 @@ export class Broker {
   /** The leader's log for a write: also refused while this broker may have lost its lease unseen (TopicPlacements.mayLead). */
   private writableLeaderLog(topicName: string, partition: number): PartitionLog {
     const log = this.leaderLog(topicName, partition);
-    if (this.placements && !isInternal(topicName) && !this.placements.mayLead()) {
+    if (this.placements && !this.placements.mayLead()) {
       throw new FerryError('NOT_LEADER_OR_FOLLOWER', `broker ${this.brokerId} stood still long enough to have lost its cluster lease; it takes no writes until etcd confirms it`);
     }
     return log;
@@ -812,12 +850,14 @@ export class Broker {
       // In the log's turn: a follower append still in flight lands before the new epoch starts. Produce meanwhile is refused (no leader yet) and retried.
       await log.startLeaderEpoch(placement.leaderEpoch);
       local.leader = new LeaderReplica(log, this.brokerId, placement, highWatermark, () => this.now(), () => this.waiters.wake(log));
+      if (topic === OFFSETS_TOPIC_NAME) this.groups.loadPartition(partition, this.topic(topic).partitions);
       return;
     }
     if (local.leader) {
       local.followerHighWatermark = local.leader.highWatermark;
       local.leader.close();
       local.leader = null;
+      if (topic === OFFSETS_TOPIC_NAME) this.groups.unloadPartition(partition);
     }
     if (!epochChanged && local.followed) return;
     this.stopFollowing(topic, partition, local);
@@ -848,13 +888,14 @@ export class Broker {
   private stopReplica(key: string, local: LocalReplica): void {
     const { topic, partition } = splitPartitionKey(key);
     local.leader?.close();
+    if (local.leader && topic === OFFSETS_TOPIC_NAME) this.groups.unloadPartition(partition);
     this.stopFollowing(topic, partition, local);
     this.replicas.delete(key);
   }
 
   private describe(topic: TopicMetadata): TopicDescription {
     const partitions: PartitionDescription[] = [];
-    const placed = this.placements && !isInternal(topic.name);
+    const placed = this.placements !== null;
     for (let partition = 0; partition < topic.partitions; partition++) {
       const placement = placed ? this.placements!.placement(topic.name, partition) : undefined;
       partitions.push({ partition, ...(placement ?? this.selfPlacement()), ...this.offsets(topic.name, partition) });
@@ -886,7 +927,7 @@ export class Broker {
 
   /** The high watermark as this broker knows it: the leader's own, a follower's last fetched, or a single node's log end. */
   private highWatermarkHere(topic: string, partition: number, log: PartitionLog): number {
-    if (!this.placements || isInternal(topic)) return log.logEndOffset;
+    if (!this.placements) return log.logEndOffset;
     const local = this.replicas.get(partitionKey(topic, partition));
     if (!local) return log.logEndOffset;
     return local.leader ? local.leader.highWatermark : Math.min(local.followerHighWatermark, log.logEndOffset);

@@ -11,6 +11,15 @@
  * at most groupsMax exist. Offsets retention is offsets-retention.ts; the
  * records of a group and its rebuilding at open, stored-groups.ts.
  *
+ * In a cluster the groups are spread as Kafka spreads them: a group lives in
+ * one partition of __consumer_offsets (offsetsPartitionFor), replicated like
+ * any partition, and the broker leading that partition coordinates it. When
+ * this broker becomes leader of a partition it loads that partition's groups
+ * (loadPartition); when it stops leading it lets them go (unloadPartition),
+ * failing their waiting requests with NOT_COORDINATOR, and the clients find
+ * the new coordinator. Requests for a group coordinated elsewhere are
+ * NOT_COORDINATOR. On a single node this broker coordinates every group.
+ *
  * Protocol-neutral: the Kafka door, the WebSocket door and the CLI call
  * these methods. Protocol metadata and assignments are opaque Buffers here
  * (for "consumer" groups they are consumer-protocol.ts bytes; only
@@ -29,7 +38,7 @@ import { DEFAULT_GROUP_SETTINGS, GROUP_ID_CHARS_MAX, MEMBER_METADATA_BYTES_MAX, 
 import type { JoinResult, SyncResult } from './member.js';
 import { OffsetsRetention, subscribedTopics } from './offsets-retention.js';
 import { OffsetsTopic, type OffsetsTopicRecord } from './offsets-topic.js';
-import { encodeGroupMetadataKey, encodeOffsetCommitKey, encodeOffsetCommitValue } from './offsets-topic-records.js';
+import { encodeGroupMetadataKey, encodeOffsetCommitKey, encodeOffsetCommitValue, offsetsPartitionFor } from './offsets-topic-records.js';
 import { Rebalancer, type HeartbeatRequest, type JoinRequest, type MemberIdentity, type SyncRequest } from './rebalance.js';
 import { groupMetadataRecord, replayStoredRecord } from './stored-groups.js';
 
@@ -123,6 +132,8 @@ export class GroupCoordinator {
   private readonly now: () => number;
   private readonly reportError: (error: unknown, what: string) => void;
   private closed = false;
+  /** Cluster mode: the __consumer_offsets partitions whose groups this broker coordinates (those it leads, loaded). Null on a single node: all. */
+  private owned: Set<number> | null = null;
 
   constructor(
     private readonly broker: Broker,
@@ -159,7 +170,7 @@ export class GroupCoordinator {
 
   async join(request: JoinRequest): Promise<JoinResult> {
     this.assertOpen();
-    checkGroupId(request.groupId);
+    this.checkCoordinator(request.groupId);
     const { sessionTimeoutMinMs, sessionTimeoutMaxMs } = this.settings;
     if (!Number.isInteger(request.sessionTimeoutMs) || request.sessionTimeoutMs < sessionTimeoutMinMs || request.sessionTimeoutMs > sessionTimeoutMaxMs) {
       throw new FerryError('INVALID_SESSION_TIMEOUT', `session timeout ${request.sessionTimeoutMs} ms is outside the broker's ${sessionTimeoutMinMs}-${sessionTimeoutMaxMs} ms`);
@@ -182,19 +193,21 @@ export class GroupCoordinator {
 
   async sync(request: SyncRequest): Promise<SyncResult> {
     this.assertOpen();
+    this.checkCoordinator(request.groupId);
     for (const entry of request.assignments) checkMetadataSize(entry.assignment, `assignment of member ${entry.memberId}`);
     return this.rebalancer.sync(this.groupForMember(request.groupId, request.memberId), request);
   }
 
   heartbeat(request: HeartbeatRequest): void {
     this.assertOpen();
+    this.checkCoordinator(request.groupId);
     this.rebalancer.heartbeat(this.groupForMember(request.groupId, request.memberId), request);
   }
 
   /** LeaveGroup: each member's outcome (UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID, or null for left). */
   leave(groupId: string, members: readonly MemberIdentity[]): MemberOutcome[] {
     this.assertOpen();
-    checkGroupId(groupId);
+    this.checkCoordinator(groupId);
     const group = this.groups.get(groupId);
     const outcomes = members.map((identity) => {
       try {
@@ -215,14 +228,14 @@ export class GroupCoordinator {
   /** OffsetCommit: acknowledged once stored. Group-level refusals are thrown; per-partition ones returned. */
   async commitOffsets(request: CommitRequest): Promise<PartitionOutcome[]> {
     this.assertOpen();
-    checkGroupId(request.groupId);
+    this.checkCoordinator(request.groupId);
     return this.step(request.groupId, () => this.commit(request));
   }
 
   /** Sets offsets of a group with no members (the `ferry groups` reset); NON_EMPTY_GROUP while it has members. */
   async resetOffsets(groupId: string, offsets: readonly OffsetToCommit[]): Promise<PartitionOutcome[]> {
     this.assertOpen();
-    checkGroupId(groupId);
+    this.checkCoordinator(groupId);
     return this.step(groupId, () => {
       const group = this.groups.get(groupId);
       if (group && group.members.size > 0) throw new FerryError('NON_EMPTY_GROUP', `group ${groupId} has ${group.members.size} members: stop them before resetting its offsets`);
@@ -265,7 +278,7 @@ export class GroupCoordinator {
   /** OffsetFetch: the requested partitions (-1 where nothing is committed), or every committed one when `partitions` is null. */
   fetchOffsets(groupId: string, partitions: readonly TopicPartition[] | null): FetchedOffset[] {
     this.assertOpen();
-    checkGroupId(groupId);
+    this.checkCoordinator(groupId);
     const group = this.groups.get(groupId);
     if (partitions === null) {
       const committed = group ? [...group.offsets.values()] : [];
@@ -280,7 +293,7 @@ export class GroupCoordinator {
   /** OffsetDelete: offsets of topics the group is not subscribed to (any, while it has no members). */
   async deleteOffsets(groupId: string, partitions: readonly TopicPartition[]): Promise<PartitionOutcome[]> {
     this.assertOpen();
-    checkGroupId(groupId);
+    this.checkCoordinator(groupId);
     return this.step(groupId, () => this.deleteOffsetsOf(groupId, partitions));
   }
 
@@ -315,7 +328,7 @@ export class GroupCoordinator {
 
   describeGroup(groupId: string): GroupDescription {
     this.assertOpen();
-    checkGroupId(groupId);
+    this.checkCoordinator(groupId);
     const group = this.groups.get(groupId);
     if (!group) return { groupId, state: 'Dead', protocolType: '', protocolName: '', generationId: -1, leaderId: null, members: [] };
     const stable = group.state === 'Stable';
@@ -356,7 +369,7 @@ export class GroupCoordinator {
   }
 
   private async deleteGroup(groupId: string): Promise<void> {
-    checkGroupId(groupId);
+    this.checkCoordinator(groupId);
     return this.step(groupId, () => this.deleteGroupNow(groupId));
   }
 
@@ -382,18 +395,61 @@ export class GroupCoordinator {
 
   // --- lifecycle ---------------------------------------------------------------------------
 
-  /** Rebuilds every group from __consumer_offsets (broker open). Restored members keep their generation and must heartbeat within their session timeout. */
+  /** Rebuilds every group from __consumer_offsets (single-node broker open). Restored members keep their generation and must heartbeat within their session timeout. */
   load(): void {
-    const nowMs = this.now();
-    this.store.load((record) => {
-      try {
-        replayStoredRecord(this.groups, record, nowMs);
-      } catch (error) {
-        if (!(error instanceof FerryError)) throw error;
-        this.reportError(error, 'skipping an unreadable __consumer_offsets record');
-      }
-    });
+    this.store.load((record) => this.replay(record));
+    this.settleLoaded([...this.groups.values()]);
+    this.retention.start();
+  }
+
+  /**
+   * Cluster mode: groups are coordinated by the leaders of their
+   * __consumer_offsets partitions, loaded as this broker comes to lead them.
+   * Nothing is coordinated here until then.
+   */
+  useClusterMode(): void {
+    this.owned ??= new Set();
+    this.retention.start();
+  }
+
+  /** Cluster mode: this broker now leads partition `partition` of __consumer_offsets (of `partitions`): it loads and coordinates its groups. */
+  loadPartition(partition: number, partitions: number): void {
+    if (this.closed || !this.owned || this.owned.has(partition)) return;
+    const before = new Set(this.groups.keys());
+    this.store.loadPartition(partition, partitions, (record) => this.replay(record));
+    this.settleLoaded([...this.groups.values()].filter((group) => !before.has(group.groupId)));
+    this.owned.add(partition);
+  }
+
+  /** Cluster mode: this broker no longer leads the partition: its groups go, their waiting members told NOT_COORDINATOR. */
+  unloadPartition(partition: number): void {
+    if (!this.owned?.delete(partition)) return;
+    const partitions = this.store.partitionCount;
+    const error = new FerryError('NOT_COORDINATOR', `this broker no longer coordinates the groups of __consumer_offsets partition ${partition}`);
     for (const group of [...this.groups.values()]) {
+      if (partitions === null || offsetsPartitionFor(group.groupId, partitions) !== partition) continue;
+      this.rebalancer.abandon(group, error);
+      this.groups.delete(group.groupId);
+    }
+  }
+
+  /** Cluster mode: makes __consumer_offsets if it does not exist yet (FindCoordinator's first ask). */
+  ensureOffsetsTopic(): Promise<number> {
+    return this.store.ensureTopic();
+  }
+
+  private replay(record: OffsetsTopicRecord): void {
+    try {
+      replayStoredRecord(this.groups, record, this.now());
+    } catch (error) {
+      if (!(error instanceof FerryError)) throw error;
+      this.reportError(error, 'skipping an unreadable __consumer_offsets record');
+    }
+  }
+
+  /** Just loaded: groups with nothing left are forgotten, restored members must heartbeat within their session timeout. */
+  private settleLoaded(loaded: Group[]): void {
+    for (const group of loaded) {
       // Offsets all deleted and no metadata record: nothing of this group is left.
       if (group.isUnused) {
         this.groups.delete(group.groupId);
@@ -401,7 +457,16 @@ export class GroupCoordinator {
       }
       for (const member of group.members.values()) this.rebalancer.scheduleSession(group, member);
     }
-    this.retention.start();
+  }
+
+  /** INVALID_GROUP_ID, or NOT_COORDINATOR (COORDINATOR_NOT_AVAILABLE before __consumer_offsets exists) for a group another broker coordinates. */
+  private checkCoordinator(groupId: string): void {
+    checkGroupId(groupId);
+    if (!this.owned) return;
+    const partitions = this.store.partitionCount;
+    if (partitions === null) throw new FerryError('COORDINATOR_NOT_AVAILABLE', `__consumer_offsets does not exist yet; FindCoordinator makes it`);
+    const partition = offsetsPartitionFor(groupId, partitions);
+    if (!this.owned.has(partition)) throw new FerryError('NOT_COORDINATOR', `broker ${this.broker.brokerId} does not coordinate group ${groupId} (it is in __consumer_offsets partition ${partition}); FindCoordinator names the broker that does`);
   }
 
   /** One offsets-retention pass now (offsets-retention.ts; it also runs every offsetsRetentionCheckIntervalMs); returns how many offsets expired. */
@@ -505,7 +570,7 @@ export class GroupCoordinator {
       return new FerryError('OFFSET_METADATA_TOO_LARGE', `offset metadata of ${metadataBytes} bytes for ${entry.topic}-${entry.partition} is over offset.metadata.max.bytes (${this.settings.offsetMetadataBytesMax})`);
     }
     try {
-      this.broker.log(entry.topic, entry.partition);
+      this.broker.checkPartitionExists(entry.topic, entry.partition);
     } catch (error) {
       if (error instanceof FerryError) return error;
       throw error;

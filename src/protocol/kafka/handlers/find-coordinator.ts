@@ -1,10 +1,13 @@
 /**
  * FindCoordinator (key 10), versions 0-6. Single node: this broker
- * coordinates every group. v0-3 ask for one key; v4+ batch them
- * (CoordinatorKeys), each answered alone.
+ * coordinates every group; in a cluster, the leader of the group's
+ * __consumer_offsets partition does (Broker.groupCoordinator), and while
+ * there is none (the topic is being made on the first ask, a failover) the
+ * answer is COORDINATOR_NOT_AVAILABLE, which clients retry. v0-3 ask for
+ * one key; v4+ batch them (CoordinatorKeys), each answered alone.
  *
- *   KeyType 0 (group)         this broker
- *   KeyType 1 (transaction)   this broker too: transactional ids are then
+ *   KeyType 0 (group)         the group's coordinator
+ *   KeyType 1 (transaction)   this broker: transactional ids are then
  *                             refused by InitProducerId with a definite
  *                             error, rather than a retriable
  *                             COORDINATOR_NOT_AVAILABLE clients loop on
@@ -50,7 +53,11 @@ function answer(key: string, keyType: number, context: RequestContext): Coordina
   try {
     if (keyType !== KEY_TYPE_GROUP && keyType !== KEY_TYPE_TRANSACTION) throw new FerryError('INVALID_REQUEST', `unknown coordinator key type ${keyType}`);
     if (keyType === KEY_TYPE_GROUP && key.length === 0) throw new FerryError('INVALID_GROUP_ID', 'group id must not be empty');
-    return { errorCode: 0, errorMessage: null, nodeId: context.broker.brokerId, host: context.settings.advertisedHost, port: context.settings.advertisedPort };
+    const self = { id: context.broker.brokerId, host: context.settings.advertisedHost, kafkaPort: context.settings.advertisedPort, rack: null };
+    const coordinatorId = keyType === KEY_TYPE_GROUP ? context.broker.groupCoordinator(key) : self.id;
+    const coordinator = coordinatorId === null ? undefined : context.broker.cluster.brokers(self).find((broker) => broker.id === coordinatorId);
+    if (!coordinator) throw new FerryError('COORDINATOR_NOT_AVAILABLE', `the coordinator of group ${key} is not available yet; retry`);
+    return { errorCode: 0, errorMessage: null, nodeId: coordinator.id, host: coordinator.host, port: coordinator.kafkaPort };
   } catch (error) {
     return { ...errorFields(error, context.logger, `FindCoordinator ${key}`), nodeId: NO_NODE, host: '', port: NO_NODE };
   }
