@@ -398,7 +398,12 @@ export class Broker {
   async deleteTopic(name: string): Promise<void> {
     this.assertOpen();
     const topic = this.topic(name);
-    this.refuseClusterChange(name, 'delete');
+    if (this.placements) {
+      // Every broker deletes its replicas when it sees the record go (applyPlacements), this one included.
+      await this.placements.deleteTopic(name);
+      await this.applyPlacements(name);
+      return;
+    }
     this.metadata.remove(name);
     for (let partition = 0; partition < topic.partitions; partition++) await this.logs.delete(name, partition);
     this.waiters.wakeEveryone();
@@ -445,30 +450,51 @@ export class Broker {
     // The group coordinator maps a group to its __consumer_offsets partition by the partition count.
     refuseInternal(name, 'add partitions to');
     const topic = this.topic(name);
-    this.refuseClusterChange(name, 'add partitions to');
     checkPartitionCount(totalPartitions);
     if (totalPartitions <= topic.partitions) {
       throw new FerryError('INVALID_PARTITIONS', `topic ${name} has ${topic.partitions} partitions; the new count must be larger, not ${totalPartitions}`);
+    }
+    if (this.placements) {
+      await this.placements.updateTopic(name, { partitions: totalPartitions });
+      await this.applyPlacements(name);
+      return this.describeTopic(name);
     }
     for (let partition = topic.partitions; partition < totalPartitions; partition++) await this.logs.getOrCreate(name, partition);
     this.metadata.put({ ...topic, partitions: totalPartitions });
     return this.describeTopic(name);
   }
 
-  /** Sets (string) or resets to the default (null) topic configs; applies them to every partition at once. */
-  alterTopicConfigs(name: string, changes: Record<string, string | null>): TopicDescription {
+  /**
+   * Sets (string) or resets to the default (null) topic configs; applies them
+   * to every partition at once (in a cluster, every broker applies them when
+   * it sees the topic's record change).
+   */
+  async alterTopicConfigs(name: string, changes: Record<string, string | null>): Promise<TopicDescription> {
     this.assertOpen();
     const topic = this.topic(name);
-    this.refuseClusterChange(name, 'change the configs of');
     const configs = { ...topic.configs };
     for (const [key, value] of Object.entries(changes)) {
       if (value === null) delete configs[key];
       else configs[key] = value;
     }
+    logConfigFromTopicConfigs(configs, this.defaultConfig); // refuses a bad name or value before anything changes
+    if (this.placements) {
+      await this.placements.updateTopic(name, { configs });
+      await this.applyPlacements(name);
+      return this.describeTopic(name);
+    }
+    this.applyTopicConfigs(topic, configs);
+    return this.describeTopic(name);
+  }
+
+  /** Records the topic's configs and gives every local log of it the new settings. */
+  private applyTopicConfigs(topic: TopicMetadata, configs: Record<string, string>): void {
     const config = logConfigFromTopicConfigs(configs, this.defaultConfig);
     this.metadata.put({ ...topic, configs });
-    for (let partition = 0; partition < topic.partitions; partition++) this.log(name, partition).config = { ...config };
-    return this.describeTopic(name);
+    for (let partition = 0; partition < topic.partitions; partition++) {
+      const log = this.logs.get(topic.name, partition);
+      if (log) log.config = { ...config };
+    }
   }
 
   /** The effective value of every supported topic config (set or default), for DescribeConfigs-style answers. */
@@ -807,11 +833,18 @@ export class Broker {
    */
   private applyPlacements(name: string): Promise<void> {
     const apply = async (): Promise<void> => {
-      const placed = this.placements?.topic(name);
-      if (!placed || this.closed) return;
-      const known = this.metadata.get(name);
+      if (this.closed || !this.placements) return;
+      const placed = this.placements.topic(name);
+      let known = this.metadata.get(name);
+      // Deleted in the cluster (or made again under a new id while this broker was away): its local replicas go.
+      if (known && (placed ? known.topicId !== placed.topicId : !this.placements.exists(name))) {
+        await this.deleteLocalTopic(known);
+        known = undefined;
+      }
+      if (!placed) return;
       if (!known) this.metadata.put({ name, topicId: placed.topicId, partitions: placed.partitions, configs: { ...placed.configs } });
-      else assert(known.topicId === placed.topicId, `topic ${name} has id ${known.topicId} in this data directory but ${placed.topicId} in the cluster`);
+      else if (known.partitions !== placed.partitions) this.metadata.put({ ...known, partitions: placed.partitions, configs: { ...placed.configs } });
+      if (known && JSON.stringify(known.configs) !== JSON.stringify(placed.configs)) this.applyTopicConfigs(this.topic(name), { ...placed.configs });
       for (let partition = 0; partition < placed.partitions; partition++) {
         const placement = this.placements!.placement(name, partition)!;
         const key = partitionKey(name, partition);
@@ -884,6 +917,19 @@ export class Broker {
     this.fetching?.unfollow(topic, partition);
   }
 
+  /** A topic the cluster no longer has: replicas stopped, logs deleted, groups forget its offsets. */
+  private async deleteLocalTopic(topic: TopicMetadata): Promise<void> {
+    for (let partition = 0; partition < topic.partitions; partition++) {
+      const key = partitionKey(topic.name, partition);
+      const local = this.replicas.get(key);
+      if (local) this.stopReplica(key, local);
+      await this.logs.delete(topic.name, partition);
+    }
+    this.metadata.remove(topic.name);
+    this.waiters.wakeEveryone();
+    await this.groups.forgetTopic(topic.name).catch(() => undefined); // offsets of groups coordinated elsewhere are forgotten there
+  }
+
   /** This broker is no longer a replica of the partition (reassigned): it stops leading or following it. */
   private stopReplica(key: string, local: LocalReplica): void {
     const { topic, partition } = splitPartitionKey(key);
@@ -903,15 +949,6 @@ export class Broker {
     return { name: topic.name, topicId: topic.topicId, internal: isInternal(topic.name), partitions, configs: { ...topic.configs } };
   }
 
-  /**
-   * Cluster mode changes a topic only through the cluster's record, and this
-   * slice writes that record once, at creation: deleting a topic, adding
-   * partitions or changing configs on one broker would make it disagree with
-   * the others, so they are refused until they go through etcd (issue 6).
-   */
-  private refuseClusterChange(name: string, what: string): void {
-    if (this.placements && !isInternal(name)) throw new FerryError('INVALID_REQUEST', `cannot ${what} topic ${name}: not supported in cluster mode yet`);
-  }
 
   /** A single node's placement: this broker alone, at the first leader epoch forever. */
   private selfPlacement(): PartitionPlacement {

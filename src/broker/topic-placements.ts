@@ -43,6 +43,17 @@ export interface TopicPlacements {
    * are not assigned in time.
    */
   createTopic(name: string, topic: PlacedTopic): Promise<void>;
+  /**
+   * Changes a topic cluster-wide: more partitions (resolves once the new
+   * ones are placed) or new configs (resolves once this broker has the
+   * change). INVALID_REQUEST when another change won the race; the caller
+   * may try again.
+   */
+  updateTopic(name: string, change: { partitions?: number; configs?: Record<string, string> }): Promise<void>;
+  /** Deletes a topic cluster-wide; resolves once this broker has seen it go. UNKNOWN_TOPIC_OR_PARTITION when there is none. */
+  deleteTopic(name: string): Promise<void>;
+  /** Whether the cluster has a record of the topic (placed or still being placed). */
+  exists(name: string): boolean;
   /** Topics whose every partition is placed. */
   topics(): string[];
   /** A topic whose every partition is placed; undefined otherwise. */

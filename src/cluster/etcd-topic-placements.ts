@@ -30,6 +30,26 @@ export class EtcdTopicPlacements implements TopicPlacements {
     await this.whenPlaced(name);
   }
 
+  async updateTopic(name: string, change: { partitions?: number; configs?: Record<string, string> }): Promise<void> {
+    const record = this.node.topics.topic(name);
+    if (!record) throw new FerryError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`);
+    const updated = { ...record, partitions: change.partitions ?? record.partitions, configs: change.configs ?? record.configs };
+    if (!(await this.node.topics.updateTopic(name, updated))) throw new FerryError('INVALID_REQUEST', `topic ${name} was changed by another request meanwhile; try again`);
+    await this.whenSeen(name, () => {
+      const now = this.node.topics.topic(name);
+      return now !== undefined && now.partitions === updated.partitions && JSON.stringify(now.configs) === JSON.stringify(updated.configs) && this.node.topics.isAssigned(name);
+    }, 'the controller did not place its new partitions');
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    if (!(await this.node.topics.deleteTopic(name))) throw new FerryError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`);
+    await this.whenSeen(name, () => !this.exists(name), 'the deletion did not reach this broker');
+  }
+
+  exists(name: string): boolean {
+    return this.node.topics.topic(name) !== undefined;
+  }
+
   topics(): string[] {
     return this.node.topics.topics().filter((name) => this.node.topics.isAssigned(name));
   }
@@ -69,17 +89,22 @@ export class EtcdTopicPlacements implements TopicPlacements {
 
   /** Resolves once every partition of the topic has a state; REQUEST_TIMED_OUT after TOPIC_PLACEMENT_WAIT_MS. */
   private whenPlaced(name: string): Promise<void> {
+    return this.whenSeen(name, () => this.node.topics.isAssigned(name), 'the controller did not place its partitions');
+  }
+
+  /** Resolves once `done()` holds after a change of the topic (or at once); REQUEST_TIMED_OUT, saying `missing`, after TOPIC_PLACEMENT_WAIT_MS. */
+  private whenSeen(name: string, seen: () => boolean, missing: string): Promise<void> {
     const states = this.node.topics;
-    if (states.isAssigned(name)) return Promise.resolve();
+    if (seen()) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const check = (topic: string): void => {
-        if (topic !== name || !states.isAssigned(name)) return;
+        if (topic !== name || !seen()) return;
         done();
         resolve();
       };
       const timer = setTimeout(() => {
         done();
-        reject(new FerryError('REQUEST_TIMED_OUT', `topic ${name} was created, but the controller did not place its partitions within ${TOPIC_PLACEMENT_WAIT_MS} ms`));
+        reject(new FerryError('REQUEST_TIMED_OUT', `topic ${name}: ${missing} within ${TOPIC_PLACEMENT_WAIT_MS} ms`));
       }, TOPIC_PLACEMENT_WAIT_MS);
       const done = (): void => {
         clearTimeout(timer);

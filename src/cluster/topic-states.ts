@@ -5,6 +5,10 @@
  * read, as BrokerDirectory does. The writes go through here too:
  *
  *   createTopic      create-if-absent (the key's create revision is 0)
+ *   updateTopic      compare-and-swap on the record's mod revision (more
+ *                    partitions, other configs)
+ *   deleteTopic      the record, its partition states and ISR requests in
+ *                    one transaction
  *   writePartition   compare-and-swap on the key's mod revision as last seen
  *                    (0: the key must not exist), so two writers never lose
  *                    an update: the loser's transaction fails and it reads
@@ -41,6 +45,8 @@ interface TopicStatesEvents {
 
 export class TopicStates extends EventEmitter<TopicStatesEvents> {
   private readonly topicsByName = new Map<string, TopicRecord>();
+  /** Each topic record's mod revision, for updateTopic's compare-and-swap. */
+  private readonly topicRevisions = new Map<string, string>();
   private readonly partitionsByTopic = new Map<string, Map<number, VersionedPartitionState>>();
   private watchers: Watcher[] = [];
 
@@ -58,7 +64,7 @@ export class TopicStates extends EventEmitter<TopicStatesEvents> {
     for (const kv of topics.kvs) states.putTopic(kv);
     for (const kv of partitions.kvs) states.putPartition(kv);
     states.watchers = await Promise.all([
-      watchPrefix(client, keys.topicsPrefix, topics.header.revision, (kv) => states.putTopic(kv), (kv) => states.deleteTopic(kv), logger),
+      watchPrefix(client, keys.topicsPrefix, topics.header.revision, (kv) => states.putTopic(kv), (kv) => states.removeTopic(kv), logger),
       watchPrefix(client, keys.partitionsPrefix, partitions.header.revision, (kv) => states.putPartition(kv), (kv) => states.deletePartition(kv), logger),
     ]);
     return states;
@@ -92,10 +98,46 @@ export class TopicStates extends EventEmitter<TopicStatesEvents> {
     return result.succeeded;
   }
 
-  /** Compare-and-swap: writes the state if the key's mod revision is still `expectedModRevision` ('0': absent); false otherwise. */
+  /** Compare-and-swap on the record as last seen: false when it changed (or went) meanwhile. */
+  async updateTopic(name: string, record: TopicRecord): Promise<boolean> {
+    const key = this.keys.topicKey(name);
+    const revision = this.topicRevisions.get(name);
+    if (revision === undefined) return false;
+    const result = await this.client.if(key, 'Mod', '==', revision).then(this.client.put(key).value(encodeTopicRecord(record))).commit();
+    return result.succeeded;
+  }
+
+  /** Deletes the topic's record, partition states and ISR requests at once; false when there was no record. */
+  async deleteTopic(name: string): Promise<boolean> {
+    const key = this.keys.topicKey(name);
+    const result = await this.client
+      .if(key, 'Create', '>', 0)
+      .then(
+        this.client.delete().key(key),
+        this.client.delete().prefix(`${this.keys.partitionsPrefix}${name}/`),
+        this.client.delete().prefix(`${this.keys.isrChangesPrefix}${name}/`),
+      )
+      .commit();
+    return result.succeeded;
+  }
+
+  /**
+   * Compare-and-swap: writes the state if the key's mod revision is still
+   * `expectedModRevision` ('0': absent); false otherwise. A new state ('0')
+   * is written only while the topic's record is as this broker last saw it:
+   * a controller whose watch has not yet delivered a topic's deletion (the
+   * partition states' watch runs ahead of the records') cannot bring the
+   * deleted partitions back.
+   */
   async writePartition(topic: string, partition: number, state: PartitionState, expectedModRevision: string): Promise<boolean> {
     const key = this.keys.partitionKey(topic, partition);
-    const result = await this.client.if(key, 'Mod', '==', expectedModRevision).then(this.client.put(key).value(encodePartitionState(state))).commit();
+    let guard = this.client.if(key, 'Mod', '==', expectedModRevision);
+    if (expectedModRevision === '0') {
+      const topicRevision = this.topicRevisions.get(topic);
+      if (topicRevision === undefined) return false;
+      guard = guard.and(this.keys.topicKey(topic), 'Mod', '==', topicRevision);
+    }
+    const result = await guard.then(this.client.put(key).value(encodePartitionState(state))).commit();
     return result.succeeded;
   }
 
@@ -119,6 +161,7 @@ export class TopicStates extends EventEmitter<TopicStatesEvents> {
     const name = key.slice(this.keys.topicsPrefix.length);
     try {
       this.topicsByName.set(name, decodeTopicRecord(key, kv.value.toString()));
+      this.topicRevisions.set(name, kv.mod_revision);
     } catch (error) {
       this.logger.error({ error: (error as Error).message }, 'ignoring a bad topic record');
       return;
@@ -126,8 +169,9 @@ export class TopicStates extends EventEmitter<TopicStatesEvents> {
     this.emit('change', name);
   }
 
-  private deleteTopic(kv: IKeyValue): void {
+  private removeTopic(kv: IKeyValue): void {
     const name = kv.key.toString().slice(this.keys.topicsPrefix.length);
+    this.topicRevisions.delete(name);
     if (this.topicsByName.delete(name)) this.emit('change', name);
   }
 

@@ -30,7 +30,7 @@ describe('topics', () => {
     expect(broker.listTopics({ includeInternal: true }).map((t) => [t.name, t.internal])).toEqual([['__internal', true], ['orders', false]]);
 
     await broker.createPartitions('orders', 5);
-    broker.alterTopicConfigs('orders', { 'cleanup.policy': 'compact', 'retention.ms': null });
+    await broker.alterTopicConfigs('orders', { 'cleanup.policy': 'compact', 'retention.ms': null });
     expect(broker.describeTopic('orders').configs).toEqual({ 'cleanup.policy': 'compact' });
     expect(broker.topicConfig('orders').cleanupCompact).toBe(true);
     await broker.produce('orders', [{ key: text('k'), value: text('v') }]);
@@ -114,7 +114,7 @@ describe('produce', () => {
     const broker = await Broker.open({ dataDir: tempDir() });
     await broker.createTopic('small', { partitions: 1 });
     await broker.produce('small', [{ value: Buffer.alloc(2000) }]);
-    broker.alterTopicConfigs('small', { 'max.message.bytes': '1000' });
+    await broker.alterTopicConfigs('small', { 'max.message.bytes': '1000' });
     await expectError(broker.produce('small', [{ value: Buffer.alloc(2000) }]), 'MESSAGE_TOO_LARGE');
     await broker.close();
   });

@@ -82,7 +82,7 @@ function recordsUrl(broker: BrokerProcess, topic: string): string {
   return `http://127.0.0.1:${broker.httpPort}/v3/clusters/${clusterId}/topics/${topic}/records`;
 }
 
-function postRecord(broker: BrokerProcess, topic: string, value: string, redirect: RequestRedirect): Promise<Response> {
+function postRecord(broker: BrokerProcess, topic: string, value: string, redirect: 'follow' | 'manual'): Promise<Response> {
   return fetch(recordsUrl(broker, topic), { method: 'POST', redirect, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ value: { type: 'STRING', data: value } }) });
 }
 

@@ -113,7 +113,7 @@ describe('topics describe and cluster metrics on three brokers', () => {
     const survivors = brokers.filter((broker) => broker !== victim);
     // Every partition of the replication-factor-3 topic had the victim as a replica: each is now led, with two of three in sync.
     const underReplicated = await waitFor('the surviving leaders to count every replicated partition under-replicated', async () => {
-      const total = (await Promise.all(survivors.map(gaugesOf))).reduce((sum, gauge) => sum + gauge.partitionsUnderReplicated, 0);
+      const total = (await Promise.all(survivors.map(gaugesOf))).reduce((sum, gauge) => sum + (gauge.partitionsUnderReplicated ?? 0), 0);
       return total === PARTITIONS ? total : undefined;
     });
     expect(underReplicated).toBe(PARTITIONS);

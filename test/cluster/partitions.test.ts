@@ -4,7 +4,7 @@
  * (test/cluster/etcd.ts). A topic created through one broker is placed over
  * all three, every broker answers the same Metadata, each holds logs of its
  * replicas only, clients are sent to leaders, and a controller that takes
- * over still places new topics. Nothing is replicated yet.
+ * over still places new topics.
  */
 
 import fs from 'node:fs';
@@ -164,7 +164,7 @@ describe('the controller places partitions over the live brokers', () => {
     expect(received.sort()).toEqual([...sent].sort());
   });
 
-  it('a produce to a broker that does not lead the partition gets NOT_LEADER_OR_FOLLOWER (Kafka), naming the leader (HTTP, WebSocket)', async () => {
+  it('a produce to a broker that does not lead the partition gets NOT_LEADER_OR_FOLLOWER (Kafka), naming the leader (WebSocket), redirected to it (HTTP 307)', async () => {
     const states = await partitionStates(TOPIC);
     const partition = states.findIndex((state) => state.leader !== c.id);
     const raw = await RawKafkaClient.connect(c.kafkaPort);
@@ -178,15 +178,19 @@ describe('the controller places partitions over the live brokers', () => {
     }
     const leader = brokers.find((broker) => broker.id === states[partition]!.leader)!;
     const clusterId = ((await (await fetch(`http://127.0.0.1:${c.httpPort}/v3/clusters`)).json()) as { data: Array<{ cluster_id: string }> }).data[0]!.cluster_id;
-    const response = await fetch(`http://127.0.0.1:${c.httpPort}/v3/clusters/${clusterId}/topics/${TOPIC}/records`, {
+    const path = `/v3/clusters/${clusterId}/topics/${TOPIC}/records`;
+    const response = await fetch(`http://127.0.0.1:${c.httpPort}${path}`, {
       method: 'POST',
+      redirect: 'manual',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ partition_id: partition, value: { type: 'STRING', data: 'stray' } }),
     });
-    expect(response.status).toBe(503);
+    // The HTTP door redirects to the leader (307 keeps the method and body); the body says why.
+    expect(response.status).toBe(307);
+    expect(response.headers.get('location')).toBe(`http://127.0.0.1:${leader.httpPort}${path}`);
     const body = (await response.json()) as { kafka_error: string; message: string };
     expect(body.kafka_error).toBe('NOT_LEADER_OR_FOLLOWER');
-    expect(body.message).toContain(`http 127.0.0.1:${leader.httpPort}`);
+    expect(body.message).toContain(`led by broker ${leader.id} at 127.0.0.1:${leader.httpPort}`);
     const socket = await TestSocket.open(c.httpPort);
     try {
       socket.send({ type: 'produce', id: 1, topic: TOPIC, records: [{ value: 'stray', partition }] });

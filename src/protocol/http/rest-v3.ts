@@ -110,22 +110,22 @@ export function registerRestV3(router: Router, broker: Broker): void {
     exchange.json(200, list('KafkaTopicConfigList', configListUrl(base, topic.name), configs));
   });
 
-  router.post(CONFIGS_ALTER, (exchange, request) => {
+  router.post(CONFIGS_ALTER, async (exchange, request) => {
     clusterBase(broker, request);
-    broker.alterTopicConfigs(topicParam(request.params), parseConfigAlterations(parseJsonBody(request.body)));
+    await broker.alterTopicConfigs(topicParam(request.params), parseConfigAlterations(parseJsonBody(request.body)));
     exchange.noContent();
   });
 
-  router.put(CONFIG, (exchange, request) => {
+  router.put(CONFIG, async (exchange, request) => {
     clusterBase(broker, request);
     const body = expectObject(parseJsonBody(request.body), 'request body');
-    broker.alterTopicConfigs(topicParam(request.params), { [configName(request.params[2])]: configValue(body['value'], 'value') });
+    await broker.alterTopicConfigs(topicParam(request.params), { [configName(request.params[2])]: configValue(body['value'], 'value') });
     exchange.noContent();
   });
 
-  router.del(CONFIG, (exchange, request) => {
+  router.del(CONFIG, async (exchange, request) => {
     clusterBase(broker, request);
-    broker.alterTopicConfigs(topicParam(request.params), { [configName(request.params[2])]: null });
+    await broker.alterTopicConfigs(topicParam(request.params), { [configName(request.params[2])]: null });
     exchange.noContent();
   });
 }

@@ -10,7 +10,7 @@ import { FetchSessionCache, partitionKey, type SessionPartition } from '../../..
 import { FETCH_SESSION_EVICTION_IDLE_MS, FETCH_SESSION_PARTITIONS_MAX } from '../../../src/protocol/kafka/limits.js';
 
 function target(partition: number): SessionPartition {
-  return { topic: 't', topicId: Buffer.alloc(16), partition, fetchOffset: 0, maxBytes: 1024, lastHighWatermark: -1, lastLogStartOffset: -1, lastErrorCode: -1 };
+  return { topic: 't', topicId: Buffer.alloc(16), partition, fetchOffset: 0, currentLeaderEpoch: -1, maxBytes: 1024, lastHighWatermark: -1, lastLogStartOffset: -1, lastErrorCode: -1 };
 }
 
 describe('FetchSessionCache', () => {

@@ -66,23 +66,26 @@ export const incrementalAlterConfigsHandler: ApiHandler = {
   handle: (request, context) => alterResources(request as unknown as AlterConfigsRequest, context, incrementalChanges),
 };
 
-function alterResources(body: AlterConfigsRequest, context: RequestContext, changesFor: ChangesFor): Record<string, unknown> {
+async function alterResources(body: AlterConfigsRequest, context: RequestContext, changesFor: ChangesFor): Promise<Record<string, unknown>> {
   const resourceKey = (resource: AlterConfigsResource): string => `${resource.resourceType}/${resource.resourceName}`;
   const refuseRepeated = refuseRepeatedNames(body.resources, resourceKey, 'resource');
-  const responses = body.resources.map((resource) => {
+  const responses = [];
+  for (const resource of body.resources) responses.push(await alterOne(resource));
+  return { throttleTimeMs: 0, responses };
+
+  async function alterOne(resource: AlterConfigsResource): Promise<Record<string, unknown>> {
     const answer = { resourceType: resource.resourceType, resourceName: resource.resourceName };
     try {
       refuseRepeated(resource);
-      alterResource(resource, body.validateOnly, context.broker, changesFor);
+      await alterResource(resource, body.validateOnly, context.broker, changesFor);
       return { ...answer, errorCode: 0, errorMessage: null };
     } catch (error) {
       return { ...answer, ...errorFields(error, context.logger, `altering configs of ${resourceKey(resource)}`) };
     }
-  });
-  return { throttleTimeMs: 0, responses };
+  }
 }
 
-function alterResource(resource: AlterConfigsResource, validateOnly: boolean, broker: Broker, changesFor: ChangesFor): void {
+async function alterResource(resource: AlterConfigsResource, validateOnly: boolean, broker: Broker, changesFor: ChangesFor): Promise<void> {
   if (resource.resourceType === RESOURCE_TYPE.BROKER) {
     if (resource.resourceName !== '') checkBrokerName(resource.resourceName, broker.brokerId);
     if (resource.configs.length > 0) throw new FerryError('INVALID_REQUEST', `broker configs are read-only in Ferry (set them in server.properties): ${resource.configs.map((c) => c.name).join(', ')}`);
@@ -104,7 +107,7 @@ function alterResource(resource: AlterConfigsResource, validateOnly: boolean, br
     else next[name] = value;
   }
   logConfigFromTopicConfigs(next); // every value checked before anything changes
-  if (!validateOnly) broker.alterTopicConfigs(resource.resourceName, Object.fromEntries(changes));
+  if (!validateOnly) await broker.alterTopicConfigs(resource.resourceName, Object.fromEntries(changes));
 }
 
 /** AlterConfigs: the request's set replaces the topic's; a null value is refused, as Kafka does. */
