@@ -115,6 +115,13 @@ export interface ClusterHealth {
   partitionsOffline: number;
   /** UnderReplicatedPartitions: partitions this broker leads whose ISR is smaller than their replicas. */
   partitionsUnderReplicated: number;
+  /** UnderMinIsrPartitionCount: partitions this broker leads whose ISR is smaller than min.insync.replicas (acks=all refused). */
+  partitionsUnderMinIsr: number;
+  /** IsrShrinksPerSec / IsrExpandsPerSec as totals: ISR changes of partitions this broker led, since it started. */
+  isrShrinks: number;
+  isrExpands: number;
+  /** The most offsets any follower of a partition led here is behind the leader's log end (-1: none heard from yet; 0 on a single node). */
+  replicaLagMax: number;
 }
 
 export interface TopicDescription {
@@ -215,6 +222,9 @@ export class Broker {
   /** Cluster mode: fetches followed partitions from their leaders. */
   private fetching: ReplicaFetching | null = null;
   private isrTimer: NodeJS.Timeout | null = null;
+  /** ISR changes of partitions this broker led, since it started (Kafka's IsrShrinksPerSec/IsrExpandsPerSec). */
+  private isrShrinks = 0;
+  private isrExpands = 0;
   /** Placement changes are applied one at a time, in order. */
   private applying: Promise<void> = Promise.resolve();
   /** Consumer groups and their committed offsets (kept in __consumer_offsets). */
@@ -427,21 +437,34 @@ export class Broker {
   clusterHealth(): ClusterHealth {
     this.assertOpen();
     const controllerActive = this.view.controllerId() === this.brokerId ? 1 : 0;
-    if (!this.placements) return { controllerActive, brokersLive: 1, partitionsOffline: 0, partitionsUnderReplicated: 0 };
+    const counts = { isrShrinks: this.isrShrinks, isrExpands: this.isrExpands };
+    if (!this.placements) return { controllerActive, brokersLive: 1, partitionsOffline: 0, partitionsUnderReplicated: 0, partitionsUnderMinIsr: 0, replicaLagMax: 0, ...counts };
     const placements = this.placements;
     let partitionsOffline = 0;
+    if (controllerActive === 1) {
+      for (const name of placements.topics()) {
+        const partitions = placements.topic(name)?.partitions ?? 0;
+        for (let partition = 0; partition < partitions; partition++) if (!placements.isLive(placements.placement(name, partition)!.leader)) partitionsOffline++;
+      }
+    }
     let partitionsUnderReplicated = 0;
-    for (const name of placements.topics()) {
-      const partitions = placements.topic(name)?.partitions ?? 0;
-      for (let partition = 0; partition < partitions; partition++) {
-        const placement = placements.placement(name, partition)!;
-        if (controllerActive === 1 && placement.leader !== this.brokerId && !placements.isLive(placement.leader)) partitionsOffline++;
-        if (placement.leader === this.brokerId && placement.isr.length < placement.replicas.length) partitionsUnderReplicated++;
+    let partitionsUnderMinIsr = 0;
+    let replicaLagMax = 0;
+    for (const local of this.replicas.values()) {
+      const leader = local.leader;
+      if (!leader) continue;
+      const { isr, replicas } = leader.placement;
+      if (isr.length < replicas.length) partitionsUnderReplicated++;
+      if (isr.length < local.log.config.minInsyncReplicas) partitionsUnderMinIsr++;
+      for (const id of replicas) {
+        if (id === this.brokerId) continue;
+        const followerEnd = leader.followerLogEnd(id);
+        replicaLagMax = followerEnd < 0 ? Math.max(replicaLagMax, -1) : Math.max(replicaLagMax, local.log.logEndOffset - followerEnd);
       }
     }
     // This broker is answering, so it is live even while its own registration is being renewed.
     const brokersLive = placements.liveBrokerCount() + (placements.isLive(this.brokerId) ? 0 : 1);
-    return { controllerActive, brokersLive, partitionsOffline, partitionsUnderReplicated };
+    return { controllerActive, brokersLive, partitionsOffline, partitionsUnderReplicated, partitionsUnderMinIsr, replicaLagMax, ...counts };
   }
 
   /** Grows a topic to `totalPartitions` (Kafka never shrinks one). */
@@ -873,6 +896,8 @@ export class Broker {
     const epochChanged = before === undefined || before.leaderEpoch !== placement.leaderEpoch || before.leader !== placement.leader;
     if (placement.leader === this.brokerId) {
       if (local.leader && !epochChanged) {
+        if (placement.isr.length < local.leader.placement.isr.length) this.isrShrinks++;
+        else if (placement.isr.length > local.leader.placement.isr.length) this.isrExpands++;
         local.leader.update(placement);
         return;
       }

@@ -53,6 +53,8 @@ interface Gauges {
   brokersLive: number | undefined;
   partitionsOffline: number | undefined;
   partitionsUnderReplicated: number | undefined;
+  isrShrinks: number | undefined;
+  replicaLagMax: number | undefined;
 }
 
 async function gaugesOf(broker: BrokerProcess): Promise<Gauges> {
@@ -62,6 +64,8 @@ async function gaugesOf(broker: BrokerProcess): Promise<Gauges> {
     brokersLive: metricValue(text, 'ferry_brokers_live'),
     partitionsOffline: metricValue(text, 'ferry_partitions_offline'),
     partitionsUnderReplicated: metricValue(text, 'ferry_partitions_under_replicated'),
+    isrShrinks: metricValue(text, 'ferry_isr_shrinks_total'),
+    replicaLagMax: metricValue(text, 'ferry_replica_lag_max'),
   };
 }
 
@@ -90,11 +94,12 @@ describe('topics describe and cluster metrics on three brokers', () => {
     // Leases of 2 s on a loaded machine can lapse and be renewed, an election can be under way: wait for the settled cluster.
     const gauges = await waitFor('one active controller and three live brokers seen by all, every ISR full', async () => {
       const read = await Promise.all(brokers.map(gaugesOf));
-      const settled = read.filter((gauge) => gauge.controllerActive === 1).length === 1 && read.every((gauge) => gauge.brokersLive === 3 && gauge.partitionsUnderReplicated === 0);
+      const settled = read.filter((gauge) => gauge.controllerActive === 1).length === 1 && read.every((gauge) => gauge.brokersLive === 3 && gauge.partitionsUnderReplicated === 0 && gauge.replicaLagMax === 0);
       return settled ? read : undefined;
     });
     expect(gauges.map((gauge) => gauge.controllerActive).sort()).toEqual([0, 0, 1]);
-    for (const gauge of gauges) expect(gauge).toMatchObject({ brokersLive: 3, partitionsOffline: 0, partitionsUnderReplicated: 0 });
+    // Every follower has fetched up to its leader's log end.
+    for (const gauge of gauges) expect(gauge).toMatchObject({ brokersLive: 3, partitionsOffline: 0, partitionsUnderReplicated: 0, replicaLagMax: 0 });
 
     const controller = brokers[gauges.findIndex((gauge) => gauge.controllerActive === 1)]!;
     const solo = await statesInEtcd(SOLO);
@@ -124,6 +129,13 @@ describe('topics describe and cluster metrics on three brokers', () => {
       if (was.leader === victim.id) expect(state).toMatchObject({ leader: was.replicas.find((id) => id !== victim.id), leaderEpoch: was.leaderEpoch + 1 });
       else expect(state).toMatchObject({ leader: was.leader, leaderEpoch: was.leaderEpoch });
     });
+    // Partitions the victim followed kept their leader, whose ISR shrank; those it led changed leader (a new epoch, no shrink).
+    const followed = before.filter((state) => state.leader !== victim.id).length;
+    const shrinks = await waitFor('the surviving leaders to count their ISR shrinks', async () => {
+      const total = (await Promise.all(survivors.map(gaugesOf))).reduce((sum, gauge) => sum + (gauge.isrShrinks ?? 0), 0);
+      return total === followed ? total : undefined;
+    });
+    expect(shrinks).toBe(followed);
     const bystander = survivors.find((broker) => broker !== controller)!;
     expect(await gaugesOf(bystander)).toMatchObject({ controllerActive: 0, partitionsOffline: 0, brokersLive: 2 });
   });

@@ -13,6 +13,9 @@
  *   ferry_brokers_live                                    live brokers this broker sees, itself included
  *   ferry_partitions_offline                              Kafka's OfflinePartitionsCount (the controller's; 0 elsewhere)
  *   ferry_partitions_under_replicated                     Kafka's UnderReplicatedPartitions (of those this broker leads)
+ *   ferry_partitions_under_min_isr                        Kafka's UnderMinIsrPartitionCount (of those this broker leads)
+ *   ferry_isr_shrinks_total, ferry_isr_expands_total      ISR changes of partitions this broker led (Kafka's IsrShrinksPerSec, IsrExpandsPerSec)
+ *   ferry_replica_lag_max                                 offsets the furthest-behind follower of a partition led here is behind (-1: not heard from)
  *   nodejs_eventloop_lag_seconds, nodejs_eventloop_lag_p99_seconds, ...   prom-client's default metrics
  *
  * `route` is the uWS pattern (`/v3/clusters/:cluster_id/topics`), so the
@@ -76,6 +79,10 @@ function registerClusterGauges(broker: Broker, registers: Registry[]): void {
   healthGauge(broker, registers, 'ferry_brokers_live', 'Live brokers this broker sees, itself included', (health) => health.brokersLive);
   healthGauge(broker, registers, 'ferry_partitions_offline', "Partitions whose leader is not a live broker, counted by the controller only (Kafka's OfflinePartitionsCount)", (health) => health.partitionsOffline);
   healthGauge(broker, registers, 'ferry_partitions_under_replicated', "Partitions this broker leads whose ISR is smaller than their replicas (Kafka's UnderReplicatedPartitions)", (health) => health.partitionsUnderReplicated);
+  healthGauge(broker, registers, 'ferry_partitions_under_min_isr', "Partitions this broker leads whose ISR is smaller than min.insync.replicas: acks=all refused (Kafka's UnderMinIsrPartitionCount)", (health) => health.partitionsUnderMinIsr);
+  healthGauge(broker, registers, 'ferry_replica_lag_max', 'Offsets the furthest-behind follower of a partition this broker leads is behind its log end; -1 while a follower has not fetched since this broker became leader', (health) => health.replicaLagMax);
+  healthCounter(broker, registers, 'ferry_isr_shrinks_total', "ISR shrinks of partitions this broker led, since it started (Kafka's IsrShrinksPerSec)", (health) => health.isrShrinks);
+  healthCounter(broker, registers, 'ferry_isr_expands_total', "ISR expansions of partitions this broker led, since it started (Kafka's IsrExpandsPerSec)", (health) => health.isrExpands);
 }
 
 /** A gauge filled from the broker's cluster health when scraped; left out while the broker is shutting down. */
@@ -88,6 +95,21 @@ function healthGauge(broker: Broker, registers: Registry[], name: string, help: 
       gauge.reset();
       const health = brokerHealth(broker);
       if (health) gauge.set(read(health));
+    },
+  });
+}
+
+/** A counter whose total the broker keeps (ClusterHealth), read when scraped. */
+function healthCounter(broker: Broker, registers: Registry[], name: string, help: string, read: (health: ClusterHealth) => number): void {
+  const counter: Counter = new Counter({
+    name,
+    help,
+    registers,
+    collect: () => {
+      const health = brokerHealth(broker);
+      if (!health) return;
+      counter.reset();
+      counter.inc(read(health));
     },
   });
 }

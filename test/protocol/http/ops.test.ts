@@ -56,6 +56,7 @@ describe('/metrics', () => {
     expect(metricValue(text, 'ferry_brokers_live')).toBe(1);
     expect(metricValue(text, 'ferry_partitions_offline')).toBe(0);
     expect(metricValue(text, 'ferry_partitions_under_replicated')).toBe(0);
+    for (const name of ['ferry_partitions_under_min_isr', 'ferry_isr_shrinks_total', 'ferry_isr_expands_total', 'ferry_replica_lag_max']) expect(metricValue(text, name)).toBe(0);
     for (const name of ['nodejs_eventloop_lag_seconds', 'nodejs_eventloop_lag_p99_seconds', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes']) {
       expect(text).toContain(`\n${name} `);
     }
