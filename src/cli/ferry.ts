@@ -72,6 +72,12 @@ const program = new Command('ferry')
   .description('Ferry: an event-streaming broker in the Kafka model')
   .addOption(new Option('--http <url>', "a running broker's HTTP address, for the commands that talk to one").default('http://localhost:8080').env('FERRY_HTTP'));
 
+// A reader that stops early (`ferry dump-log ... | head`) closes the pipe: stop quietly, as Unix tools do, not with a stack.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit(0);
+});
+
 const write = (line: string): void => {
   process.stdout.write(`${line}\n`);
 };

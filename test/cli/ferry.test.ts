@@ -67,6 +67,17 @@ describe('ferry CLI (the built dist/, as npm start runs it)', () => {
     expect(ok.stdout).toContain('| offset: 1 ');
     expect(ok.stdout).toContain('value: "d-1"');
 
+    // A reader that stops early (| head) closes the pipe: dump-log stops quietly, exit 0, no stack.
+    const many = await PartitionLog.open({ dir: tempDir(), config: config() });
+    for (let i = 0; i < 20; i++) await many.append(valuesBatch(`m${i}`, 500));
+    await many.close();
+    const early = spawn(process.execPath, [builtCli, 'dump-log', '--records', path.join(many.dir, '00000000000000000000.log')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    early.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    early.stdout.once('data', () => early.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => early.on('exit', resolve));
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+
     const bytes = fs.readFileSync(segment);
     bytes[bytes.length - 3]! ^= 0xff;
     fs.writeFileSync(segment, bytes);
