@@ -767,6 +767,8 @@ export class Broker {
       if (!Number.isInteger(partition) || partition < 0 || partition >= topic.partitions) this.log(topicName, partition); // UNKNOWN_TOPIC_OR_PARTITION
       const leaderId = this.placements.placement(topicName, partition)?.leader ?? -1;
       if (leaderId === -1) throw new FerryError('LEADER_NOT_AVAILABLE', `${topicName}-${partition} has no leader now: none of its in-sync replicas is live`);
+      // Named leader here, but still taking its new leader epoch (startLeaderEpoch waits for the log's turn): a moment, not a redirect to itself.
+      if (leaderId === this.brokerId) throw new FerryError('LEADER_NOT_AVAILABLE', `broker ${this.brokerId} is becoming the leader of ${topicName}-${partition}; retry`);
       const endpoint = this.placements.brokerEndpoint(leaderId) ?? null;
       const where = endpoint ? ` (kafka ${endpoint.host}:${endpoint.kafkaPort}, http ${endpoint.host}:${endpoint.httpPort})` : '';
       throw new NotLeaderError(`broker ${this.brokerId} does not lead ${topicName}-${partition}; broker ${leaderId} does${where}`, endpoint);
