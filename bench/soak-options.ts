@@ -4,6 +4,8 @@
  */
 
 import { parseArgs } from 'node:util';
+import { LEASE_TTL_SECONDS_MIN } from '../src/cluster/keys.js';
+import { prng } from '../test/storage/helpers.js';
 
 /** A problem with the options or the setup, said in one line (no stack). */
 export class SoakSetupError extends Error {}
@@ -11,8 +13,6 @@ export class SoakSetupError extends Error {}
 const DURATION_SECONDS_MAX = 24 * 3600;
 const PARTITIONS_MAX = 64;
 const PRODUCERS_MAX = 16;
-/** etcd refuses shorter leases (src/cluster/keys.ts LEASE_TTL_SECONDS_MIN). */
-const LEASE_TTL_SECONDS_MIN = 2;
 const LEASE_TTL_SECONDS_MAX = 60;
 
 export interface SoakOptions {
@@ -76,14 +76,5 @@ export function parseOptions(argv: readonly string[]): SoakOptions | null {
   };
 }
 
-/** mulberry32: a small seeded generator, so one --seed replays one fault sequence. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+/** mulberry32 (the test suite's prng), so one --seed replays one fault sequence. */
+export const seededRandom = prng;
