@@ -876,6 +876,8 @@ export class Broker {
         const local = this.replicas.get(key);
         if (!placement.replicas.includes(this.brokerId)) {
           if (local) this.stopReplica(key, local);
+          // Reassigned away (or moved while this broker was down): Kafka deletes the replica's log.
+          await this.logs.delete(name, partition);
           continue;
         }
         if (local && samePlacement(local.placement, placement)) continue;
@@ -919,7 +921,9 @@ export class Broker {
       local.leader = null;
       if (topic === OFFSETS_TOPIC_NAME) this.groups.unloadPartition(partition);
     }
-    if (!epochChanged && local.followed) return;
+    // Only a replica a reassignment is adding copies throttled; the throttle goes when the move completes.
+    const throttleBytesPerSecond = placement.adding?.includes(this.brokerId) ? (placement.throttleBytesPerSecond ?? null) : null;
+    if (!epochChanged && local.followed && local.followed.throttleBytesPerSecond === throttleBytesPerSecond) return;
     this.stopFollowing(topic, partition, local);
     if (placement.leader === -1 || !this.fetching) return;
     const followed: FollowedPartition = {
@@ -928,6 +932,7 @@ export class Broker {
       leader: placement.leader,
       leaderEpoch: placement.leaderEpoch,
       log,
+      throttleBytesPerSecond,
       current: () => local.followed === followed && !this.closed,
       setHighWatermark: (highWatermark) => {
         if (local.followed === followed) local.followerHighWatermark = Math.min(highWatermark, log.logEndOffset);
@@ -1032,7 +1037,12 @@ function splitPartitionKey(key: string): { topic: string; partition: number } {
 }
 
 function samePlacement(a: PartitionPlacement, b: PartitionPlacement): boolean {
-  return a.leader === b.leader && a.leaderEpoch === b.leaderEpoch && a.replicas.join(',') === b.replicas.join(',') && a.isr.join(',') === b.isr.join(',');
+  return (
+    a.leader === b.leader && a.leaderEpoch === b.leaderEpoch && a.replicas.join(',') === b.replicas.join(',') && a.isr.join(',') === b.isr.join(',') &&
+    // A reassignment starting, changing its throttle or ending changes what a follower fetches and how fast.
+    (a.adding ?? []).join(',') === (b.adding ?? []).join(',') && (a.removing ?? []).join(',') === (b.removing ?? []).join(',') &&
+    (a.throttleBytesPerSecond ?? null) === (b.throttleBytesPerSecond ?? null)
+  );
 }
 
 /** Kafka's leader-epoch fencing of a request that names the epoch it believes in (-1: none). */

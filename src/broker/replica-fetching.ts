@@ -15,6 +15,8 @@ export interface FollowedPartition {
   readonly leader: number;
   readonly leaderEpoch: number;
   readonly log: PartitionLog;
+  /** A replica being added by a reassignment copies at most this fast (Kafka's follower.replication.throttled.rate); null: unthrottled. */
+  readonly throttleBytesPerSecond: number | null;
   /** Whether the broker still follows the partition with this handle (false once leadership moved on). */
   current(): boolean;
   /** The leader's high watermark from a fetch answer; kept no higher than the local log end. */

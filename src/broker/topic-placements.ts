@@ -18,12 +18,18 @@
 
 import type { BrokerEndpoint } from '../errors.js';
 
-/** Who holds a partition: Kafka's LeaderAndIsr. */
+/** Who holds a partition: Kafka's LeaderAndIsr, and the reassignment running on it (KIP-455), if any. */
 export interface PartitionPlacement {
   leader: number;
   leaderEpoch: number;
   replicas: number[];
   isr: number[];
+  /** Replicas joining: they copy the log, throttled, before the move completes. */
+  adding?: number[];
+  /** Replicas leaving once the move completes. */
+  removing?: number[];
+  /** The adding replicas' fetch pace; null or absent: unthrottled. */
+  throttleBytesPerSecond?: number | null;
 }
 
 export interface PlacedTopic {

@@ -10,6 +10,7 @@
  *   ferry consume <topic>        print records, one per line (like kafka-console-consumer)
  *   ferry dump-log <file.log>    print a segment's batches (and --records), like kafka-dump-log
  *   ferry cluster describe       the brokers of a cluster and its controller, from etcd (--etcd)
+ *   ferry partitions reassign    move partitions' replicas between brokers, through etcd (like kafka-reassign-partitions)
  */
 
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -20,6 +21,7 @@ import { BrokerHttpApi, CliError } from './http-api.js';
 import { clusterCommand, clusterNameArgument, etcdEndpointsArgument } from './cluster.js';
 import { consumeCommand } from './consume.js';
 import { groupsCommand } from './groups.js';
+import { partitionsCommand } from './partitions.js';
 import { produceCommand } from './produce.js';
 import { topicsCommand } from './topics.js';
 import { parseSaslPlainUsers, readServerProperties } from './server-properties.js';
@@ -148,6 +150,7 @@ program.addCommand(topicsCommand(() => new BrokerHttpApi(program.opts<{ http: st
 program.addCommand(produceCommand(() => program.opts<{ http: string }>().http));
 program.addCommand(consumeCommand(() => program.opts<{ http: string }>().http, write));
 program.addCommand(clusterCommand(write));
+program.addCommand(partitionsCommand(write));
 program.addCommand(groupsCommand({ write, warn: (line) => process.stderr.write(`${line}\n`) }));
 
 try {

@@ -20,6 +20,9 @@ export interface V3Partition {
   isr_ids: number[];
   log_start_offset: number;
   log_end_offset: number;
+  /** Present only while a reassignment moves the partition. */
+  adding_replica_ids?: number[];
+  removing_replica_ids?: number[];
 }
 
 export interface V3Config {

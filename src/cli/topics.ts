@@ -6,13 +6,15 @@
  *   	Topic: orders	Partition: 0	Leader: 1	LeaderEpoch: 0	Replicas: 1	Isr: 1
  *
  * plus, Ferry's additions, each partition's leader epoch and its log start and
- * end offsets (-1 from a broker that holds no replica of the partition). In a
+ * end offsets (-1 from a broker that holds no replica of the partition). While
+ * a reassignment moves a partition, `Adding Replicas:` and `Removing Replicas:`
+ * follow its Isr, as kafka-topics prints them. In a
  * cluster the leader, epoch, replicas and ISR are the etcd partition state, the
  * same from whichever broker --http names.
  */
 
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { BrokerHttpApi, type V3Config } from './http-api.js';
+import { BrokerHttpApi, type V3Config, type V3Partition } from './http-api.js';
 
 type Write = (line: string) => void;
 
@@ -40,10 +42,18 @@ export async function describeTopics(api: BrokerHttpApi, names: readonly string[
     for (const partition of partitions) {
       write(
         `\tTopic: ${topic.topic_name}\tPartition: ${partition.partition_id}\tLeader: ${partition.leader_id}\tLeaderEpoch: ${partition.leader_epoch}\tReplicas: ${partition.replica_ids.join(',')}\tIsr: ${partition.isr_ids.join(',')}` +
+          reassigningText(partition) +
           `\tLogStartOffset: ${partition.log_start_offset}\tLogEndOffset: ${partition.log_end_offset}`,
       );
     }
   }
+}
+
+/** kafka-topics' reassignment columns, only while a reassignment moves the partition (so other output stays as it was). */
+function reassigningText(partition: V3Partition): string {
+  const adding = partition.adding_replica_ids ?? [];
+  const removing = partition.removing_replica_ids ?? [];
+  return (adding.length > 0 ? `\tAdding Replicas: ${adding.join(',')}` : '') + (removing.length > 0 ? `\tRemoving Replicas: ${removing.join(',')}` : '');
 }
 
 /** The `topics` command group; `api()` makes the HTTP client from the global --http option. */

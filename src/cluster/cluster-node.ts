@@ -24,6 +24,7 @@ import { clusterKeys, isBrokerId, LEASE_TTL_SECONDS_MIN, type BrokerRegistration
 import { BrokerMembership } from './membership.js';
 import { IsrChangeRequests } from './isr-change-requests.js';
 import { PartitionController } from './partition-controller.js';
+import { ReassignmentRequests } from './reassignment-requests.js';
 import { TopicStates } from './topic-states.js';
 
 /** etcd's lease TTL when none is given: Kafka's broker.session.timeout.ms is 9 s. */
@@ -62,6 +63,7 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
     readonly controller: ControllerElection,
     readonly topics: TopicStates,
     readonly isrChanges: IsrChangeRequests,
+    private readonly reassignments: ReassignmentRequests,
     private readonly partitionController: PartitionController,
   ) {
     super();
@@ -77,21 +79,24 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
     let directory: BrokerDirectory | null = null;
     let topics: TopicStates | null = null;
     let isrChanges: IsrChangeRequests | null = null;
+    let reassignments: ReassignmentRequests | null = null;
     try {
       membership = await BrokerMembership.register({ client, keys, registration: options.registration, leaseTtlSeconds: options.leaseTtlSeconds, logger });
       directory = await BrokerDirectory.open(client, keys, logger);
       topics = await TopicStates.open(client, keys, logger);
       isrChanges = await IsrChangeRequests.open(client, keys, logger);
+      reassignments = await ReassignmentRequests.open(client, keys, logger);
       const controller = await ControllerElection.start({ client, keys, brokerId: options.registration.id, leaseTtlSeconds: options.leaseTtlSeconds, logger });
       const partitionController = new PartitionController(
         controller,
         directory,
         topics,
         isrChanges,
+        reassignments,
         { topicConfigDefaults: options.topicConfigDefaults ?? {}, preferredLeaderCheckMs: options.preferredLeaderCheckMs ?? PREFERRED_LEADER_CHECK_MS_DEFAULT },
         logger,
       );
-      const node = new ClusterNode(options.registration.id, logger, client, membership, directory, controller, topics, isrChanges, partitionController);
+      const node = new ClusterNode(options.registration.id, logger, client, membership, directory, controller, topics, isrChanges, reassignments, partitionController);
       membership.on('fatal', (error) => node.emit('fatal', error));
       const states = topics;
       const member = membership;
@@ -107,6 +112,7 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
       logger.info({ brokers: directory.brokers.map((broker) => broker.id), controllerId: controller.controllerId }, 'joined the cluster');
       return node;
     } catch (error) {
+      await reassignments?.close().catch(() => undefined);
       await isrChanges?.close().catch(() => undefined);
       await topics?.close().catch(() => undefined);
       await directory?.close().catch(() => undefined);
@@ -126,7 +132,7 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
     this.closed = true;
     // At once, not one after another: with etcd unreachable each waits out its call deadline.
     this.partitionController.close();
-    const results = await Promise.allSettled([this.controller.close(), this.directory.close(), this.topics.close(), this.isrChanges.close(), this.membership.close()]);
+    const results = await Promise.allSettled([this.controller.close(), this.directory.close(), this.topics.close(), this.isrChanges.close(), this.reassignments.close(), this.membership.close()]);
     this.client.close();
     const failure = results.find((result) => result.status === 'rejected');
     if (failure) throw failure.reason;

@@ -12,6 +12,9 @@
  *                                                only by compare-and-swap on the key's mod revision
  *   /ferry/<cluster>/isr-changes/<topic>/<n>     a leader's request to change a partition's ISR: JSON IsrChangeRequest
  *                                                (Kafka's AlterPartition), applied and deleted by the controller
+ *   /ferry/<cluster>/reassignments/<topic>/<n>   an operator's request to move a partition's replicas: JSON
+ *                                                ReassignmentRequest (Kafka's AlterPartitionReassignments), started,
+ *                                                completed and deleted by the controller
  *
  * Values read from etcd are outside input: parsed and checked here, once.
  */
@@ -48,6 +51,8 @@ export interface ClusterKeys {
   partitionKey(topic: string, partition: number): string;
   readonly isrChangesPrefix: string;
   isrChangeKey(topic: string, partition: number): string;
+  readonly reassignmentsPrefix: string;
+  reassignmentKey(topic: string, partition: number): string;
 }
 
 export function clusterKeys(clusterName: string): ClusterKeys {
@@ -57,6 +62,7 @@ export function clusterKeys(clusterName: string): ClusterKeys {
   const topicsPrefix = `${root}topics/`;
   const partitionsPrefix = `${root}partitions/`;
   const isrChangesPrefix = `${root}isr-changes/`;
+  const reassignmentsPrefix = `${root}reassignments/`;
   return {
     root,
     clusterId: `${root}cluster-id`,
@@ -70,6 +76,8 @@ export function clusterKeys(clusterName: string): ClusterKeys {
     partitionKey: (topic, partition) => `${partitionsPrefix}${topic}/${partition}`,
     isrChangesPrefix,
     isrChangeKey: (topic, partition) => `${isrChangesPrefix}${topic}/${partition}`,
+    reassignmentsPrefix,
+    reassignmentKey: (topic, partition) => `${reassignmentsPrefix}${topic}/${partition}`,
   };
 }
 
@@ -82,12 +90,22 @@ export interface TopicRecord {
   configs: Record<string, string>;
 }
 
-/** Who holds a partition: Kafka's LeaderAndIsr. The leader is replicas[0] when the controller assigns it. */
+/**
+ * Who holds a partition: Kafka's LeaderAndIsr. The leader is replicas[0] when the controller assigns it.
+ * While a reassignment runs (KIP-455), replicas = target followed by `removing`, and the three optional
+ * fields are set; absent, there is none. The target is always replicas minus removing.
+ */
 export interface PartitionState {
   leader: number;
   leaderEpoch: number;
   replicas: number[];
   isr: number[];
+  /** Target replicas not yet in the old set: they copy the log and join the ISR before the move completes. */
+  adding?: number[];
+  /** Old replicas not in the target: they leave when the move completes. */
+  removing?: number[];
+  /** Pace of the adding replicas' fetches (Kafka's follower.replication.throttled.rate); null: unthrottled. */
+  throttleBytesPerSecond?: number | null;
 }
 
 export function encodeTopicRecord(record: TopicRecord): string {
@@ -109,7 +127,9 @@ export function decodeTopicRecord(key: string, value: string): TopicRecord {
 }
 
 export function encodePartitionState(state: PartitionState): string {
-  return JSON.stringify({ leader: state.leader, leaderEpoch: state.leaderEpoch, replicas: state.replicas, isr: state.isr });
+  const reassigning = state.adding !== undefined || state.removing !== undefined;
+  const reassignment = reassigning ? { adding: state.adding ?? [], removing: state.removing ?? [], throttleBytesPerSecond: state.throttleBytesPerSecond ?? null } : {};
+  return JSON.stringify({ leader: state.leader, leaderEpoch: state.leaderEpoch, replicas: state.replicas, isr: state.isr, ...reassignment });
 }
 
 export function decodePartitionState(key: string, value: string): PartitionState {
@@ -119,11 +139,43 @@ export function decodePartitionState(key: string, value: string): PartitionState
     typeof state !== 'object' || state === null ||
     typeof state.leader !== 'number' || !(state.leader === -1 || isBrokerId(state.leader)) ||
     typeof state.leaderEpoch !== 'number' || !Number.isInteger(state.leaderEpoch) || state.leaderEpoch < 0 ||
-    !isIds(state.replicas) || state.replicas.length === 0 || !isIds(state.isr)
+    !isIds(state.replicas) || state.replicas.length === 0 || !isIds(state.isr) ||
+    !(state.adding === undefined || isIds(state.adding)) || !(state.removing === undefined || isIds(state.removing)) ||
+    !(state.throttleBytesPerSecond === undefined || state.throttleBytesPerSecond === null || isThrottle(state.throttleBytesPerSecond))
   ) {
     throw new Error(`${key}: not a partition state: ${value.slice(0, 200)}`);
   }
-  return { leader: state.leader, leaderEpoch: state.leaderEpoch, replicas: [...state.replicas], isr: [...state.isr] };
+  const decoded: PartitionState = { leader: state.leader, leaderEpoch: state.leaderEpoch, replicas: [...state.replicas], isr: [...state.isr] };
+  if (state.adding === undefined && state.removing === undefined) return decoded;
+  return { ...decoded, adding: [...(state.adding ?? [])], removing: [...(state.removing ?? [])], throttleBytesPerSecond: state.throttleBytesPerSecond ?? null };
+}
+
+/** An operator's request to move a partition to `replicas` (the first is the preferred leader), at most `throttleBytesPerSecond` while copying. */
+export interface ReassignmentRequest {
+  replicas: number[];
+  throttleBytesPerSecond: number | null;
+}
+
+export function encodeReassignmentRequest(request: ReassignmentRequest): string {
+  return JSON.stringify({ replicas: request.replicas, throttleBytesPerSecond: request.throttleBytesPerSecond });
+}
+
+export function decodeReassignmentRequest(key: string, value: string): ReassignmentRequest {
+  const request = parseJson(key, value) as Partial<Record<keyof ReassignmentRequest, unknown>> | null;
+  if (
+    typeof request !== 'object' || request === null ||
+    !Array.isArray(request.replicas) || request.replicas.length === 0 || !request.replicas.every((id) => typeof id === 'number' && isBrokerId(id)) ||
+    new Set(request.replicas).size !== request.replicas.length ||
+    !(request.throttleBytesPerSecond === null || isThrottle(request.throttleBytesPerSecond))
+  ) {
+    throw new Error(`${key}: not a reassignment request: ${value.slice(0, 200)}`);
+  }
+  return { replicas: [...(request.replicas as number[])], throttleBytesPerSecond: request.throttleBytesPerSecond };
+}
+
+/** A throttle is a positive whole number of bytes per second. */
+export function isThrottle(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 1;
 }
 
 /** A leader's request for a new ISR, valid only while it still leads at `leaderEpoch`. */

@@ -13,6 +13,9 @@
  *      their partitions back (leader-election.ts).
  *   3. ISR changes leaders asked for are checked and applied
  *      (isr-change-requests.ts).
+ *   4. Reassignments: operators' requests start moving replicas, and a
+ *      move whose target replicas are all in sync completes
+ *      (reassignment.ts, reassignment-requests.ts).
  *
  * Every write is a compare-and-swap on the state this broker last saw
  * (create-if-absent for a new partition): a controller that takes over
@@ -28,6 +31,8 @@ import type { BrokerDirectory } from './broker-directory.js';
 import type { ControllerElection } from './controller.js';
 import type { IsrChangeRequests } from './isr-change-requests.js';
 import { applyIsrChange, electLeader } from './leader-election.js';
+import { reassignmentStep } from './reassignment.js';
+import type { ReassignmentRequests } from './reassignment-requests.js';
 import type { TopicStates } from './topic-states.js';
 
 /** Pause before a pass that failed (etcd unreachable) runs again. */
@@ -54,6 +59,7 @@ export class PartitionController {
     private readonly directory: BrokerDirectory,
     private readonly states: TopicStates,
     private readonly isrChanges: IsrChangeRequests,
+    private readonly reassignments: ReassignmentRequests,
     private readonly options: PartitionControllerOptions,
     private readonly logger: Logger,
   ) {
@@ -62,6 +68,7 @@ export class PartitionController {
     directory.on('change', wake);
     states.on('change', wake);
     isrChanges.on('change', wake);
+    reassignments.on('change', wake);
     if (options.preferredLeaderCheckMs > 0) {
       this.preferredTimer = setInterval(() => {
         this.preferredDue = true;
@@ -116,6 +123,7 @@ export class PartitionController {
     }
     await this.elect(preferred);
     await this.applyIsrChanges();
+    await this.reassign();
   }
 
   private async assignTopic(name: string): Promise<void> {
@@ -173,6 +181,41 @@ export class PartitionController {
         }
       }
       await this.isrChanges.done(change);
+    }
+  }
+
+  /**
+   * Starts, replaces and completes reassignments. Runs over every partition,
+   * not only those with a request: a move runs on in its state after its
+   * request is gone (a controller that wrote the completion but died before
+   * deleting the request leaves a request the next pass finds done).
+   */
+  private async reassign(): Promise<void> {
+    for (const pending of this.reassignments.pending()) {
+      if (!this.active) return;
+      const record = this.states.topic(pending.topic);
+      if (record && pending.partition < record.partitions) continue;
+      // The CLI checks; a request for a partition that no longer exists (deleted meanwhile) is dropped.
+      this.logger.warn({ topic: pending.topic, partition: pending.partition }, 'dropping a reassignment of a partition that does not exist');
+      await this.reassignments.done(pending);
+    }
+    for (const name of this.states.topics()) {
+      const record = this.states.topic(name);
+      if (!record) continue;
+      for (let partition = 0; partition < record.partitions; partition++) {
+        if (!this.active) return;
+        const known = this.states.partition(name, partition);
+        if (!known) continue;
+        const pending = this.reassignments.request(name, partition);
+        const step = reassignmentStep(known.state, pending?.request);
+        if (!step) continue;
+        if (step.kind !== 'done') {
+          // Lost to a concurrent write: the next pass decides against the newer state.
+          if (!(await this.states.writePartition(name, partition, step.state, known.modRevision))) continue;
+          this.logger.info({ topic: name, partition, from: known.state, to: step.state }, step.kind === 'start' ? 'reassignment started' : 'reassignment completed');
+        }
+        if (step.kind !== 'start' && pending) await this.reassignments.done(pending);
+      }
     }
   }
 

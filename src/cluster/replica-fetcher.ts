@@ -12,6 +12,11 @@
  * here is removed (KIP-101/KIP-279), so a replica that led and took writes
  * nobody else got never keeps them. Only then does it fetch.
  *
+ * A partition a reassignment is adding may be throttled: its fetches ask
+ * for less and wait between them, so it copies at its rate
+ * (replica-throttle.ts); the other partitions of the same leader are not
+ * slowed.
+ *
  * Errors: a leader that does not (yet) agree it leads at this epoch
  * (NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH) is
  * asked again after a pause, until the broker core hands over a new epoch;
@@ -25,6 +30,7 @@ import { ERROR_CODES } from '../errors.js';
 import { BrokerSession } from '../client/kafka/broker-session.js';
 import type { SaslPlainCredentials } from '../client/kafka/sasl-plain.js';
 import type { BrokerRegistration } from './keys.js';
+import { pacedUntilMs, throttledFetchBytes } from './replica-throttle.js';
 
 /** replica.fetch.wait.max.ms */
 const FETCH_WAIT_MS = 500;
@@ -52,6 +58,8 @@ interface Followed {
   truncated: boolean;
   /** No request for this partition before this time (it failed recently). */
   delayUntilMs: number;
+  /** A throttled partition's pacing clock (replica-throttle.ts): no fetch while it is ahead of now. */
+  pacedUntilMs: number;
 }
 
 export interface ReplicaFetcherOptions {
@@ -120,7 +128,7 @@ class LeaderFetcher {
   }
 
   add(handle: FollowedPartition): void {
-    this.partitions.set(key(handle.topic, handle.partition), { handle, truncated: false, delayUntilMs: 0 });
+    this.partitions.set(key(handle.topic, handle.partition), { handle, truncated: false, delayUntilMs: 0, pacedUntilMs: 0 });
   }
 
   remove(topic: string, partition: number): boolean {
@@ -142,12 +150,12 @@ class LeaderFetcher {
           continue;
         }
         const now = Date.now();
-        const ready = [...this.partitions.values()].filter((followed) => followed.delayUntilMs <= now && followed.handle.current());
+        const ready = [...this.partitions.values()].filter((followed) => readyAtMs(followed) <= now && followed.handle.current());
         const truncating = ready.filter((followed) => !followed.truncated);
         if (truncating.length > 0) await this.truncate(session, truncating);
         const fetching = ready.filter((followed) => followed.truncated && this.partitions.get(key(followed.handle.topic, followed.handle.partition)) === followed);
         if (fetching.length === 0) {
-          await sleep(truncating.length > 0 ? 0 : FETCH_WAIT_MS / 5);
+          await sleep(truncating.length > 0 ? 0 : this.idleMs(now));
           continue;
         }
         await this.fetch(session, fetching);
@@ -226,7 +234,7 @@ class LeaderFetcher {
         fetchOffset: BigInt(followed.handle.log.logEndOffset),
         lastFetchedEpoch: -1,
         logStartOffset: BigInt(followed.handle.log.logStartOffset),
-        partitionMaxBytes: PARTITION_FETCH_BYTES,
+        partitionMaxBytes: followed.handle.throttleBytesPerSecond === null ? PARTITION_FETCH_BYTES : throttledFetchBytes(followed.handle.throttleBytesPerSecond, PARTITION_FETCH_BYTES),
       })),
       forgottenTopicsData: [],
       rackId: '',
@@ -255,7 +263,10 @@ class LeaderFetcher {
       return;
     }
     const records = answer.records;
-    if (records && records.length > 0) await handle.log.appendAsFollower(Buffer.from(records.buffer, records.byteOffset, records.byteLength));
+    if (records && records.length > 0) {
+      await handle.log.appendAsFollower(Buffer.from(records.buffer, records.byteOffset, records.byteLength));
+      if (handle.throttleBytesPerSecond !== null) followed.pacedUntilMs = pacedUntilMs(followed.pacedUntilMs, Date.now(), records.byteLength, handle.throttleBytesPerSecond);
+    }
     handle.setHighWatermark(Number(answer.highWatermark));
   }
 
@@ -276,6 +287,16 @@ class LeaderFetcher {
       await handle.log.truncateTo(leaderHighWatermark);
     }
     followed.truncated = false;
+  }
+
+  /** How long to wait with nothing to fetch: until the first paced or backed-off partition may go, at most a fifth of a long-poll. */
+  private idleMs(nowMs: number): number {
+    let idleMs = FETCH_WAIT_MS / 5;
+    for (const followed of this.partitions.values()) {
+      const readyMs = readyAtMs(followed);
+      if (readyMs > nowMs) idleMs = Math.min(idleMs, Math.ceil(readyMs - nowMs));
+    }
+    return idleMs;
   }
 
   private backOff(followed: Followed, why: string, expected = true): void {
@@ -316,6 +337,11 @@ export function truncationOffset(handle: FollowedPartition, leaderEpoch: number,
   if (leaderEpoch === log.latestLeaderEpoch) return Math.min(endOffset, log.logEndOffset);
   const own = log.endOffsetForLeaderEpoch(leaderEpoch);
   return Math.min(endOffset, own.endOffset < 0 ? endOffset : own.endOffset, log.logEndOffset);
+}
+
+/** When the partition may be fetched again: after its back-off and its throttle's pacing. */
+function readyAtMs(followed: Followed): number {
+  return Math.max(followed.delayUntilMs, followed.pacedUntilMs);
 }
 
 function key(topic: string, partition: number): string {

@@ -7,8 +7,8 @@
  *   createTopic      create-if-absent (the key's create revision is 0)
  *   updateTopic      compare-and-swap on the record's mod revision (more
  *                    partitions, other configs)
- *   deleteTopic      the record, its partition states and ISR requests in
- *                    one transaction
+ *   deleteTopic      the record, its partition states, ISR requests and
+ *                    reassignment requests in one transaction
  *   writePartition   compare-and-swap on the key's mod revision as last seen
  *                    (0: the key must not exist), so two writers never lose
  *                    an update: the loser's transaction fails and it reads
@@ -107,7 +107,7 @@ export class TopicStates extends EventEmitter<TopicStatesEvents> {
     return result.succeeded;
   }
 
-  /** Deletes the topic's record, partition states and ISR requests at once; false when there was no record. */
+  /** Deletes the topic's record, partition states, ISR and reassignment requests at once; false when there was no record. */
   async deleteTopic(name: string): Promise<boolean> {
     const key = this.keys.topicKey(name);
     const result = await this.client
@@ -116,6 +116,7 @@ export class TopicStates extends EventEmitter<TopicStatesEvents> {
         this.client.delete().key(key),
         this.client.delete().prefix(`${this.keys.partitionsPrefix}${name}/`),
         this.client.delete().prefix(`${this.keys.isrChangesPrefix}${name}/`),
+        this.client.delete().prefix(`${this.keys.reassignmentsPrefix}${name}/`),
       )
       .commit();
     return result.succeeded;

@@ -16,6 +16,7 @@
 
 import type { PartitionDescription, TopicDescription } from '../../broker/broker.js';
 import { NO_CONTROLLER_ID } from '../../broker/cluster-view.js';
+import type { PartitionPlacement } from '../../broker/topic-placements.js';
 
 export interface Related {
   related: string;
@@ -88,7 +89,10 @@ export function kafkaTopic(base: ResourceBase, topic: TopicDescription) {
   };
 }
 
-export function kafkaPartition(base: ResourceBase, topic: string, partition: PartitionDescription) {
+/** A partition as described; while a reassignment runs (cluster mode) its placement's adding and removing replicas come along. */
+type DescribedPartition = PartitionDescription & Pick<PartitionPlacement, 'adding' | 'removing'>;
+
+export function kafkaPartition(base: ResourceBase, topic: string, partition: DescribedPartition) {
   const url = `${topicUrl(base, topic)}/partitions/${partition.partition}`;
   return {
     kind: 'KafkaPartition',
@@ -106,6 +110,9 @@ export function kafkaPartition(base: ResourceBase, topic: string, partition: Par
     log_start_offset: partition.logStartOffset,
     log_end_offset: partition.logEndOffset,
     high_watermark: partition.highWatermark,
+    // Only while a reassignment moves the partition, as kafka-topics prints them (the names of the v3 reassignment resource).
+    ...(partition.adding && partition.adding.length > 0 ? { adding_replica_ids: partition.adding } : {}),
+    ...(partition.removing && partition.removing.length > 0 ? { removing_replica_ids: partition.removing } : {}),
   };
 }
 
