@@ -22,9 +22,8 @@ import { ControllerElection } from './controller.js';
 import { connectEtcd } from './etcd-client.js';
 import { clusterKeys, isBrokerId, LEASE_TTL_SECONDS_MIN, type BrokerRegistration } from './keys.js';
 import { BrokerMembership } from './membership.js';
-import { IsrChangeRequests } from './isr-change-requests.js';
+import { openIsrChangeRequests, openReassignmentRequests, type IsrChangeRequests, type ReassignmentRequests } from './partition-requests.js';
 import { PartitionController } from './partition-controller.js';
-import { ReassignmentRequests } from './reassignment-requests.js';
 import { TopicStates } from './topic-states.js';
 
 /** etcd's lease TTL when none is given: Kafka's broker.session.timeout.ms is 9 s. */
@@ -84,8 +83,8 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
       membership = await BrokerMembership.register({ client, keys, registration: options.registration, leaseTtlSeconds: options.leaseTtlSeconds, logger });
       directory = await BrokerDirectory.open(client, keys, logger);
       topics = await TopicStates.open(client, keys, logger);
-      isrChanges = await IsrChangeRequests.open(client, keys, logger);
-      reassignments = await ReassignmentRequests.open(client, keys, logger);
+      isrChanges = await openIsrChangeRequests(client, keys, logger);
+      reassignments = await openReassignmentRequests(client, keys, logger);
       const controller = await ControllerElection.start({ client, keys, brokerId: options.registration.id, leaseTtlSeconds: options.leaseTtlSeconds, logger });
       const partitionController = new PartitionController(
         controller,

@@ -9,6 +9,7 @@
 import { FerryError, type BrokerEndpoint } from '../errors.js';
 import type { PartitionPlacement, PlacedTopic, TopicPlacements } from '../broker/topic-placements.js';
 import type { ClusterNode } from './cluster-node.js';
+import { encodeIsrChangeRequest } from './keys.js';
 
 /** How long a creating broker waits for the controller to place a new topic's partitions. */
 export const TOPIC_PLACEMENT_WAIT_MS = 10_000;
@@ -80,7 +81,7 @@ export class EtcdTopicPlacements implements TopicPlacements {
   proposeIsr(topic: string, partition: number, leaderEpoch: number, isr: number[]): void {
     const request = { leader: this.node.brokerId, leaderEpoch, isr };
     // A request lost to an etcd outage is made again by the leader's next ISR check.
-    this.node.isrChanges.propose(topic, partition, request).catch((error: Error) => this.node.logger.warn({ error: error.message, topic, partition }, 'cannot send an ISR change request'));
+    this.node.isrChanges.propose(topic, partition, encodeIsrChangeRequest(request)).catch((error: Error) => this.node.logger.warn({ error: error.message, topic, partition }, 'cannot send an ISR change request'));
   }
 
   mayLead(): boolean {

@@ -12,10 +12,10 @@
  *      dead followers leave ISRs, and on the timer preferred leaders take
  *      their partitions back (leader-election.ts).
  *   3. ISR changes leaders asked for are checked and applied
- *      (isr-change-requests.ts).
+ *      (partition-requests.ts).
  *   4. Reassignments: operators' requests start moving replicas, and a
  *      move whose target replicas are all in sync completes
- *      (reassignment.ts, reassignment-requests.ts).
+ *      (reassignment.ts, partition-requests.ts).
  *
  * Every write is a compare-and-swap on the state this broker last saw
  * (create-if-absent for a new partition): a controller that takes over
@@ -29,10 +29,9 @@ import { logConfigFromTopicConfigs } from '../storage/log-config.js';
 import { assignReplicas } from './assignment.js';
 import type { BrokerDirectory } from './broker-directory.js';
 import type { ControllerElection } from './controller.js';
-import type { IsrChangeRequests } from './isr-change-requests.js';
+import type { IsrChangeRequests, ReassignmentRequests } from './partition-requests.js';
 import { applyIsrChange, electLeader } from './leader-election.js';
 import { reassignmentStep } from './reassignment.js';
-import type { ReassignmentRequests } from './reassignment-requests.js';
 import type { TopicStates } from './topic-states.js';
 
 /** Pause before a pass that failed (etcd unreachable) runs again. */
