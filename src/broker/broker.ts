@@ -453,8 +453,9 @@ export class Broker {
     for (const local of this.replicas.values()) {
       const leader = local.leader;
       if (!leader) continue;
-      const { isr, replicas } = leader.placement;
-      if (isr.length < replicas.length) partitionsUnderReplicated++;
+      const { isr, replicas, adding } = leader.placement;
+      // As Kafka: replicas still being added by a reassignment do not make a partition under-replicated.
+      if (isr.length < replicas.length - (adding?.length ?? 0)) partitionsUnderReplicated++;
       if (isr.length < local.log.config.minInsyncReplicas) partitionsUnderMinIsr++;
       for (const id of replicas) {
         if (id === this.brokerId) continue;
