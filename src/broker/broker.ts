@@ -27,6 +27,7 @@ import { decodeBatches, type DecodedRecord, type RecordHeader } from '../storage
 import { SingleNodeClusterView, type ClusterView } from './cluster-view.js';
 import type { PartitionPlacement, TopicPlacements } from './topic-placements.js';
 import { LeaderReplica } from './leader-replica.js';
+import { HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS, readHighWatermarks, writeHighWatermarks } from './high-watermark-checkpoint.js';
 import type { FollowedPartition, ReplicaFetching } from './replica-fetching.js';
 import { FetchWaiters } from './fetch-waiters.js';
 import { SharedReads } from './shared-reads.js';
@@ -225,6 +226,9 @@ export class Broker {
   /** ISR changes of partitions this broker led, since it started (Kafka's IsrShrinksPerSec/IsrExpandsPerSec). */
   private isrShrinks = 0;
   private isrExpands = 0;
+  /** Cluster mode: the high watermarks of the last checkpoint (replication-offset-checkpoint), read once at start. */
+  private checkpointedHighWatermarks = new Map<string, number>();
+  private highWatermarkTimer: NodeJS.Timeout | null = null;
   /** Placement changes are applied one at a time, in order. */
   private applying: Promise<void> = Promise.resolve();
   /** Consumer groups and their committed offsets (kept in __consumer_offsets). */
@@ -311,6 +315,9 @@ export class Broker {
     assert(this.placements === null, 'topic placements are given once');
     this.placements = placements;
     this.groups.useClusterMode();
+    this.checkpointedHighWatermarks = readHighWatermarks(this.options.dataDir);
+    this.highWatermarkTimer = setInterval(() => this.checkpointHighWatermarks(), HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS);
+    this.highWatermarkTimer.unref();
     const lagMaxMs = this.replicaLagTimeMaxMs;
     this.isrTimer = setInterval(() => this.checkIsrs(), Math.max(10, Math.floor(lagMaxMs / 2)));
     this.isrTimer.unref();
@@ -894,7 +901,8 @@ export class Broker {
   /** Makes this broker the partition's leader or follower as `placement` says, starting or stopping what each role runs. */
   private async applyReplicaPlacement(topic: string, partition: number, log: PartitionLog, placement: PartitionPlacement, known: LocalReplica | undefined): Promise<void> {
     const key = partitionKey(topic, partition);
-    const local: LocalReplica = known ?? { placement, log, leader: null, followerHighWatermark: log.logStartOffset, followed: null, proposedIsr: '', proposedAtMs: 0 };
+    const checkpointed = Math.min(Math.max(this.checkpointedHighWatermarks.get(key) ?? 0, log.logStartOffset), log.logEndOffset);
+    const local: LocalReplica = known ?? { placement, log, leader: null, followerHighWatermark: checkpointed, followed: null, proposedIsr: '', proposedAtMs: 0 };
     const before = known?.placement;
     local.placement = placement;
     this.replicas.set(key, local);
@@ -972,6 +980,17 @@ export class Broker {
     this.replicas.delete(key);
   }
 
+  /** Writes every local replica's high watermark (replication-offset-checkpoint); a failure is retried at the next tick. */
+  private checkpointHighWatermarks(): void {
+    if (!this.placements) return;
+    const entries = [...this.replicas].map(([key, local]) => ({ ...splitPartitionKey(key), highWatermark: local.leader ? local.leader.highWatermark : Math.min(local.followerHighWatermark, local.log.logEndOffset) }));
+    try {
+      writeHighWatermarks(this.options.dataDir, entries);
+    } catch {
+      // The file is an optimisation for restarts: without it the high watermarks start lower and catch up.
+    }
+  }
+
   private describe(topic: TopicMetadata): TopicDescription {
     const partitions: PartitionDescription[] = [];
     const placed = this.placements !== null;
@@ -1021,6 +1040,8 @@ export class Broker {
     await this.groups.close();
     this.closed = true;
     if (this.isrTimer) clearInterval(this.isrTimer);
+    if (this.highWatermarkTimer) clearInterval(this.highWatermarkTimer);
+    this.checkpointHighWatermarks();
     for (const local of this.replicas.values()) local.leader?.close();
     await this.fetching?.close();
     this.waiters.wakeEveryone();

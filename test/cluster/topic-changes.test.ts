@@ -99,6 +99,10 @@ describe('topic changes in a cluster', () => {
     // Broker c stops cleanly; 'reborn' is deleted and made again (a new topic id, three partitions, replication factor 2 on the two left).
     c.child.kill('SIGTERM');
     await c.exited;
+    // A clean stop wrote the high watermark of every replica it held (replication-offset-checkpoint, Kafka's layout).
+    const checkpoint = fs.readFileSync(path.join(c.dataDir, 'replication-offset-checkpoint'), 'utf8').trimEnd().split('\n');
+    expect(checkpoint.slice(0, 1)).toEqual(['0']);
+    expect(checkpoint).toEqual(expect.arrayContaining(['grown 0 0', 'grown 3 0', 'reborn 1 0']));
     const admin = await adminOf(a);
     await admin.deleteTopics({ topics: ['reborn'] });
     await waitFor('broker a to drop reborn', async () => ((await described(a, 'reborn')) === null ? true : undefined));
