@@ -17,7 +17,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { assert, FerryError, NotLeaderError } from '../errors.js';
+import { assert, FerryError, NotLeaderError, type BrokerEndpoint } from '../errors.js';
 import { buildBatch, type RecordInput } from '../storage/batch-builder.js';
 import { DEFAULT_LOG_CONFIG, logConfigFromTopicConfigs, type LogConfig } from '../storage/log-config.js';
 import { lockDataDir } from '../storage/data-dir-lock.js';
@@ -636,6 +636,18 @@ export class Broker {
     return leader === -1 || !this.placements.isLive(leader) ? null : leader;
   }
 
+  /**
+   * Where to send a client whose group another broker coordinates: that
+   * broker's endpoint (HTTP port included, for the WebSocket door's
+   * NOT_COORDINATOR errors). Null when this broker coordinates the group,
+   * when there is no coordinator now, or on a single node.
+   */
+  groupCoordinatorEndpoint(groupId: string): BrokerEndpoint | null {
+    const coordinator = this.groupCoordinator(groupId);
+    if (coordinator === null || coordinator === this.brokerId || !this.placements) return null;
+    return this.placements.brokerEndpoint(coordinator) ?? null;
+  }
+
   private async topicForProduce(name: string): Promise<TopicMetadata> {
     const existing = this.metadata.get(name);
     if (existing) return existing;
@@ -921,7 +933,7 @@ export class Broker {
       // In the log's turn: a follower append still in flight lands before the new epoch starts. Produce meanwhile is refused (no leader yet) and retried.
       await log.startLeaderEpoch(placement.leaderEpoch);
       local.leader = new LeaderReplica(log, this.brokerId, placement, highWatermark, () => this.now(), () => this.waiters.wake(log));
-      if (topic === OFFSETS_TOPIC_NAME) this.groups.loadPartition(partition, this.topic(topic).partitions);
+      if (topic === OFFSETS_TOPIC_NAME) void this.groups.loadPartition(partition, this.topic(topic).partitions); // COORDINATOR_LOAD_IN_PROGRESS until loaded
       return;
     }
     if (local.leader) {

@@ -134,6 +134,8 @@ export class GroupCoordinator {
   private closed = false;
   /** Cluster mode: the __consumer_offsets partitions whose groups this broker coordinates (those it leads, loaded). Null on a single node: all. */
   private owned: Set<number> | null = null;
+  /** Cluster mode: partitions being loaded (COORDINATOR_LOAD_IN_PROGRESS for their groups), each with the token of its load. */
+  private readonly loading = new Map<number, symbol>();
 
   constructor(
     private readonly broker: Broker,
@@ -412,17 +414,37 @@ export class GroupCoordinator {
     this.retention.start();
   }
 
-  /** Cluster mode: this broker now leads partition `partition` of __consumer_offsets (of `partitions`): it loads and coordinates its groups. */
-  loadPartition(partition: number, partitions: number): void {
-    if (this.closed || !this.owned || this.owned.has(partition)) return;
+  /**
+   * Cluster mode: this broker now leads partition `partition` of
+   * __consumer_offsets (of `partitions`): it loads that partition's groups,
+   * a slice of the log per event-loop turn so a large partition does not
+   * stall the broker, answering COORDINATOR_LOAD_IN_PROGRESS for them
+   * meanwhile (clients retry), then coordinates them.
+   */
+  async loadPartition(partition: number, partitions: number): Promise<void> {
+    if (this.closed || !this.owned || this.owned.has(partition) || this.loading.has(partition)) return;
+    const token = Symbol(`load ${partition}`);
+    this.loading.set(partition, token);
     const before = new Set(this.groups.keys());
-    this.store.loadPartition(partition, partitions, (record) => this.replay(record));
-    this.settleLoaded([...this.groups.values()].filter((group) => !before.has(group.groupId)));
+    try {
+      await this.store.loadPartition(partition, partitions, (record) => this.replay(record), () => this.loading.get(partition) === token && !this.closed);
+    } catch (error) {
+      this.reportError(error, `loading the groups of __consumer_offsets partition ${partition}`);
+    }
+    const loaded = [...this.groups.values()].filter((group) => !before.has(group.groupId));
+    if (this.loading.get(partition) !== token || this.closed) {
+      // Leadership went while loading (unloadPartition ran): what was read is not this broker's to keep.
+      for (const group of loaded) if (offsetsPartitionFor(group.groupId, partitions) === partition) this.groups.delete(group.groupId);
+      return;
+    }
+    this.loading.delete(partition);
+    this.settleLoaded(loaded);
     this.owned.add(partition);
   }
 
   /** Cluster mode: this broker no longer leads the partition: its groups go, their waiting members told NOT_COORDINATOR. */
   unloadPartition(partition: number): void {
+    if (this.loading.delete(partition)) return; // the load sees its token gone and drops what it read
     if (!this.owned?.delete(partition)) return;
     const partitions = this.store.partitionCount;
     const error = new FerryError('NOT_COORDINATOR', `this broker no longer coordinates the groups of __consumer_offsets partition ${partition}`);
@@ -466,6 +488,7 @@ export class GroupCoordinator {
     const partitions = this.store.partitionCount;
     if (partitions === null) throw new FerryError('COORDINATOR_NOT_AVAILABLE', `__consumer_offsets does not exist yet; FindCoordinator makes it`);
     const partition = offsetsPartitionFor(groupId, partitions);
+    if (this.loading.has(partition)) throw new FerryError('COORDINATOR_LOAD_IN_PROGRESS', `broker ${this.broker.brokerId} is loading the groups of __consumer_offsets partition ${partition}; retry`);
     if (!this.owned.has(partition)) throw new FerryError('NOT_COORDINATOR', `broker ${this.broker.brokerId} does not coordinate group ${groupId} (it is in __consumer_offsets partition ${partition}); FindCoordinator names the broker that does`);
   }
 

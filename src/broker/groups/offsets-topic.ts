@@ -17,6 +17,7 @@ import { FerryError } from '../../errors.js';
 import { buildBatch } from '../../storage/batch-builder.js';
 import { LOAD_READ_BYTES, OFFSETS_TOPIC } from './limits.js';
 import type { PartitionLog } from '../../storage/partition-log.js';
+import { setImmediate as yieldTurn } from 'node:timers/promises';
 import { offsetsPartitionFor } from './offsets-topic-records.js';
 
 export interface OffsetsTopicRecord {
@@ -77,10 +78,19 @@ export class OffsetsTopic {
     for (let partition = 0; partition < partitions; partition++) readLog(this.broker.log(OFFSETS_TOPIC, partition), visit);
   }
 
-  /** Every record of one partition in log order (cluster mode: a partition this broker has come to lead). */
-  loadPartition(partition: number, partitions: number, visit: (record: OffsetsTopicRecord) => void): void {
+  /**
+   * Every record of one partition in log order (cluster mode: a partition
+   * this broker has come to lead), one read of LOAD_READ_BYTES per event-loop
+   * turn; stops early once `goOn()` says the load is no longer wanted.
+   */
+  async loadPartition(partition: number, partitions: number, visit: (record: OffsetsTopicRecord) => void, goOn: () => boolean): Promise<void> {
     this.partitions = partitions;
-    readLog(this.broker.log(OFFSETS_TOPIC, partition), visit);
+    const log = this.broker.log(OFFSETS_TOPIC, partition);
+    let offset = log.logStartOffset;
+    while (offset < log.logEndOffset && goOn()) {
+      offset = readSlice(log, offset, visit);
+      await yieldTurn();
+    }
   }
 
   private existingPartitions(): number | null {
@@ -110,13 +120,19 @@ export class OffsetsTopic {
   }
 }
 
-/** Synchronous, from the log start to its end: a coordinator answers nothing for these groups meanwhile. */
+/** Synchronous, from the log start to its end (a single node's open, before it serves anything). */
 function readLog(log: PartitionLog, visit: (record: OffsetsTopicRecord) => void): void {
   let offset = log.logStartOffset;
   while (offset < log.logEndOffset) {
-    const read = log.readRecords(offset, LOAD_READ_BYTES);
-    for (const record of read.records) if (record.key) visit({ key: record.key, value: record.value });
-    if (read.nextOffset <= offset) break;
-    offset = read.nextOffset;
+    const next = readSlice(log, offset, visit);
+    if (next <= offset) break;
+    offset = next;
   }
+}
+
+/** One read of LOAD_READ_BYTES from `offset`; returns where the next starts (the log end when nothing more could be read). */
+function readSlice(log: PartitionLog, offset: number, visit: (record: OffsetsTopicRecord) => void): number {
+  const read = log.readRecords(offset, LOAD_READ_BYTES);
+  for (const record of read.records) if (record.key) visit({ key: record.key, value: record.value });
+  return read.nextOffset > offset ? read.nextOffset : log.logEndOffset;
 }
