@@ -13,7 +13,9 @@ import type { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectEtcd } from '../../src/cluster/etcd-client.js';
 import { clusterKeys, type PartitionState } from '../../src/cluster/keys.js';
+import { ERROR_CODES } from '../../src/errors.js';
 import { metricValue } from '../protocol/http/helpers.js';
+import { RawKafkaClient } from '../protocol/kafka/helpers.js';
 import { BUILT_CLI, killAll, startBroker, waitFor, type BrokerProcess } from './brokers.js';
 import { partitionStates, startEtcd, type RunningEtcd } from './etcd.js';
 
@@ -22,6 +24,7 @@ const keys = clusterKeys(CLUSTER);
 const TOPIC = 'described';
 const PARTITIONS = 3;
 const SOLO = 'solo';
+const METADATA = 3;
 const run = promisify(execFile);
 
 let etcd: RunningEtcd;
@@ -115,6 +118,18 @@ describe('topics describe and cluster metrics on three brokers', () => {
       return gauge.brokersLive === 2 && gauge.partitionsOffline === soloLed ? gauge : undefined;
     });
     expect(after.controllerActive).toBe(1);
+    // Kafka Metadata says so too: LEADER_NOT_AVAILABLE, no leader, the dead broker's replica offline.
+    const raw = await RawKafkaClient.connect(controller.kafkaPort);
+    try {
+      const metadata = await raw.request(METADATA, 9, { topics: [{ name: SOLO }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
+      const [topic] = metadata.topics as unknown as Array<{ partitions: Array<{ partitionIndex: number; errorCode: number; leaderId: number; offlineReplicas: number[] }> }>;
+      const offline = topic!.partitions.filter((partition) => partition.leaderId === -1);
+      expect(offline).toHaveLength(soloLed);
+      for (const partition of offline) expect(partition).toMatchObject({ errorCode: ERROR_CODES.LEADER_NOT_AVAILABLE.code, offlineReplicas: [victim.id] });
+      for (const partition of topic!.partitions.filter((entry) => entry.leaderId !== -1)) expect(partition).toMatchObject({ errorCode: 0, offlineReplicas: [] });
+    } finally {
+      raw.close();
+    }
     const survivors = brokers.filter((broker) => broker !== victim);
     // Every partition of the replication-factor-3 topic had the victim as a replica: each is now led, with two of three in sync.
     const underReplicated = await waitFor('the surviving leaders to count every replicated partition under-replicated', async () => {

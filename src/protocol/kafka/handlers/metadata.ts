@@ -23,7 +23,7 @@
  */
 
 import { INTERNAL_TOPIC_PREFIX, type Broker, type TopicDescription } from '../../../broker/broker.js';
-import { FerryError } from '../../../errors.js';
+import { ERROR_CODES, FerryError } from '../../../errors.js';
 import { validateTopicName } from '../../../storage/log-manager.js';
 import type { ApiHandler, RequestContext } from '../handler.js';
 import { METADATA_AUTO_CREATED_TOPICS_MAX } from '../limits.js';
@@ -81,12 +81,14 @@ export const metadataHandler: ApiHandler = {
     const body = request as unknown as MetadataRequest;
     const topicOperations = body.includeTopicAuthorizedOperations ? TOPIC_OPERATIONS : AUTHORIZED_OPERATIONS_OMITTED;
     const everyTopic = body.topics === null || (context.apiVersion === 0 && body.topics.length === 0);
+    const brokers = advertisedBrokers(context);
+    const live = new Set(brokers.map((broker) => broker.nodeId));
     const topics = everyTopic
-      ? context.broker.listTopics({ includeInternal: true }).map((topic) => topicEntry(topic, topicOperations))
-      : await requestedTopics(body, context, topicOperations);
+      ? context.broker.listTopics({ includeInternal: true }).map((topic) => topicEntry(topic, topicOperations, live))
+      : await requestedTopics(body, context, topicOperations, live);
     return {
       throttleTimeMs: 0,
-      brokers: advertisedBrokers(context),
+      brokers,
       clusterId: context.broker.cluster.clusterId(),
       controllerId: context.broker.cluster.controllerId(),
       topics,
@@ -95,7 +97,7 @@ export const metadataHandler: ApiHandler = {
   },
 };
 
-async function requestedTopics(body: MetadataRequest, context: RequestContext, topicOperations: number): Promise<MetadataResponseTopic[]> {
+async function requestedTopics(body: MetadataRequest, context: RequestContext, topicOperations: number, live: ReadonlySet<number>): Promise<MetadataResponseTopic[]> {
   const allowAutoCreation = context.broker.autoCreateTopicsEnabled && (context.apiVersion < ALLOW_AUTO_CREATION_FIELD_VERSION || body.allowAutoTopicCreation);
   const answers: MetadataResponseTopic[] = [];
   const seen = new Set<string>();
@@ -106,7 +108,7 @@ async function requestedTopics(body: MetadataRequest, context: RequestContext, t
     seen.add(key);
     try {
       const topic = requested.name === null ? topicById(context, requested.topicId) : await topicByName(context.broker, requested.name, autoCreation);
-      answers.push(topicEntry(topic, topicOperations));
+      answers.push(topicEntry(topic, topicOperations, live));
     } catch (error) {
       answers.push(errorEntry(requested, context, errorFields(error, context.logger, `Metadata for ${key}`).errorCode));
     }
@@ -147,20 +149,26 @@ function topicById(context: RequestContext, topicId: Buffer): TopicDescription {
   return context.broker.describeTopic(name);
 }
 
-function topicEntry(topic: TopicDescription, topicOperations: number): MetadataResponseTopic {
+/**
+ * A partition with no leader (none of its ISR live) says LEADER_NOT_AVAILABLE,
+ * and replicas on brokers that are not live are listed offline, as Kafka's
+ * metadata does: clients then wait and ask again instead of connecting to a
+ * broker that is gone.
+ */
+function topicEntry(topic: TopicDescription, topicOperations: number, live: ReadonlySet<number>): MetadataResponseTopic {
   return {
     errorCode: 0,
     name: topic.name,
     topicId: topicIdBytes(topic.topicId),
     isInternal: topic.internal,
     partitions: topic.partitions.map((partition) => ({
-      errorCode: 0,
+      errorCode: partition.leader === -1 ? ERROR_CODES.LEADER_NOT_AVAILABLE.code : 0,
       partitionIndex: partition.partition,
       leaderId: partition.leader,
       leaderEpoch: partition.leaderEpoch,
       replicaNodes: partition.replicas,
       isrNodes: partition.isr,
-      offlineReplicas: [],
+      offlineReplicas: partition.replicas.filter((id) => !live.has(id)),
     })),
     topicAuthorizedOperations: topicOperations,
   };
