@@ -23,6 +23,11 @@
  * failover interrupts, goes to the leader over a second socket, opened once
  * and reused. Against one broker nothing changes: one socket, and no
  * metadata request unless an error calls for one.
+ *
+ * Group memberships follow too: a join refused with NOT_COORDINATOR moves
+ * to the coordinator's socket (the error names it), and partitions the
+ * group assigns that the coordinator does not lead are read at their
+ * leaders by subscriptions feeding the membership (group-membership.ts).
  */
 
 import {
@@ -57,8 +62,8 @@ import {
 } from '../protocol/ws/protocol.js';
 import { DECOMPRESSED_BYTES_MAX_DEFAULT } from './batch-decoder.js';
 import { BATCH_BYTES_MAX_DEFAULT, encodeProduceFrame, setProduceFrameRequestId } from './batch-encoder.js';
-import { FerryClientError, clientClosedError, corruptError, networkError } from './errors.js';
-import { LeaderFollower, isFollowable, type LeaderLink } from './leader-follower.js';
+import { FerryClientError, clientClosedError, corruptError, networkError, type LeaderAddress } from './errors.js';
+import { LeaderFollower, isCoordinatorMove, isFollowable, type LeaderLink } from './leader-follower.js';
 import { ProduceCoalescer, type ProduceTarget } from './produce-coalescer.js';
 import { GroupMembership, type JoinOptions, type MembershipLink, type OffsetToCommit } from './group-membership.js';
 import { toWireValue, type ProduceInput, type ValueInput } from './record.js';
@@ -196,6 +201,8 @@ export class FerryClient implements LeaderLink {
     commit: (group, offsets) => this.commitOffsets(group, offsets),
     leave: (membership) => this.leaveGroup(membership),
     route: (membership, serverIds) => this.route(membership, serverIds),
+    elsewhereSubscription: (topic, partition, from, sink, windowBytes) => new Subscription(this.link, topic, { partitions: [partition], from }, windowBytes, DECOMPRESSED_BYTES_MAX_DEFAULT, sink),
+    readAtLeader: (subscription, leader) => this.readAtLeader(subscription, leader),
   };
 
   private constructor(
@@ -500,9 +507,7 @@ export class FerryClient implements LeaderLink {
       session.subscriptions.delete(message.subscription);
       if (subscription) this.subscriptionFailed(subscription, error);
     } else if (message.group !== undefined && this.membershipOf(message.group)) {
-      const membership = this.membershipOf(message.group)!;
-      this.memberships.delete(membership);
-      membership.fail(error);
+      this.membershipLost(this.membershipOf(message.group)!, error);
     } else {
       this.hooks.onError?.(error);
     }
@@ -541,6 +546,7 @@ export class FerryClient implements LeaderLink {
   private handOver(): void {
     const error = unsent(networkError(`connection to ${this.url} lost`));
     for (const subscription of [...this.subscriptions]) this.subscriptionFailed(subscription, error);
+    for (const membership of [...this.memberships]) this.membershipLost(membership, error);
     const kept: QueuedRequest[] = [];
     for (const queued of this.queue.splice(0)) {
       if ('frame' in queued.message || queued.message.type === 'produce') queued.reject(error);
@@ -560,7 +566,11 @@ export class FerryClient implements LeaderLink {
       else subscription.fail(error);
     }
     this.subscriptions.clear();
-    for (const membership of this.memberships) membership.fail(error);
+    // Likewise a membership on a socket to a coordinator joins again wherever the group's coordinator is now.
+    for (const membership of [...this.memberships]) {
+      if (moved) this.membershipLost(membership, unsent(error));
+      else membership.fail(error);
+    }
     this.memberships.clear();
     this.firstOpen?.reject(error);
     this.firstOpen = null;
@@ -705,10 +715,39 @@ export class FerryClient implements LeaderLink {
       },
       reject: (error) => {
         if (error instanceof FerryClientError && (error.errorName === 'NETWORK_EXCEPTION' || error.errorName === 'CLIENT_CLOSED')) return; // the next socket joins again
-        this.memberships.delete(membership);
-        membership.fail(error);
+        this.membershipLost(membership, error);
       },
     });
+  }
+
+  /** `membership` cannot stay on this socket: it joins at its coordinator when the error says it is elsewhere (and someone follows), else it fails. */
+  private membershipLost(membership: GroupMembership, error: Error): void {
+    this.memberships.delete(membership);
+    membership.detached();
+    if (this.mover && membership.active && isCoordinatorMove(error)) {
+      void this.mover.moveMembership(membership, error);
+      return;
+    }
+    membership.fail(error);
+  }
+
+  /** Takes over a membership from another of the follower's sockets (LeaderLink): joins here. */
+  adoptMembership(membership: GroupMembership): void {
+    if (this.closed) {
+      this.membershipLost(membership, unsent(clientClosedError()));
+      return;
+    }
+    membership.relink(this.membershipLink);
+    this.memberships.add(membership);
+    if (this.session?.ready) this.attachMembership(this.session, membership);
+  }
+
+  /** A partition of a membership led by another broker: the subscription goes to its leader as one the broker refused would. */
+  private readAtLeader(subscription: Subscription, leader: LeaderAddress | null): void {
+    const partition = subscription.requestedPartitions()?.[0];
+    const error = new FerryClientError('NOT_LEADER_OR_FOLLOWER', `${subscription.topic}-${partition} is assigned to this member and led by ${leader ? `broker ${leader.id}` : 'no broker now'}`, true, 6);
+    if (leader) error.leader = leader;
+    this.subscriptionFailed(subscription, error);
   }
 
   /** The live membership of `group` (a socket is a member of a group at most once). */

@@ -17,13 +17,26 @@
  * owner resumes where this one stopped. After a lost
  * connection the client joins again (the door left the group when the socket
  * closed) and resumes from the committed offsets.
+ *
+ * In a cluster (design: the client follows, rather than the door proxying;
+ * src/protocol/ws/coordinator.ts says why) the membership lives on the
+ * socket of the group's coordinator: a join refused with NOT_COORDINATOR
+ * moves it there (relink; FerryClient and leader-follower.ts do the move),
+ * and commits, `rebalancing` and `rebalance` travel on that socket.
+ * Assigned partitions the coordinator does not lead come as `elsewhere`:
+ * each is read by a Subscription at its leader (the client's socket per
+ * leader, following failovers from its positions) whose pushes land in this
+ * membership's queue (a PushSink), from the committed offset (else `from`).
+ * Revocation closes those reads with the door's subscriptions, before the
+ * rebalance commit, so eager revocation holds for every partition.
  */
 
 import type { CommitResult, GroupAssignment, JoinRequest, RecordsFrameHeader, RecordsMessage, WireAssignor } from '../protocol/ws/protocol.js';
 import { FerryClientError } from './errors.js';
 import { CreditWindow, DONE, PushQueue, type CreditLink } from './push-queue.js';
+import type { LeaderAddress } from './errors.js';
 import type { ConsumedRecord } from './record.js';
-import type { From } from './subscription.js';
+import type { From, PushSink, Subscription } from './subscription.js';
 
 export interface JoinOptions {
   /** Assignor names offered, in order of preference (default "range"); use kafkajs's "RoundRobinAssigner" to share a kafkajs group. */
@@ -68,6 +81,16 @@ export interface MembershipLink extends CreditLink {
   leave(membership: GroupMembership): Promise<void>;
   /** Ties the door's subscription ids to this membership on the current socket (empty: none). */
   route(membership: GroupMembership, serverIds: readonly number[]): void;
+  /** A subscription of one partition whose pushes go to `sink`, not yet sent anywhere. */
+  elsewhereSubscription(topic: string, partition: number, from: From, sink: PushSink, windowBytes: number): Subscription;
+  /** Sends it to the partition's leader (null: none now, looked up). */
+  readAtLeader(subscription: Subscription, leader: LeaderAddress | null): void;
+}
+
+/** A partition read at its leader, and whether it started from the committed offset (else from `from`). */
+interface ElsewhereRead {
+  subscription: Subscription;
+  fromCommitted: boolean;
 }
 
 /** One of the door's subscriptions of this generation. */
@@ -88,12 +111,27 @@ export class GroupMembership implements AsyncIterableIterator<ConsumedRecord, un
   memberId = '';
   private currentAssignment: AssignedPartitions[] = [];
   private readonly streams = new Map<number, Stream>();
+  /** This generation's reads of partitions led elsewhere, by their credit windows (what the queue's pushes carry). */
+  private readonly elsewhere = new Map<CreditWindow, ElsewhereRead>();
+  /** Moves to another coordinator since the last assignment: the follower's backoff. */
+  coordinatorMoves = 0;
+  private link: MembershipLink;
+  /** Pushes of the reads at other leaders, into this membership's queue while they are this generation's. */
+  private readonly sink: PushSink = {
+    receiveJson: (window, topic, message) => {
+      if (this.active && this.elsewhere.has(window)) this.queue.receiveJson(window, topic, message);
+    },
+    receiveBinary: (window, topic, header, batches) => {
+      if (this.active && this.elsewhere.has(window)) this.queue.receiveBinary(window, topic, header, batches);
+    },
+    failed: (window, error) => this.elsewhereFailed(window, error),
+  };
   /** `${topic}\0${partition}` -> the offset after the last record handed out. */
   private readonly consumed = new Map<string, { topic: string; partition: number; offset: number }>();
   private readonly queue: PushQueue;
 
   constructor(
-    private readonly link: MembershipLink,
+    link: MembershipLink,
     readonly group: string,
     readonly topics: readonly string[],
     private readonly options: Readonly<JoinOptions>,
@@ -105,11 +143,12 @@ export class GroupMembership implements AsyncIterableIterator<ConsumedRecord, un
       this.rejectReady = reject;
     });
     this.ready.catch(() => undefined); // the caller may never look at it
+    this.link = link;
     this.queue = new PushQueue(decompressedBytesMax, {
       handedOut: (record) => this.handedOut(record),
       // Revoked while decoding: those records are another member's now. The window itself must still be
       // current, not just its id: the broker numbers subscriptions from 1 again on a new socket.
-      stillWanted: (window) => window.serverId !== null && this.streams.get(window.serverId)?.credit === window,
+      stillWanted: (window) => this.elsewhere.has(window) || (window.serverId !== null && this.streams.get(window.serverId)?.credit === window),
     });
   }
 
@@ -123,6 +162,11 @@ export class GroupMembership implements AsyncIterableIterator<ConsumedRecord, un
   }
 
   // --- the client's side -------------------------------------------------------------------
+
+  /** Moves to another client's socket (the coordinator's): detached until that one joins it. */
+  relink(link: MembershipLink): void {
+    this.link = link;
+  }
 
   joinRequest(): Omit<JoinRequest, 'id'> {
     const request: Omit<JoinRequest, 'id'> = { type: 'join', group: this.group, topics: [...this.topics], credit: this.windowBytes };
@@ -142,11 +186,15 @@ export class GroupMembership implements AsyncIterableIterator<ConsumedRecord, un
     this.revoke();
     this.generation = generation;
     this.memberId = memberId;
-    this.currentAssignment = assignment.map(({ topic, partitions }) => ({ topic, partitions: partitions.map((p) => p.partition) }));
-    const assignedKeys = new Set(assignment.flatMap(({ topic, partitions }) => partitions.map((p) => positionKey(topic, p.partition))));
+    this.coordinatorMoves = 0;
+    this.currentAssignment = assignment.map(({ topic, partitions, elsewhere }) => ({ topic, partitions: [...partitions.map((p) => p.partition), ...(elsewhere ?? []).map((p) => p.partition)].sort((a, b) => a - b) }));
+    const assignedKeys = new Set(this.currentAssignment.flatMap(({ topic, partitions }) => partitions.map((partition) => positionKey(topic, partition))));
     for (const key of [...this.consumed.keys()]) if (!assignedKeys.has(key)) this.consumed.delete(key);
-    for (const { topic, subscription } of assignment) this.streams.set(subscription, { topic, credit: new CreditWindow(this.link, this.windowBytes, subscription) });
+    // Credit goes through whichever socket holds the membership now.
+    const creditLink = { sendCredit: (serverId: number, bytes: number) => this.link.sendCredit(serverId, bytes) };
+    for (const { topic, subscription } of assignment) if (subscription !== null) this.streams.set(subscription, { topic, credit: new CreditWindow(creditLink, this.windowBytes, subscription) });
     this.link.route(this, [...this.streams.keys()]);
+    for (const { topic, elsewhere } of assignment) for (const { partition, offset, leader } of elsewhere ?? []) this.readElsewhere(topic, partition, offset >= 0 ? { offset } : null, leader);
     this.options.onAssignment?.(this.assignment);
     this.resolveReady(this.assignment);
   }
@@ -230,6 +278,33 @@ export class GroupMembership implements AsyncIterableIterator<ConsumedRecord, un
     return DONE;
   }
 
+  /** Reads `partition` at its leader from `committed`, else from the join's `from` (the door's rule for what it pushes itself). */
+  private readElsewhere(topic: string, partition: number, committed: { offset: number } | null, leader: LeaderAddress | null): void {
+    const subscription = this.link.elsewhereSubscription(topic, partition, committed ?? this.options.from ?? 'latest', this.sink, this.windowBytes);
+    this.elsewhere.set(subscription.creditWindow, { subscription, fromCommitted: committed !== null });
+    this.link.readAtLeader(subscription, leader);
+  }
+
+  /**
+   * A read at another leader failed for good. A committed offset outside
+   * the log (retention) starts over from `from`, as the door does for what
+   * it pushes; anything else ends the membership loudly (it leaves, so the
+   * group gives the partition to a member that can read it) rather than let
+   * the partition stop in silence.
+   */
+  private elsewhereFailed(window: CreditWindow, error: Error): void {
+    const read = this.elsewhere.get(window);
+    if (!read || !this.active) return;
+    this.elsewhere.delete(window);
+    const partition = read.subscription.requestedPartitions()?.[0];
+    if (read.fromCommitted && partition !== undefined && error instanceof FerryClientError && error.errorName === 'OFFSET_OUT_OF_RANGE') {
+      this.readElsewhere(read.subscription.topic, partition, null, null);
+      return;
+    }
+    this.fail(error);
+    this.link.leave(this).catch(() => undefined);
+  }
+
   private handedOut(record: ConsumedRecord): void {
     this.consumed.set(positionKey(record.topic, record.partition), { topic: record.topic, partition: record.partition, offset: record.offset + 1 });
   }
@@ -237,6 +312,8 @@ export class GroupMembership implements AsyncIterableIterator<ConsumedRecord, un
   /** This generation's subscriptions are over: unread pushes and the rest of the current one are dropped. */
   private revoke(): void {
     this.streams.clear();
+    for (const { subscription } of this.elsewhere.values()) subscription.close();
+    this.elsewhere.clear();
     this.queue.drop();
     this.currentAssignment = [];
     this.link.route(this, []);

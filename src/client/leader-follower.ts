@@ -31,11 +31,20 @@
  * follows one leader: one whose partitions are led by different brokers
  * fails with PARTITIONS_LED_APART (subscribe per partition there) rather
  * than chase one leader after another.
+ *
+ * A group membership follows its coordinator: refused with NOT_COORDINATOR
+ * (the error names the coordinator) it joins at the coordinator's socket;
+ * when no coordinator is named (COORDINATOR_NOT_AVAILABLE, or the socket it
+ * was on closed) it joins again at any open socket after a backoff, whose
+ * answer names the coordinator. It keeps trying, with capped backoff, until
+ * it joins, leaves, or the client closes (Kafka's consumers retry
+ * coordinator errors without end too).
  */
 
 import { leaderSocketUrl, type MetadataMessage, type ProducedResult, type WireAcks } from '../protocol/ws/protocol.js';
 import { FerryClientError } from './errors.js';
 import type { ProduceInput } from './record.js';
+import type { GroupMembership } from './group-membership.js';
 import type { Subscription } from './subscription.js';
 
 /** Tries of one produce across leader changes: a failover takes about a lease TTL, which the backoff covers. */
@@ -62,11 +71,20 @@ export interface LeaderLink {
   metadata(topics?: readonly string[]): Promise<MetadataMessage>;
   /** Takes `subscription` over: it resubscribes here from its positions. */
   adopt(subscription: Subscription): void;
+  /** Takes `membership` over: it joins here. */
+  adoptMembership(membership: GroupMembership): void;
   close(): Promise<void>;
 }
 
 /** Opens a peer link to `url` (ws://host:port/ws); resolves once it is ready. */
 export type PeerOpener = (url: string) => Promise<LeaderLink>;
+
+/** Errors after which a membership joins at another broker (the coordinator moved, or its socket went). */
+const COORDINATOR_ERRORS: ReadonlySet<string> = new Set(['NOT_COORDINATOR', 'COORDINATOR_NOT_AVAILABLE', 'COORDINATOR_LOAD_IN_PROGRESS']);
+
+export function isCoordinatorMove(error: unknown): error is FerryClientError {
+  return error instanceof FerryClientError && (COORDINATOR_ERRORS.has(error.errorName) || error.unsent);
+}
 
 /** A produce may go again elsewhere; a subscription may move. */
 export function isFollowable(error: unknown): error is FerryClientError {
@@ -123,7 +141,8 @@ export class LeaderFollower {
   /** `subscription` failed on its link for `error` (isFollowable): find its leader and hand it over, retrying with backoff. */
   async move(subscription: Subscription, error: FerryClientError): Promise<void> {
     const partitions = subscriptionPartitions(subscription);
-    const route = routeKey(subscription.topic, undefined);
+    // Per partition when it reads one: partitions of a topic led apart (a group member's reads) must not share a route.
+    const route = routeKey(subscription.topic, partitions?.length === 1 ? partitions[0] : undefined);
     let reason: FerryClientError | null = error;
     for (let attempt = 1; subscription.active && !this.givenUp(); attempt++) {
       try {
@@ -148,6 +167,30 @@ export class LeaderFollower {
     if (!subscription.active) return;
     if (this.closed) subscription.end();
     else subscription.fail(error);
+  }
+
+  // --- group memberships -------------------------------------------------------------------
+
+  /** `membership` must join elsewhere (isCoordinatorMove): at the coordinator `error` names, else at any open socket. */
+  async moveMembership(membership: GroupMembership, error: FerryClientError): Promise<void> {
+    const attempt = ++membership.coordinatorMoves;
+    const named = error.leader?.url;
+    try {
+      // Straight to a named coordinator the first time; otherwise after a backoff, so brokers that disagree for a moment are not ping-ponged.
+      if (named === undefined || attempt > 1) await sleep(followDelayMs(attempt));
+      if (this.givenUp()) {
+        if (!membership.active) return;
+        if (this.closed) membership.end();
+        else membership.fail(error);
+        return;
+      }
+      if (!membership.active) return;
+      const link = named === undefined ? await this.anyOpenLink() : await this.linkAt(named);
+      if (membership.active) link.adoptMembership(membership);
+    } catch {
+      // No socket to ask, or the coordinator's would not open: ask any socket next time.
+      void this.moveMembership(membership, new FerryClientError('COORDINATOR_NOT_AVAILABLE', `no socket could take group ${membership.group} now`, true));
+    }
   }
 
   // --- routes and links --------------------------------------------------------------------
@@ -214,18 +257,20 @@ export class LeaderFollower {
   }
 
   private async point(route: string, url: string): Promise<void> {
+    const link = await this.linkAt(url);
+    if (link === this.home) this.routes.delete(route);
+    else this.routes.set(route, linkKey(url));
+  }
+
+  /** The home when `url` is its broker, else the peer there (opened now if need be). */
+  private async linkAt(url: string): Promise<LeaderLink> {
     const key = linkKey(url);
-    if (key === linkKey(this.home.socketUrl)) {
-      this.routes.delete(route);
-      return;
-    }
+    if (key === linkKey(this.home.socketUrl)) return this.home;
     const link = await this.peer(key, url);
+    if (!link.isClosed) return link;
     // A peer that lost its socket since: open a new one (the broker may be back).
-    if (link.isClosed) {
-      this.dropPeer(key);
-      await this.peer(key, url);
-    }
-    this.routes.set(route, key);
+    this.dropPeer(key);
+    return this.peer(key, url);
   }
 
   private peer(key: string, url: string): Promise<LeaderLink> {

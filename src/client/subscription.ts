@@ -5,6 +5,12 @@
  * no duplicate). Its pushes are queued, iterated and given back as credit by
  * a PushQueue and one CreditWindow (push-queue.ts): a slow caller holds at
  * most a window of records in memory and the broker never reads ahead of it.
+ *
+ * With a PushSink the pushes go to the sink's queue instead of its own: a
+ * group membership reads a partition led by another broker this way
+ * (group-membership.ts), and gets the following of leaders (moves, resumes
+ * from positions) for free. The sink's queue gives the credit back to this
+ * subscription's window.
  */
 
 import type { RecordsFrameHeader, RecordsMessage, SubscribedPartition, SubscribeRequest, WireFrom } from '../protocol/ws/protocol.js';
@@ -28,6 +34,14 @@ export interface SubscribeOptions {
 export interface PartitionOffset {
   partition: number;
   offset: number;
+}
+
+/** Where a subscription's pushes go instead of its own queue, and who hears that it failed. */
+export interface PushSink {
+  receiveJson(window: CreditWindow, topic: string, message: RecordsMessage): void;
+  receiveBinary(window: CreditWindow, topic: string, header: RecordsFrameHeader, batches: Uint8Array): void;
+  /** The subscription of `window` failed for good (a leader change is followed, not failed). */
+  failed(window: CreditWindow, error: Error): void;
 }
 
 /** What a subscription needs from its client. */
@@ -57,6 +71,7 @@ export class Subscription implements AsyncIterableIterator<ConsumedRecord, undef
     private readonly options: Readonly<SubscribeOptions>,
     windowBytes: number,
     decompressedBytesMax: number,
+    private readonly sink: PushSink | null = null,
   ) {
     this.ready = new Promise((resolve, reject) => {
       this.resolveReady = resolve;
@@ -67,6 +82,11 @@ export class Subscription implements AsyncIterableIterator<ConsumedRecord, undef
     // Credit goes through whichever link holds the subscription now.
     this.credit = new CreditWindow({ sendCredit: (serverId, bytes) => this.link.sendCredit(serverId, bytes) }, windowBytes, null);
     this.queue = new PushQueue(decompressedBytesMax, { undecodable: () => this.close() });
+  }
+
+  /** The credit window its pushes are charged to (a sink tells its subscriptions apart by it). */
+  get creditWindow(): CreditWindow {
+    return this.credit;
   }
 
   /** Each partition's next offset: where a resubscribe would start. */
@@ -118,14 +138,16 @@ export class Subscription implements AsyncIterableIterator<ConsumedRecord, undef
 
   receiveJson(message: RecordsMessage): void {
     if (!this.active) return;
-    this.queue.receiveJson(this.credit, this.topic, message);
+    if (this.sink) this.sink.receiveJson(this.credit, this.topic, message);
+    else this.queue.receiveJson(this.credit, this.topic, message);
     this.positions.set(message.partition, message.next_offset);
   }
 
   receiveBinary(header: RecordsFrameHeader, batches: Uint8Array): void {
     if (!this.active) return;
     this.positions.set(header.partition, header.nextOffset);
-    this.queue.receiveBinary(this.credit, this.topic, header, batches);
+    if (this.sink) this.sink.receiveBinary(this.credit, this.topic, header, batches);
+    else this.queue.receiveBinary(this.credit, this.topic, header, batches);
   }
 
   /** The broker ended the subscription, or it could not be resumed: the iteration throws once what came is read. */
@@ -134,6 +156,7 @@ export class Subscription implements AsyncIterableIterator<ConsumedRecord, undef
     this.credit.serverId = null;
     this.rejectReady(error);
     this.queue.fail(error);
+    this.sink?.failed(this.credit, error);
   }
 
   /** The client is closing: the iteration ends. */

@@ -13,6 +13,7 @@ import { FerryError } from '../../errors.js';
 import type { AppendResult } from '../../storage/partition-log.js';
 import { readBinaryProduce, type BinaryProduceRequest } from './binary-produce.js';
 import { errorMessage, producedText, type ErrorContext } from './frames.js';
+import { coordinatorFor } from './coordinator.js';
 import { GroupMember, type MemberHost } from './group-member.js';
 import { wireLimits, type WsLimits } from './limits.js';
 import { metadataMessage, type SelfAddress } from './metadata.js';
@@ -340,7 +341,7 @@ export class Connection implements PushTarget, MemberHost {
       },
       (error: unknown) => {
         this.dropMember(member, true);
-        this.sendError(error, { id: request.id });
+        this.sendError(error, { id: request.id, ...this.coordinatorContext(request.group, error) });
       },
     );
   }
@@ -375,7 +376,13 @@ export class Connection implements PushTarget, MemberHost {
   memberFailed(member: GroupMember, error: unknown): void {
     if (this.groups.get(member.groupId) !== member) return;
     this.dropMember(member, true);
-    this.sendError(error, { group: member.groupId });
+    this.sendError(error, { group: member.groupId, ...this.coordinatorContext(member.groupId, error) });
+  }
+
+  /** NOT_COORDINATOR and its kin name the coordinator, so the client joins there (coordinator.ts). */
+  private coordinatorContext(groupId: string, error: unknown): Pick<ErrorContext, 'leader'> {
+    const leader = coordinatorFor(this.broker, groupId, error);
+    return leader === undefined ? {} : { leader };
   }
 
   private dropMember(member: GroupMember, leave: boolean): void {

@@ -6,15 +6,17 @@
 
 import { isUtf8 } from 'node:buffer';
 import type { FetchResult, ProducedRecord } from '../../broker/broker.js';
-import { ERROR_CODES, FerryError, NotLeaderError } from '../../errors.js';
+import { ERROR_CODES, FerryError, NotLeaderError, type BrokerEndpoint } from '../../errors.js';
 import { decodeBatches, type DecodedRecord } from '../../storage/records.js';
-import { leaderSocketUrl, type ErrorMessage, type RecordsMessage, type RequestId, type WireRecord, type WireValue } from './protocol.js';
+import { leaderSocketUrl, type ErrorMessage, type WireLeader, type RecordsMessage, type RequestId, type WireRecord, type WireValue } from './protocol.js';
 
 export interface ErrorContext {
   id?: string | number | undefined;
   subscription?: number;
   partition?: number;
   group?: string;
+  /** Where the client should go instead, when the error alone does not name it (NOT_COORDINATOR: the coordinator). */
+  leader?: BrokerEndpoint;
 }
 
 /** A FerryError as the protocol's error message; anything else is UNKNOWN_SERVER_ERROR (the caller logs it). */
@@ -30,11 +32,13 @@ export function errorMessage(error: unknown, context: ErrorContext): ErrorMessag
     message.retriable = error.retriable;
     message.message = error.message;
   }
-  if (error instanceof NotLeaderError && error.leader) {
-    const { id, host, httpPort } = error.leader;
-    message.leader = { id, host, http_port: httpPort, url: leaderSocketUrl(host, httpPort) };
-  }
+  const leader = error instanceof NotLeaderError && error.leader ? error.leader : context.leader;
+  if (leader) message.leader = wireLeader(leader);
   return message;
+}
+
+export function wireLeader({ id, host, httpPort }: BrokerEndpoint): WireLeader {
+  return { id, host, http_port: httpPort, url: leaderSocketUrl(host, httpPort) };
 }
 
 /**

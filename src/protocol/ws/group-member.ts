@@ -22,6 +22,13 @@
  *   rejoining  the door joins again; `rebalance` is pushed with the new assignment.
  *   stopped    left, the socket closed, or the member could not rejoin
  *              within joinAttemptsMax attempts (an `error` naming the group).
+ *
+ * In a cluster the member joins only at the group's coordinator (elsewhere
+ * the join fails with NOT_COORDINATOR naming it), and assigned partitions
+ * this broker does not lead are not pushed here but listed as `elsewhere`
+ * for the client to read at their leaders (coordinator.ts says why).
+ * Revocation stays eager: `rebalancing` tells the client to close those
+ * reads too before it commits.
  */
 
 import type { Broker } from '../../broker/broker.js';
@@ -39,6 +46,7 @@ import {
   type TopicPartitions,
 } from '../../broker/groups/index.js';
 import { FerryError, type ErrorName } from '../../errors.js';
+import { partitionElsewhere, splitByLeader } from './coordinator.js';
 import { GROUP_HEARTBEAT_INTERVAL_MS_MAX, GROUP_HEARTBEATS_PER_SESSION, type WsLimits } from './limits.js';
 import type { GroupAssignment, ServerMessage, SubscribedPartition, WireAssignor, WireFrom } from './protocol.js';
 import type { JoinGroupRequest, PartitionStart } from './requests.js';
@@ -221,25 +229,38 @@ export class GroupMember {
     }
   }
 
-  /** One push subscription per assigned topic, each partition from its committed offset when that is inside the log. */
+  /**
+   * One push subscription per assigned topic for the partitions this broker
+   * leads, each from its committed offset when that is inside the log; the
+   * partitions another broker leads go to the client as `elsewhere`, with
+   * their committed offsets, to read at their leaders (coordinator.ts).
+   */
   private subscribe(assigned: readonly TopicPartitions[]): GroupAssignment[] {
     const committed = this.broker.groups.fetchOffsets(
       this.groupId,
       assigned.flatMap(({ topic, partitions }) => partitions.map((partition) => ({ topic, partition }))),
     );
+    const committedOffset = (topic: string, partition: number): number => Number(committed.find((entry) => entry.topic === topic && entry.partition === partition)?.offset ?? -1n);
     const assignment: GroupAssignment[] = [];
     for (const { topic, partitions } of assigned) {
       if (partitions.length === 0) continue;
-      const described = this.broker.describeTopic(topic).partitions;
-      const starts = partitions.map((partition): PartitionStart => {
-        const offset = Number(committed.find((entry) => entry.topic === topic && entry.partition === partition)?.offset ?? -1n);
-        const log = described[partition];
-        const inLog = log !== undefined && offset >= log.logStartOffset && offset <= log.logEndOffset;
-        return { partition, from: inLog ? { offset } : null };
-      });
-      const opened = this.host.openSubscription(topic, starts, this.request.from, this.request.creditBytes);
-      this.subscriptions.push(opened.subscription);
-      assignment.push({ topic, subscription: opened.subscription, partitions: opened.partitions });
+      const { here, elsewhere } = splitByLeader(this.broker, topic, partitions);
+      const entry: GroupAssignment = { topic, subscription: null, partitions: [] };
+      if (here.length > 0) {
+        const described = this.broker.describeTopic(topic).partitions;
+        const starts = here.map((partition): PartitionStart => {
+          const offset = committedOffset(topic, partition);
+          const log = described[partition];
+          const inLog = log !== undefined && offset >= log.logStartOffset && offset <= log.logEndOffset;
+          return { partition, from: inLog ? { offset } : null };
+        });
+        const opened = this.host.openSubscription(topic, starts, this.request.from, this.request.creditBytes);
+        this.subscriptions.push(opened.subscription);
+        entry.subscription = opened.subscription;
+        entry.partitions = opened.partitions;
+      }
+      if (elsewhere.length > 0) entry.elsewhere = elsewhere.map(({ partition, leader }) => partitionElsewhere(partition, committedOffset(topic, partition), leader));
+      assignment.push(entry);
     }
     return assignment;
   }

@@ -101,6 +101,14 @@
  *                   subscription per topic, exactly as for subscribe (credit,
  *                   records pushes, binary frames), each partition from its
  *                   committed offset, else from `from`.
+ *                In a cluster: a join at a broker that does not coordinate the
+ *                   group is NOT_COORDINATOR with `leader` naming the coordinator
+ *                   (join there), and a partition assigned to the member that
+ *                   another broker leads is listed in its topic's `elsewhere`
+ *                   rather than pushed: the client reads it from that leader
+ *                   (subscribe there from the committed `offset`, else `from`)
+ *                   and still commits it here. A member the coordinator drops
+ *                   because it moved gets the same error by `group`.
  *                A socket holds at most groupsPerSocketMax groups; joining a group
  *                it is already in is INVALID_REQUEST.
  *   commit       {type:"commit", id, group, offsets:[{topic, partition, offset, metadata?}]}
@@ -161,16 +169,23 @@
  *                dropped the membership. With none: the frame could not be read
  *                (malformed JSON, a binary frame too short to hold a request id).
  *                NOT_LEADER_OR_FOLLOWER (cluster mode: this broker does not lead
- *                the partition) carries `leader: {id, host, http_port, url}`,
+ *                the partition), and NOT_COORDINATOR (it does not coordinate
+ *                the group; then `leader` is the coordinator), carry
+ *                `leader: {id, host, http_port, url}`,
  *                the live leader, url its WebSocket door (ws://host:port/ws):
  *                send the request there. LEADER_NOT_AVAILABLE (no leader during
  *                a failover) carries none: wait a little, ask `metadata`.
  *
  * Values
  *
- *   GroupAssignment {topic, subscription, partitions:[{partition, offset}]}
+ *   GroupAssignment {topic, subscription, partitions:[{partition, offset}],
+ *                    elsewhere?:[{partition, offset, leader}]}
  *     one per topic with partitions assigned to the member; `subscription` is
- *     the id its records are pushed under, `offset` where each push starts.
+ *     the id its records are pushed under (null when this broker leads none of
+ *     them), `offset` where each push starts. `elsewhere` (cluster mode only,
+ *     absent when empty): assigned partitions another broker leads; `offset`
+ *     is the committed one (-1: none), `leader` a WireLeader or null while the
+ *     partition has none.
  *   ProduceRecord {key?, value, headers?, partition?, timestamp?}
  *   Record        {offset, timestamp, key, value, headers}
  *   key, value and header values are a Value:
@@ -611,8 +626,20 @@ export interface RecordsMessage {
 
 export interface GroupAssignment {
   topic: string;
-  subscription: number;
+  /** Null when every assigned partition of the topic is led elsewhere. */
+  subscription: number | null;
   partitions: SubscribedPartition[];
+  /** Assigned partitions another broker leads: the client reads them there (cluster mode; absent when none). */
+  elsewhere?: PartitionElsewhere[];
+}
+
+/** An assigned partition led by another broker: where to read it and from which offset. */
+export interface PartitionElsewhere {
+  partition: number;
+  /** The group's committed offset; -1 when none (then the join's `from`). */
+  offset: number;
+  /** Null while the partition has no leader (a failover): ask `metadata`. */
+  leader: WireLeader | null;
 }
 
 export interface JoinedMessage {

@@ -167,7 +167,7 @@ function partitionsOf(assignment: readonly GroupAssignment[]): number[] {
 
 function subscriptionOf(assignment: readonly GroupAssignment[]): number {
   expect(assignment).toHaveLength(1);
-  return assignment[0]!.subscription;
+  return assignment[0]!.subscription!;
 }
 
 async function produceToEvery(prefix: string, topic = TOPIC): Promise<void> {
