@@ -374,6 +374,17 @@ export class FerryClient implements LeaderLink {
 
   /** The committed offsets of `group`: every partition of `topics` (-1 where none), or every committed one. */
   async committedOffsets(group: string, topics?: readonly string[]): Promise<WireCommittedOffset[]> {
+    try {
+      return await this.committedOffsetsHere(group, topics);
+    } catch (error) {
+      // In a cluster another broker may coordinate the group: ask the one the refusal names.
+      const coordinator = isCoordinatorMove(error) ? error.leader?.url : undefined;
+      if (!this.follower || coordinator === undefined) throw error;
+      return this.follower.committedOffsetsAt(coordinator, group, topics);
+    }
+  }
+
+  async committedOffsetsHere(group: string, topics?: readonly string[]): Promise<WireCommittedOffset[]> {
     const message: Omit<OffsetsRequest, 'id'> = { type: 'offsets', group };
     if (topics) message.topics = [...topics];
     return ((await this.request(message)) as CommittedOffsetsMessage).offsets;

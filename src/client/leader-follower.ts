@@ -41,7 +41,7 @@
  * coordinator errors without end too).
  */
 
-import { leaderSocketUrl, type MetadataMessage, type ProducedResult, type WireAcks } from '../protocol/ws/protocol.js';
+import { leaderSocketUrl, type MetadataMessage, type ProducedResult, type WireAcks, type WireCommittedOffset } from '../protocol/ws/protocol.js';
 import { FerryClientError } from './errors.js';
 import type { ProduceInput } from './record.js';
 import type { GroupMembership } from './group-membership.js';
@@ -69,6 +69,8 @@ export interface LeaderLink {
   readonly connected: boolean;
   produceHere(topic: string, records: readonly ProduceInput[], acks: WireAcks | undefined): Promise<ProducedResult[]>;
   metadata(topics?: readonly string[]): Promise<MetadataMessage>;
+  /** A group's committed offsets asked of this broker alone (the coordinator). */
+  committedOffsetsHere(group: string, topics?: readonly string[]): Promise<WireCommittedOffset[]>;
   /** Takes `subscription` over: it resubscribes here from its positions. */
   adopt(subscription: Subscription): void;
   /** Takes `membership` over: it joins here. */
@@ -260,6 +262,11 @@ export class LeaderFollower {
     const link = await this.linkAt(url);
     if (link === this.home) this.routes.delete(route);
     else this.routes.set(route, linkKey(url));
+  }
+
+  /** A group's committed offsets from the coordinator a refusal named (`url`, the error's leader). */
+  async committedOffsetsAt(url: string, group: string, topics?: readonly string[]): Promise<WireCommittedOffset[]> {
+    return (await this.linkAt(url)).committedOffsetsHere(group, topics);
   }
 
   /** The home when `url` is its broker, else the peer there (opened now if need be). */

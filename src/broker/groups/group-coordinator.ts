@@ -488,7 +488,10 @@ export class GroupCoordinator {
     const partitions = this.store.partitionCount;
     if (partitions === null) throw new FerryError('COORDINATOR_NOT_AVAILABLE', `__consumer_offsets does not exist yet; FindCoordinator makes it`);
     const partition = offsetsPartitionFor(groupId, partitions);
-    if (this.loading.has(partition)) throw new FerryError('COORDINATOR_LOAD_IN_PROGRESS', `broker ${this.broker.brokerId} is loading the groups of __consumer_offsets partition ${partition}; retry`);
+    // Loading, or named leader in etcd but still taking the leadership (its replica being applied): a moment, not elsewhere.
+    if (this.loading.has(partition) || (!this.owned.has(partition) && this.broker.groupCoordinator(groupId) === this.broker.brokerId)) {
+      throw new FerryError('COORDINATOR_LOAD_IN_PROGRESS', `broker ${this.broker.brokerId} is loading the groups of __consumer_offsets partition ${partition}; retry`);
+    }
     if (!this.owned.has(partition)) throw new FerryError('NOT_COORDINATOR', `broker ${this.broker.brokerId} does not coordinate group ${groupId} (it is in __consumer_offsets partition ${partition}); FindCoordinator names the broker that does`);
   }
 

@@ -167,7 +167,13 @@ export class Connection implements PushTarget, MemberHost {
         void this.commit(request.id, request.group, request.offsets);
         return;
       case 'offsets':
-        this.guarded(request.id, () => this.fetchOffsets(request.id, request.group, request.topics));
+        try {
+          this.fetchOffsets(request.id, request.group, request.topics);
+        } catch (error) {
+          // In a cluster the group may be coordinated elsewhere: the error names where.
+          const coordinator = coordinatorFor(this.broker, request.group, error);
+          this.sendError(error, { id: request.id, ...(coordinator ? { leader: coordinator } : {}) });
+        }
         return;
       case 'leave':
         this.guarded(request.id, () => this.leave(request.id, request.group));
