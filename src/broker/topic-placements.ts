@@ -24,11 +24,11 @@ export interface PartitionPlacement {
   leaderEpoch: number;
   replicas: number[];
   isr: number[];
-  /** Replicas joining: they copy the log, throttled, before the move completes. */
+  /** Target replicas not yet in the old set: they copy the log and join the ISR before the move completes. */
   adding?: number[];
-  /** Replicas leaving once the move completes. */
+  /** Old replicas not in the target: they leave when the move completes. */
   removing?: number[];
-  /** The adding replicas' fetch pace; null or absent: unthrottled. */
+  /** Pace of the adding replicas' fetches (Kafka's follower.replication.throttled.rate); null or absent: unthrottled. */
   throttleBytesPerSecond?: number | null;
 }
 

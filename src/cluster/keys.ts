@@ -19,6 +19,8 @@
  * Values read from etcd are outside input: parsed and checked here, once.
  */
 
+import type { PartitionPlacement } from '../broker/topic-placements.js';
+
 export const DEFAULT_CLUSTER_NAME = 'default';
 /** etcd refuses shorter leases with its default timing (1.5 x its 1 s election timeout, rounded up). */
 export const LEASE_TTL_SECONDS_MIN = 2;
@@ -91,22 +93,12 @@ export interface TopicRecord {
 }
 
 /**
- * Who holds a partition: Kafka's LeaderAndIsr. The leader is replicas[0] when the controller assigns it.
- * While a reassignment runs (KIP-455), replicas = target followed by `removing`, and the three optional
- * fields are set; absent, there is none. The target is always replicas minus removing.
+ * Who holds a partition, as etcd keeps it: the broker core's PartitionPlacement (Kafka's LeaderAndIsr).
+ * The leader is replicas[0] when the controller assigns it. While a reassignment runs (KIP-455),
+ * replicas = target followed by `removing`, and the optional fields are set; absent, there is none.
+ * The target is always replicas minus removing.
  */
-export interface PartitionState {
-  leader: number;
-  leaderEpoch: number;
-  replicas: number[];
-  isr: number[];
-  /** Target replicas not yet in the old set: they copy the log and join the ISR before the move completes. */
-  adding?: number[];
-  /** Old replicas not in the target: they leave when the move completes. */
-  removing?: number[];
-  /** Pace of the adding replicas' fetches (Kafka's follower.replication.throttled.rate); null: unthrottled. */
-  throttleBytesPerSecond?: number | null;
-}
+export type PartitionState = PartitionPlacement;
 
 export function encodeTopicRecord(record: TopicRecord): string {
   return JSON.stringify({ id: record.id, partitions: record.partitions, replicationFactor: record.replicationFactor, configs: record.configs });
