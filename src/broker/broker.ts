@@ -70,6 +70,12 @@ export interface NewTopicOptions {
   /** Absent: the default (1 on a single node; default.replication.factor or min(3, live brokers) in a cluster). */
   replicationFactor?: number;
   configs?: Record<string, string>;
+  /**
+   * Explicit replicas per partition (Kafka's replica assignment; the first
+   * is the preferred leader), instead of a count and the controller's
+   * placement. Every partition the same number of distinct, live brokers.
+   */
+  assignments?: number[][];
 }
 
 /** A replica's part in a partition, as this broker last applied its placement. */
@@ -374,7 +380,8 @@ export class Broker {
     const configs = { ...(options.configs ?? {}) };
     if (this.placements) {
       try {
-        await this.placements.createTopic(name, { topicId: newKafkaId(), partitions, replicationFactor, configs });
+        const assignment = options.assignments ? { assignment: options.assignments.map((replicas) => [...replicas]) } : {};
+        await this.placements.createTopic(name, { topicId: newKafkaId(), partitions, replicationFactor, configs, ...assignment });
       } finally {
         // Also when another broker created it first: a door that then uses the topic (auto-creation) finds it here.
         await this.applyPlacements(name);
@@ -390,11 +397,28 @@ export class Broker {
   validateNewTopic(name: string, options: NewTopicOptions = {}): { partitions: number; replicationFactor: number } {
     validateTopicName(name);
     if (this.metadata.get(name)) throw new FerryError('TOPIC_ALREADY_EXISTS', `topic ${name} already exists`);
-    const partitions = options.partitions ?? this.defaultPartitionCount;
+    if (options.assignments) this.checkAssignments(options.assignments);
+    const partitions = options.assignments?.length ?? options.partitions ?? this.defaultPartitionCount;
     checkPartitionCount(partitions);
-    const replicationFactor = this.replicationFactorFor(name, options.replicationFactor);
+    const replicationFactor = this.replicationFactorFor(name, options.assignments?.[0]?.length ?? options.replicationFactor);
     logConfigFromTopicConfigs(options.configs ?? {}, this.defaultConfig); // rejects unknown names and bad values before anything is made
     return { partitions, replicationFactor };
+  }
+
+  /** Kafka's checks of an explicit replica assignment: INVALID_REPLICA_ASSIGNMENT for a partition its rules refuse. */
+  private checkAssignments(assignments: readonly number[][]): void {
+    if (assignments.length === 0) throw new FerryError('INVALID_REPLICA_ASSIGNMENT', 'an assignment needs at least one partition');
+    const replicationFactor = assignments[0]!.length;
+    assignments.forEach((replicas, partition) => {
+      if (replicas.length === 0) throw new FerryError('INVALID_REPLICA_ASSIGNMENT', `partition ${partition} has no replicas`);
+      if (replicas.length !== replicationFactor) throw new FerryError('INVALID_REPLICA_ASSIGNMENT', `partition ${partition} has ${replicas.length} replicas, partition 0 has ${replicationFactor}: every partition needs the same number`);
+      if (new Set(replicas).size !== replicas.length) throw new FerryError('INVALID_REPLICA_ASSIGNMENT', `partition ${partition} names a broker twice: [${replicas.join(', ')}]`);
+      const unknown = replicas.filter((id) => (this.placements ? !this.placements.isLive(id) : id !== this.brokerId));
+      if (unknown.length > 0) {
+        const live = this.placements ? 'live brokers' : `this cluster's only broker, ${this.brokerId}`;
+        throw new FerryError('INVALID_REPLICA_ASSIGNMENT', `partition ${partition} is assigned to [${replicas.join(', ')}]: ${unknown.join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not among the ${live}`);
+      }
+    });
   }
 
   /** The replication factor asked for or the default, bounded by the live brokers (Kafka's INVALID_REPLICATION_FACTOR). */

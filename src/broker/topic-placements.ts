@@ -37,6 +37,8 @@ export interface PlacedTopic {
   partitions: number;
   replicationFactor: number;
   configs: Record<string, string>;
+  /** Replicas per partition given at creation (Kafka's replica assignment); absent: the controller places them. */
+  assignment?: number[][];
 }
 
 export interface TopicPlacements {

@@ -22,7 +22,7 @@ export class EtcdTopicPlacements implements TopicPlacements {
   }
 
   async createTopic(name: string, topic: PlacedTopic): Promise<void> {
-    const record = { id: topic.topicId, partitions: topic.partitions, replicationFactor: topic.replicationFactor, configs: topic.configs };
+    const record = { id: topic.topicId, partitions: topic.partitions, replicationFactor: topic.replicationFactor, configs: topic.configs, ...(topic.assignment ? { assignment: topic.assignment } : {}) };
     if (!(await this.node.topics.createTopic(name, record))) {
       // Two brokers racing to auto-create a topic: the loser answers once the winner's is placed, so it can use it.
       await this.whenPlaced(name).catch(() => undefined);

@@ -90,6 +90,8 @@ export interface TopicRecord {
   partitions: number;
   replicationFactor: number;
   configs: Record<string, string>;
+  /** Replicas per partition given at creation (Kafka's replica assignment), written once; absent: the controller places them. */
+  assignment?: number[][];
 }
 
 /**
@@ -101,7 +103,7 @@ export interface TopicRecord {
 export type PartitionState = PartitionPlacement;
 
 export function encodeTopicRecord(record: TopicRecord): string {
-  return JSON.stringify({ id: record.id, partitions: record.partitions, replicationFactor: record.replicationFactor, configs: record.configs });
+  return JSON.stringify({ id: record.id, partitions: record.partitions, replicationFactor: record.replicationFactor, configs: record.configs, ...(record.assignment ? { assignment: record.assignment } : {}) });
 }
 
 export function decodeTopicRecord(key: string, value: string): TopicRecord {
@@ -111,11 +113,13 @@ export function decodeTopicRecord(key: string, value: string): TopicRecord {
     typeof record.id !== 'string' || !CLUSTER_ID.test(record.id) ||
     !isCount(record.partitions) || !isCount(record.replicationFactor) ||
     typeof record.configs !== 'object' || record.configs === null ||
-    !Object.values(record.configs).every((config) => typeof config === 'string')
+    !Object.values(record.configs).every((config) => typeof config === 'string') ||
+    !(record.assignment === undefined || isAssignment(record.assignment, record.partitions))
   ) {
     throw new Error(`${key}: not a topic record: ${value.slice(0, 200)}`);
   }
-  return { id: record.id, partitions: record.partitions, replicationFactor: record.replicationFactor, configs: { ...(record.configs as Record<string, string>) } };
+  const assignment = record.assignment === undefined ? {} : { assignment: (record.assignment as number[][]).map((replicas) => [...replicas]) };
+  return { id: record.id, partitions: record.partitions, replicationFactor: record.replicationFactor, configs: { ...(record.configs as Record<string, string>) }, ...assignment };
 }
 
 export function encodePartitionState(state: PartitionState): string {
@@ -202,6 +206,11 @@ export function parsePartitionKey(keys: ClusterKeys, key: string, prefix = keys.
   const partition = Number(rest.slice(slash + 1));
   if (slash <= 0 || !/^\d+$/.test(rest.slice(slash + 1)) || !Number.isSafeInteger(partition)) return null;
   return { topic: rest.slice(0, slash), partition };
+}
+
+/** One non-empty list of broker ids for each of the first `partitions` partitions (the record may have grown since: later ones are placed by the controller). */
+function isAssignment(value: unknown, partitions: number): boolean {
+  return Array.isArray(value) && value.length <= partitions && value.every((replicas) => Array.isArray(replicas) && replicas.length > 0 && replicas.every((id) => typeof id === 'number' && isBrokerId(id)));
 }
 
 function isCount(value: unknown): value is number {

@@ -132,7 +132,9 @@ export class PartitionController {
       this.logger.warn({ topic: name, replicationFactor: record.replicationFactor, liveBrokers: brokers.length }, 'too few live brokers to assign the topic; waiting for more');
       return;
     }
-    const assignment = assignReplicas(brokers, record.partitions, record.replicationFactor);
+    // Replicas given at creation (Kafka's replica assignment) for the partitions they cover; the controller's own placement for the rest.
+    const placed = assignReplicas(brokers, record.partitions, record.replicationFactor);
+    const assignment = placed.map((replicas, partition) => record.assignment?.[partition] ?? replicas);
     const written: number[] = [];
     for (let partition = 0; partition < record.partitions; partition++) {
       if (this.states.partition(name, partition)) continue;

@@ -216,6 +216,20 @@ describe('the controller places partitions over the live brokers', () => {
     }
   });
 
+  it('a replica assignment given at creation (kafkajs replicaAssignment) is placed as given; one naming a broker that is not live is INVALID_REPLICA_ASSIGNMENT', async () => {
+    const admin = await adminOf(b);
+    const replicaAssignment = [
+      { partition: 0, replicas: [c.id, a.id] },
+      { partition: 1, replicas: [b.id, c.id] },
+    ];
+    expect(await admin.createTopics({ topics: [{ topic: 'assigned', replicaAssignment }] })).toBe(true);
+    expect(await partitionStates('assigned')).toEqual(replicaAssignment.map(({ replicas }) => ({ leader: replicas[0], leaderEpoch: 0, replicas, isr: replicas })));
+    await expect(admin.createTopics({ topics: [{ topic: 'assigned-away', replicaAssignment: [{ partition: 0, replicas: [a.id, 99] }] }] })).rejects.toMatchObject({
+      errors: [expect.objectContaining({ type: 'INVALID_REPLICA_ASSIGNMENT' })],
+    });
+    expect(await partitionStates('assigned-away')).toEqual([]);
+  });
+
   it('two brokers auto-creating the same topic at once (Metadata) both answer it, placed once', async () => {
     const [fromB, fromC] = await Promise.all([metadataOf(b, 'raced', true), metadataOf(c, 'raced', true)]);
     const [state] = await partitionStates('raced');

@@ -9,9 +9,10 @@
  *                                  brokers in a cluster (the broker core
  *                                  checks); INVALID_REPLICATION_FACTOR otherwise
  *   Assignments                    only with both counts -1, as Kafka; each
- *                                  partition 0..n-1 once, on [this broker];
- *                                  otherwise INVALID_REPLICA_ASSIGNMENT (a
- *                                  cluster does not take assignments yet)
+ *                                  partition 0..n-1 once, every one the same
+ *                                  number of distinct live brokers (the broker
+ *                                  core checks; the first is the preferred
+ *                                  leader); otherwise INVALID_REPLICA_ASSIGNMENT
  *   Configs                        supported topic configs (INVALID_CONFIG
  *                                  with the reason otherwise)
  *   ValidateOnly (v1+)             every check, nothing created
@@ -78,10 +79,11 @@ export const createTopicsHandler: ApiHandler = {
 
 async function createTopic(topic: CreatableTopic, validateOnly: boolean, broker: Broker): Promise<CreatedTopic> {
   const configs = topicConfigs(topic);
-  const partitions = partitionCount(topic, broker.brokerId);
+  const assignments = replicaAssignments(topic);
   const options = {
     configs,
-    ...(partitions === USE_DEFAULT ? {} : { partitions }),
+    ...(assignments ? { assignments } : {}),
+    ...(topic.numPartitions === USE_DEFAULT ? {} : { partitions: topic.numPartitions }),
     ...(topic.replicationFactor === USE_DEFAULT ? {} : { replicationFactor: topic.replicationFactor }),
   };
   if (validateOnly) return { ...broker.validateNewTopic(topic.name, options), topicId: ZERO_UUID, configs };
@@ -100,20 +102,17 @@ function createdEntry(name: string, created: CreatedTopic, context: RequestConte
   return { name, topicId: created.topicId, errorCode: 0, errorMessage: null, numPartitions: created.partitions, replicationFactor: created.replicationFactor, configs };
 }
 
-/** The partition count asked for (USE_DEFAULT for num.partitions), after the assignment checks. */
-function partitionCount(topic: CreatableTopic, brokerId: number): number {
-  if (topic.assignments.length === 0) return topic.numPartitions;
+/** The replicas of each partition 0..n-1 when the request assigns them (the broker core checks the brokers); undefined when it gives counts. */
+function replicaAssignments(topic: CreatableTopic): number[][] | undefined {
+  if (topic.assignments.length === 0) return undefined;
   if (topic.numPartitions !== USE_DEFAULT || topic.replicationFactor !== USE_DEFAULT) {
     throw new FerryError('INVALID_REQUEST', 'give either NumPartitions and ReplicationFactor or Assignments, not both (the counts must be -1 with assignments)');
   }
   const sorted = [...topic.assignments].sort((a, b) => a.partitionIndex - b.partitionIndex);
   sorted.forEach((assignment, index) => {
     if (assignment.partitionIndex !== index) throw new FerryError('INVALID_REPLICA_ASSIGNMENT', `assignments must cover partitions 0 to ${sorted.length - 1} once each`);
-    if (assignment.brokerIds.length !== 1 || assignment.brokerIds[0] !== brokerId) {
-      throw new FerryError('INVALID_REPLICA_ASSIGNMENT', `partition ${index} is assigned to [${assignment.brokerIds.join(', ')}]: this cluster has only broker ${brokerId}`);
-    }
   });
-  return sorted.length;
+  return sorted.map((assignment) => [...assignment.brokerIds]);
 }
 
 function topicConfigs(topic: CreatableTopic): Record<string, string> {
