@@ -328,7 +328,9 @@ export class Broker {
     this.isrTimer = setInterval(() => this.checkIsrs(), Math.max(10, Math.floor(lagMaxMs / 2)));
     this.isrTimer.unref();
     placements.onChange((topic) => void this.applyPlacements(topic).catch((error: Error) => onError(topic, error)));
-    return Promise.all(placements.topics().map((topic) => this.applyPlacements(topic))).then(() => undefined);
+    // The cluster's topics, and this data directory's of cluster origin too: one deleted while this broker was away goes now.
+    const topics = new Set([...placements.topics(), ...this.metadata.topics().filter((topic) => topic.placedByCluster).map((topic) => topic.name)]);
+    return Promise.all([...topics].map((topic) => this.applyPlacements(topic))).then(() => undefined);
   }
 
   /**
@@ -720,11 +722,14 @@ export class Broker {
     const { log, highWatermark } = this.leaderPartition(topicName, partition);
     if (spec === 'earliest') return { offset: log.logStartOffset, timestamp: -1 };
     if (spec === 'latest') return { offset: highWatermark, timestamp: -1 };
+    // As Kafka: a record found at or above the high watermark is not one a consumer may read yet.
+    const belowHighWatermark = (found: { offset: number; timestamp: number } | null): { offset: number; timestamp: number } =>
+      found !== null && found.offset < highWatermark ? found : { offset: -1, timestamp: -1 };
     if (spec === 'maxTimestamp') {
       const newest = log.maxTimestamp;
-      return newest < 0 ? { offset: -1, timestamp: -1 } : log.offsetForTimestamp(newest) ?? { offset: -1, timestamp: -1 };
+      return newest < 0 ? { offset: -1, timestamp: -1 } : belowHighWatermark(log.offsetForTimestamp(newest));
     }
-    return log.offsetForTimestamp(spec.timestamp) ?? { offset: -1, timestamp: -1 };
+    return belowHighWatermark(log.offsetForTimestamp(spec.timestamp));
   }
 
   // --- idempotent producers ---------------------------------------------------------------
@@ -870,8 +875,9 @@ export class Broker {
     for (const [key, local] of this.replicas) {
       const leader = local.leader;
       if (!leader) continue;
+      leader.forgetStaleJoining(this.replicaLagTimeMaxMs);
       const lagging = leader.laggingMembers(this.replicaLagTimeMaxMs);
-      const joining = leader.caughtUpOutsiders(this.replicaLagTimeMaxMs);
+      const joining = this.readyToJoin(leader);
       if (lagging.length === 0 && joining.length === 0) continue;
       const isr = [...leader.placement.isr.filter((id) => !lagging.includes(id)), ...joining];
       this.proposeIsr(key, local, isr);
@@ -879,8 +885,17 @@ export class Broker {
   }
 
   private maybeExpandIsr(topicName: string, partition: number, local: LocalReplica): void {
-    const joining = local.leader!.caughtUpOutsiders(this.replicaLagTimeMaxMs);
+    const joining = this.readyToJoin(local.leader!);
     if (joining.length > 0) this.proposeIsr(partitionKey(topicName, partition), local, [...local.leader!.placement.isr, ...joining]);
+  }
+
+  /**
+   * Caught-up replicas outside the ISR whose brokers are live: a follower that
+   * just died still looks caught up for a while, and proposing it (the
+   * controller refuses) would hold the high watermark for it (maximal ISR).
+   */
+  private readyToJoin(leader: LeaderReplica): number[] {
+    return leader.caughtUpOutsiders(this.replicaLagTimeMaxMs).filter((id) => this.placements?.isLive(id) ?? false);
   }
 
   private proposeIsr(key: string, local: LocalReplica, isr: number[]): void {
@@ -890,8 +905,11 @@ export class Broker {
     if (proposal === local.proposedIsr && now - local.proposedAtMs < ISR_PROPOSAL_RETRY_MS) return;
     local.proposedIsr = proposal;
     local.proposedAtMs = now;
+    // Kafka's maximal ISR: replicas joining count for the high watermark from the proposal on, since once the
+    // controller writes them in they may be elected before this leader hears of it.
+    leader.expectJoining(isr.filter((id) => !leader.placement.isr.includes(id)));
     const { topic, partition } = splitPartitionKey(key);
-    this.placements!.proposeIsr(topic, partition, leader.leaderEpoch, isr);
+    this.placements!.proposeIsr(topic, partition, leader.leaderEpoch, leader.placement.isr, isr);
   }
 
   /**
@@ -906,13 +924,17 @@ export class Broker {
       const placed = this.placements.topic(name);
       let known = this.metadata.get(name);
       // Deleted in the cluster (or made again under a new id while this broker was away): its local replicas go.
-      if (known && (placed ? known.topicId !== placed.topicId : !this.placements.exists(name))) {
+      if (known && placed && known.topicId !== placed.topicId && !known.placedByCluster) {
+        // Never deleted for a clash: data from single-node days is the operator's to move.
+        throw new FerryError('INCONSISTENT_TOPIC_ID', `topic ${name} has id ${known.topicId} in this data directory (from before it joined the cluster) but ${placed.topicId} in the cluster; not served here`);
+      }
+      if (known?.placedByCluster && (placed ? known.topicId !== placed.topicId : !this.placements.exists(name))) {
         await this.deleteLocalTopic(known);
         known = undefined;
       }
       if (!placed) return;
-      if (!known) this.metadata.put({ name, topicId: placed.topicId, partitions: placed.partitions, configs: { ...placed.configs } });
-      else if (known.partitions !== placed.partitions) this.metadata.put({ ...known, partitions: placed.partitions, configs: { ...placed.configs } });
+      if (!known) this.metadata.put({ name, topicId: placed.topicId, partitions: placed.partitions, configs: { ...placed.configs }, placedByCluster: true });
+      else if (known.partitions !== placed.partitions || !known.placedByCluster) this.metadata.put({ ...known, partitions: placed.partitions, configs: { ...placed.configs }, placedByCluster: true });
       if (known && JSON.stringify(known.configs) !== JSON.stringify(placed.configs)) this.applyTopicConfigs(this.topic(name), { ...placed.configs });
       for (let partition = 0; partition < placed.partitions; partition++) {
         const placement = this.placements!.placement(name, partition)!;
@@ -954,8 +976,15 @@ export class Broker {
       const highWatermark = local.leader?.highWatermark ?? local.followerHighWatermark;
       local.leader?.close();
       local.leader = null;
-      // In the log's turn: a follower append still in flight lands before the new epoch starts. Produce meanwhile is refused (no leader yet) and retried.
-      await log.startLeaderEpoch(placement.leaderEpoch);
+      try {
+        // In the log's turn: a follower append still in flight lands before the new epoch starts. Produce meanwhile is refused (no leader yet) and retried.
+        await log.startLeaderEpoch(placement.leaderEpoch);
+      } catch (error) {
+        // Not applied: the next change of the topic tries again, rather than skipping a placement it believes done.
+        if (before) local.placement = before;
+        else this.replicas.delete(key);
+        throw error;
+      }
       local.leader = new LeaderReplica(log, this.brokerId, placement, highWatermark, () => this.now(), () => this.waiters.wake(log));
       if (topic === OFFSETS_TOPIC_NAME) void this.groups.loadPartition(partition, this.topic(topic).partitions); // COORDINATOR_LOAD_IN_PROGRESS until loaded
       return;
@@ -965,6 +994,8 @@ export class Broker {
       local.leader.close();
       local.leader = null;
       if (topic === OFFSETS_TOPIC_NAME) this.groups.unloadPartition(partition);
+      // A leader append still queued (a large batch validated in the pool) lands before the fetcher truncates to the new leader's log, which then removes it.
+      await log.appendsSettled();
     }
     // Only a replica a reassignment is adding copies throttled; the throttle goes when the move completes.
     const throttleBytesPerSecond = placement.adding?.includes(this.brokerId) ? (placement.throttleBytesPerSecond ?? null) : null;

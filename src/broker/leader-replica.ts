@@ -37,6 +37,8 @@ interface HighWatermarkWaiter {
 
 export class LeaderReplica {
   private placementNow: PartitionPlacement;
+  /** Replicas proposed to join the ISR and not yet seen in a placement: counted for the high watermark (Kafka's maximal ISR). */
+  private joining: number[] = [];
   private followers = new Map<number, FollowerProgress>();
   private waiters: HighWatermarkWaiter[] = [];
   private hw: number;
@@ -77,9 +79,26 @@ export class LeaderReplica {
     return this.hw;
   }
 
+  /** Replicas this leader asked the controller to add to the ISR: from now until the next placement, the high watermark waits for them too. */
+  expectJoining(ids: readonly number[]): void {
+    for (const id of ids) if (!this.joining.includes(id)) this.joining.push(id);
+  }
+
+  /** Proposed joiners that have stopped catching up no longer hold the high watermark back (the controller did not take them). */
+  forgetStaleJoining(lagMaxMs: number): void {
+    if (this.joining.length === 0) return;
+    const now = this.clock();
+    this.joining = this.joining.filter((id) => {
+      const progress = this.followers.get(id);
+      return progress !== undefined && now - progress.lastCaughtUpMs <= lagMaxMs;
+    });
+    this.maybeAdvance();
+  }
+
   /** A new state for the same leader epoch (the ISR or replicas changed). */
   update(placement: PartitionPlacement): void {
     this.placementNow = placement;
+    this.joining = [];
     const now = this.clock();
     for (const id of placement.replicas) {
       if (id !== this.brokerId && !this.followers.has(id)) this.followers.set(id, { logEndOffset: -1, leaderEndAtLastFetch: -1, lastCaughtUpMs: now });
@@ -170,7 +189,7 @@ export class LeaderReplica {
   private maybeAdvance(): void {
     if (this.closed) return;
     let candidate = this.log.logEndOffset;
-    for (const id of this.placementNow.isr) {
+    for (const id of [...this.placementNow.isr, ...this.joining]) {
       if (id === this.brokerId) continue;
       const progress = this.followers.get(id);
       if (!progress || progress.logEndOffset < 0) return; // not heard from since this broker became leader

@@ -21,6 +21,12 @@ export interface TopicMetadata {
   partitions: number;
   /** Topic configs set explicitly (Kafka names, string values); the rest are defaults. */
   configs: Record<string, string>;
+  /**
+   * Cluster mode: the topic came from the cluster's record, so the record's
+   * absence later means the topic was deleted. A topic this data directory
+   * held from single-node days lacks it, and is never deleted for that.
+   */
+  placedByCluster?: boolean;
 }
 
 interface MetadataFile {

@@ -79,7 +79,7 @@ export interface TopicPlacements {
    * arrives as a placement change, or not at all when the controller
    * refuses (the epoch moved on, a new member is not live).
    */
-  proposeIsr(topic: string, partition: number, leaderEpoch: number, isr: number[]): void;
+  proposeIsr(topic: string, partition: number, leaderEpoch: number, currentIsr: readonly number[], isr: number[]): void;
   /**
    * Whether this broker may take writes as a leader now: false after its
    * event loop stood still long enough that its lease may have expired

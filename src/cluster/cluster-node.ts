@@ -26,6 +26,9 @@ import { openIsrChangeRequests, openReassignmentRequests, type IsrChangeRequests
 import { PartitionController } from './partition-controller.js';
 import { TopicStates } from './topic-states.js';
 
+/** Pause before reading the partition states again after a failed re-read. */
+const RESYNC_RETRY_MS = 1_000;
+
 /** etcd's lease TTL when none is given: Kafka's broker.session.timeout.ms is 9 s. */
 export const DEFAULT_LEASE_TTL_SECONDS = 10;
 
@@ -100,11 +103,17 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
       const states = topics;
       const member = membership;
       member.on('registered', () => {
-        // Whatever changed while this broker was not registered is read before it leads again.
-        void states.resync().then(
-          () => member.endStall(),
-          (error: Error) => logger.warn({ error: error.message }, 'cannot re-read the partition states after registering again; leading nothing until etcd confirms the lease'),
-        );
+        // Whatever changed while this broker was not registered is read before it leads again; retried until etcd answers.
+        const resync = (): void => {
+          states.resync().then(
+            () => member.endStall(),
+            (error: Error) => {
+              logger.warn({ error: error.message }, 'cannot re-read the partition states after registering again; retrying, leading nothing meanwhile');
+              setTimeout(resync, RESYNC_RETRY_MS).unref();
+            },
+          );
+        };
+        resync();
       });
       directory.on('change', (brokers) => logger.info({ brokers: brokers.map((broker) => broker.id) }, 'live brokers changed'));
       controller.on('change', (state) => logger.info(state, 'controller changed'));

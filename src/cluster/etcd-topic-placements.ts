@@ -78,8 +78,8 @@ export class EtcdTopicPlacements implements TopicPlacements {
     this.node.topics.on('change', listener);
   }
 
-  proposeIsr(topic: string, partition: number, leaderEpoch: number, isr: number[]): void {
-    const request = { leader: this.node.brokerId, leaderEpoch, isr };
+  proposeIsr(topic: string, partition: number, leaderEpoch: number, currentIsr: readonly number[], isr: number[]): void {
+    const request = { leader: this.node.brokerId, leaderEpoch, basedOn: [...currentIsr], isr };
     // A request lost to an etcd outage is made again by the leader's next ISR check.
     this.node.isrChanges.propose(topic, partition, encodeIsrChangeRequest(request)).catch((error: Error) => this.node.logger.warn({ error: error.message, topic, partition }, 'cannot send an ISR change request'));
   }

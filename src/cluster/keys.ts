@@ -178,11 +178,13 @@ export function isThrottle(value: unknown): value is number {
 export interface IsrChangeRequest {
   leader: number;
   leaderEpoch: number;
+  /** The ISR the leader knew when it asked: a request made on an ISR the controller has changed since is stale. */
+  basedOn?: number[];
   isr: number[];
 }
 
 export function encodeIsrChangeRequest(request: IsrChangeRequest): string {
-  return JSON.stringify({ leader: request.leader, leaderEpoch: request.leaderEpoch, isr: request.isr });
+  return JSON.stringify({ leader: request.leader, leaderEpoch: request.leaderEpoch, ...(request.basedOn ? { basedOn: request.basedOn } : {}), isr: request.isr });
 }
 
 export function decodeIsrChangeRequest(key: string, value: string): IsrChangeRequest {
@@ -191,11 +193,11 @@ export function decodeIsrChangeRequest(key: string, value: string): IsrChangeReq
     typeof request !== 'object' || request === null ||
     typeof request.leader !== 'number' || !isBrokerId(request.leader) ||
     typeof request.leaderEpoch !== 'number' || !Number.isInteger(request.leaderEpoch) || request.leaderEpoch < 0 ||
-    !Array.isArray(request.isr) || !request.isr.every((id) => typeof id === 'number' && isBrokerId(id))
+    !isIdList(request.isr) || !(request.basedOn === undefined || isIdList(request.basedOn))
   ) {
     throw new Error(`${key}: not an ISR change request: ${value.slice(0, 200)}`);
   }
-  return { leader: request.leader, leaderEpoch: request.leaderEpoch, isr: [...(request.isr as number[])] };
+  return { leader: request.leader, leaderEpoch: request.leaderEpoch, ...(request.basedOn ? { basedOn: [...request.basedOn] } : {}), isr: [...request.isr] };
 }
 
 /** `<prefix><topic>/<n>` (a partition's state or ISR request key) as topic and partition; null for a key of another shape. */
@@ -211,6 +213,10 @@ export function parsePartitionKey(keys: ClusterKeys, key: string, prefix = keys.
 /** One non-empty list of broker ids for each of the first `partitions` partitions (the record may have grown since: later ones are placed by the controller). */
 function isAssignment(value: unknown, partitions: number): boolean {
   return Array.isArray(value) && value.length <= partitions && value.every((replicas) => Array.isArray(replicas) && replicas.length > 0 && replicas.every((id) => typeof id === 'number' && isBrokerId(id)));
+}
+
+function isIdList(value: unknown): value is number[] {
+  return Array.isArray(value) && value.every((id) => typeof id === 'number' && isBrokerId(id));
 }
 
 function isCount(value: unknown): value is number {

@@ -13,8 +13,9 @@
  *   - Preferred leader: when asked, a live in-sync first replica takes the
  *     leadership back (Kafka's auto.leader.rebalance.enable).
  *   - An ISR change a leader asked for is applied only if that broker still
- *     leads at the epoch it named, the ISR keeps the leader, holds replicas
- *     only, and every member it adds is live (Kafka's AlterPartition checks).
+ *     leads at the epoch it named, the ISR it started from is still the
+ *     ISR, the new one keeps the leader, holds replicas only, and every
+ *     member it adds is live (Kafka's AlterPartition checks).
  */
 
 import type { IsrChangeRequest, PartitionState } from './keys.js';
@@ -48,6 +49,10 @@ export function electLeader(state: PartitionState, live: ReadonlySet<number>, op
 export function applyIsrChange(state: PartitionState, request: IsrChangeRequest, live: ReadonlySet<number>): PartitionState | { refused: string } {
   if (request.leader !== state.leader || request.leaderEpoch !== state.leaderEpoch) {
     return { refused: `broker ${request.leader} at epoch ${request.leaderEpoch} no longer leads (leader ${state.leader}, epoch ${state.leaderEpoch})` };
+  }
+  // Made on an ISR the controller has changed since (Kafka's partition epoch): it could bring back a member just removed.
+  if (request.basedOn && [...request.basedOn].sort((x, y) => x - y).join() !== [...state.isr].sort((x, y) => x - y).join()) {
+    return { refused: `made on ISR [${request.basedOn.join(', ')}], which is now [${state.isr.join(', ')}]` };
   }
   if (!request.isr.includes(state.leader)) return { refused: 'the ISR must keep its leader' };
   const notReplicas = request.isr.filter((id) => !state.replicas.includes(id));

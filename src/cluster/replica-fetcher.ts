@@ -244,10 +244,20 @@ class LeaderFetcher {
     for (const topic of response['responses'] as unknown as Array<{ topic: string; partitions: FetchedPartition[] }>) {
       for (const answer of topic.partitions) {
         const target = asked.get(key(topic.topic, answer.partitionIndex));
-        if (target) appends.push(this.apply(target.followed, target.fetchOffset, answer));
+        if (target) appends.push(this.applySafely(target.followed, target.fetchOffset, answer));
       }
     }
     await Promise.all(appends);
+  }
+
+  /** One partition's answer; a failure of that partition backs it off and truncates again, leaving the others to go on. */
+  private async applySafely(followed: Followed, fetchOffset: number, answer: FetchedPartition): Promise<void> {
+    try {
+      await this.apply(followed, fetchOffset, answer);
+    } catch (error) {
+      followed.truncated = false;
+      this.backOff(followed, `applying the fetched records failed: ${(error as Error).message}`, false);
+    }
   }
 
   private async apply(followed: Followed, fetchOffset: number, answer: FetchedPartition): Promise<void> {
@@ -264,9 +274,17 @@ class LeaderFetcher {
     }
     const records = answer.records;
     if (records && records.length > 0) {
-      await handle.log.appendAsFollower(Buffer.from(records.buffer, records.byteOffset, records.byteLength));
+      const bytes = Buffer.from(records.buffer, records.byteOffset, records.byteLength);
+      const firstBaseOffset = firstBatchBaseOffset(bytes);
+      // An empty log that starts inside a batch (the leader's log start was mid-batch when this replica started
+      // over there): the leader sends that whole batch, so the log starts at its base instead (as Kafka, KAFKA-6975).
+      if (firstBaseOffset < fetchOffset && handle.log.logEndOffset === handle.log.logStartOffset) await handle.log.truncateFullyAndStartAt(firstBaseOffset);
+      await handle.log.appendAsFollower(bytes);
       if (handle.throttleBytesPerSecond !== null) followed.pacedUntilMs = pacedUntilMs(followed.pacedUntilMs, Date.now(), records.byteLength, handle.throttleBytesPerSecond);
     }
+    // DeleteRecords and retention on the leader move its log start: the follower's follows (Kafka's followers do).
+    const leaderLogStart = Number(answer.logStartOffset);
+    if (leaderLogStart > handle.log.logStartOffset) handle.log.deleteRecordsBefore(Math.min(leaderLogStart, handle.log.logEndOffset));
     handle.setHighWatermark(Number(answer.highWatermark));
   }
 
@@ -357,4 +375,9 @@ function byTopic<T>(partitions: Followed[], entry: (followed: Followed) => T): A
     list.push(entry(followed));
   }
   return [...topics].map(([topic, list]) => ({ topic, partitions: list }));
+}
+
+/** The base offset of the first record batch in `bytes` (the first 8 bytes, big-endian). */
+function firstBatchBaseOffset(bytes: Buffer): number {
+  return Number(bytes.readBigInt64BE(0));
 }

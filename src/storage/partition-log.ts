@@ -612,6 +612,17 @@ export class PartitionLog {
    * latest epoch again changes only the stamp. An older epoch than the latest
    * is a caller's bug, checked in turn against what the queue left.
    */
+  /**
+   * Resolves once every append, follower append and truncation queued before
+   * the call has been written. A broker that stops leading waits for this
+   * before it follows, so that a leader append still queued (a large batch
+   * validated in the pool) lands before the follower's truncation, which then
+   * removes it, instead of after, where it would fork the log.
+   */
+  async appendsSettled(): Promise<void> {
+    await this.inTurn(() => undefined);
+  }
+
   async startLeaderEpoch(epoch: number): Promise<void> {
     this.assertOpen();
     assert(Number.isSafeInteger(epoch) && epoch >= 0, `leader epoch ${epoch} of ${this.dir} is not a non-negative integer`);

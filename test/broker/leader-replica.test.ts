@@ -51,6 +51,27 @@ describe('LeaderReplica', () => {
     await log.close();
   });
 
+  it('counts a replica it asked to add to the ISR until the next placement (maximal ISR), unless it stops catching up', async () => {
+    const { log, replica, clock } = await leader([1, 2]);
+    await log.append(valuesBatch('a', 4));
+    replica.followerFetched(2, 4);
+    replica.followerFetched(3, 2);
+    expect(replica.highWatermark).toBe(4);
+    await log.append(valuesBatch('b', 4));
+    replica.followerFetched(3, 4);
+    replica.expectJoining([3]); // proposed: the controller may already have written it in
+    replica.followerFetched(2, 8);
+    expect(replica.highWatermark).toBe(4); // waits for 3 too
+    replica.followerFetched(3, 8);
+    expect(replica.highWatermark).toBe(8);
+    await log.append(valuesBatch('c', 2));
+    replica.followerFetched(2, 10);
+    clock.now += 60_000; // 3 stopped fetching: the controller did not take it
+    replica.forgetStaleJoining(30_000);
+    expect(replica.highWatermark).toBe(10);
+    await log.close();
+  });
+
   it('is the log end at once when the ISR is the leader alone', async () => {
     const { log, replica } = await leader([1]);
     await log.append(valuesBatch('a', 5));

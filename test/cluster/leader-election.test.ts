@@ -56,6 +56,12 @@ describe('applyIsrChange', () => {
     expect(applyIsrChange(state(1, 5, [1, 2, 3]), { leader: 1, leaderEpoch: 4, isr: [1] }, live)).toHaveProperty('refused');
   });
 
+  it('refuses a request made on an ISR the controller has changed since (it could bring back a member just removed)', () => {
+    const now = state(1, 4, [1, 3]); // the controller dropped 2 (dead); 2 came back before this stale request was handled
+    expect(applyIsrChange(now, { leader: 1, leaderEpoch: 4, basedOn: [1, 2, 3], isr: [1, 2] }, live)).toHaveProperty('refused');
+    expect(applyIsrChange(now, { leader: 1, leaderEpoch: 4, basedOn: [3, 1], isr: [1] }, live)).toEqual(state(1, 4, [1]));
+  });
+
   it('refuses an ISR without its leader, with a non-replica, or adding a broker that is not live', () => {
     expect(applyIsrChange(state(1, 4, [1, 2]), { leader: 1, leaderEpoch: 4, isr: [2] }, live)).toHaveProperty('refused');
     expect(applyIsrChange(state(1, 4, [1, 2]), { leader: 1, leaderEpoch: 4, isr: [1, 2, 9] }, live)).toHaveProperty('refused');

@@ -114,4 +114,32 @@ describe('topic changes in a cluster', () => {
     expect((await described(returned, 'reborn'))?.partitions).toBe(3);
     expect(fs.existsSync(path.join(returned.dataDir, 'doomed-0'))).toBe(false);
   });
+
+  it('DeleteRecords on the leader moves every follower’s log start, and a follower that was away restarts at a log start inside a batch', async () => {
+    const live = everyProcess.filter((broker) => broker.child.exitCode === null && broker.child.signalCode === null);
+    const admin = await adminOf(live[0]!);
+    await admin.createTopics({ topics: [{ topic: 'trimmed', numPartitions: 1, replicationFactor: 3 }] });
+    const [state] = await partitionStates(client, keys, 'trimmed');
+    const away = live.find((broker) => broker.id !== state!.leader)!;
+    away.child.kill('SIGTERM');
+    await away.exited;
+    const producer = new Kafka({ clientId: 'ferry-topic-changes-test', brokers: live.filter((broker) => broker !== away).map((broker) => `127.0.0.1:${broker.kafkaPort}`), logLevel: logLevel.NOTHING }).producer();
+    await producer.connect();
+    // One batch of ten records, then records 0-4 deleted: the log start (5) falls inside the batch.
+    await producer.send({ topic: 'trimmed', acks: -1, messages: Array.from({ length: 10 }, (_, i) => ({ value: `r${i}` })) });
+    await producer.disconnect();
+    const trimAdmin = await adminOf(live.find((broker) => broker !== away)!);
+    await trimAdmin.fetchTopicMetadata({ topics: ['trimmed'] }); // kafkajs sends DeleteRecords to leaders it has looked up
+    await trimAdmin.deleteTopicRecords({ topic: 'trimmed', partitions: [{ partition: 0, offset: '5' }] });
+
+    const returned = await launch(away.id, away.dataDir);
+    for (const broker of [...live.filter((other) => other !== away), returned]) {
+      await waitFor(`broker ${broker.id} to hold trimmed from 5 to 10`, async () => {
+        const response = await fetch(`http://127.0.0.1:${broker.httpPort}/v3/clusters/${await clusterIdOf(broker)}/topics/trimmed/partitions/0`);
+        const partition = (await response.json()) as { log_start_offset?: number; log_end_offset?: number };
+        return partition.log_start_offset === 5 && partition.log_end_offset === 10 ? true : undefined;
+      });
+    }
+    await waitFor('the returned broker back in the ISR', async () => ((await partitionStates(client, keys, 'trimmed'))[0]!.isr.includes(returned.id) ? true : undefined));
+  });
 });
