@@ -125,22 +125,31 @@ async function inject(context: CycleContext, kind: FaultKind, broker: BrokerProc
   return performance.now();
 }
 
-function measure(context: CycleContext, led: number[], before: readonly PartitionState[], faultAtMs: number, resumedAtMs: number | null, victim: number): PartitionFailover[] {
-  return led.map((partition) => {
-    const former = before[partition]!;
-    const detected = context.watch.firstNewLeader(partition, victim, former.leaderEpoch, faultAtMs);
-    if (!detected && resumedAtMs === null) throw new Error(`partition ${partition}: no new leader after broker ${victim} stopped`);
-    const gateMs = detected?.atMs ?? resumedAtMs!;
-    const produced = firstAckSince(context.producers, partition, gateMs);
-    if (!produced) throw new Error(`partition ${partition}: no write acknowledged after its failover`);
-    return {
-      partition,
-      elected: detected !== undefined,
-      faultToDetectionMs: detected ? detected.atMs - faultAtMs : null,
-      detectionToProduceMs: detected ? produced.ackAtMs - detected.atMs : null,
-      faultToProduceMs: produced.ackAtMs - faultAtMs,
-    };
-  });
+/**
+ * Each partition the victim led: when its new leader appeared and when the
+ * first write after that was acknowledged, waiting (bounded) for that write.
+ * A short pause's election can land just after SIGCONT, when the cluster
+ * already looked whole, so the write after it may still be on its way.
+ */
+async function measure(context: CycleContext, led: number[], before: readonly PartitionState[], faultAtMs: number, resumedAtMs: number | null, victim: number): Promise<PartitionFailover[]> {
+  const failovers: PartitionFailover[] = [];
+  for (const partition of led) failovers.push(await measureOne(context, partition, before, faultAtMs, resumedAtMs, victim));
+  return failovers;
+}
+
+async function measureOne(context: CycleContext, partition: number, before: readonly PartitionState[], faultAtMs: number, resumedAtMs: number | null, victim: number): Promise<PartitionFailover> {
+  const former = before[partition]!;
+  const detected = context.watch.firstNewLeader(partition, victim, former.leaderEpoch, faultAtMs);
+  if (!detected && resumedAtMs === null) throw new Error(`partition ${partition}: no new leader after broker ${victim} stopped`);
+  const gateMs = detected?.atMs ?? resumedAtMs!;
+  const produced = await until(`a write acknowledged on partition ${partition} after its failover`, SETTLE_WAIT_MS, () => firstAckSince(context.producers, partition, gateMs));
+  return {
+    partition,
+    elected: detected !== undefined,
+    faultToDetectionMs: detected ? detected.atMs - faultAtMs : null,
+    detectionToProduceMs: detected ? produced.ackAtMs - detected.atMs : null,
+    faultToProduceMs: produced.ackAtMs - faultAtMs,
+  };
 }
 
 export async function runCycle(context: CycleContext, index: number): Promise<CycleResult> {
@@ -157,7 +166,7 @@ export async function runCycle(context: CycleContext, index: number): Promise<Cy
   try {
     const resumedAtMs = await inject(context, kind, context.cluster.brokers.get(victim)!, pauseMs);
     await whole(context, faultAtMs);
-    cycle.failovers = measure(context, led, before, faultAtMs, resumedAtMs, victim);
+    cycle.failovers = await measure(context, led, before, faultAtMs, resumedAtMs, victim);
     await sleep(quietMs);
   } catch (error) {
     cycle.error = (error as Error).message;
