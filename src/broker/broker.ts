@@ -606,22 +606,25 @@ export class Broker {
    * append is refused with NOT_ENOUGH_REPLICAS while the ISR is smaller than
    * min.insync.replicas.
    */
-  async produceBatches(topicName: string, partition: number, bytes: Buffer, options: ProduceOptions = {}): Promise<AppendResult> {
+  produceBatches(topicName: string, partition: number, bytes: Buffer, options: ProduceOptions = {}): Promise<AppendResult> {
     this.assertOpen();
     refuseInternal(topicName, 'append to');
     return this.appendToLeader(topicName, partition, bytes, options);
   }
 
-  private async appendToLeader(topicName: string, partition: number, bytes: Buffer, options: ProduceOptions): Promise<AppendResult> {
+  /**
+   * Not async on purpose: a single node's append (acks 1 or all) goes
+   * straight to the log, with no promise frame or replica lookup of its own;
+   * refusals throw synchronously, as the callers expect.
+   */
+  private appendToLeader(topicName: string, partition: number, bytes: Buffer, options: ProduceOptions): Promise<AppendResult> {
     const log = this.writableLeaderLog(topicName, partition);
     if (options.acks !== -1) return log.append(bytes);
     const minInsync = log.config.minInsyncReplicas;
-    const leader = this.replicas.get(partitionKey(topicName, partition))?.leader;
+    const leader = this.placements ? this.replicas.get(partitionKey(topicName, partition))?.leader : undefined;
     const isr = leader ? leader.placement.isr.length : 1;
     if (isr < minInsync) throw new FerryError('NOT_ENOUGH_REPLICAS', `${topicName}-${partition} has ${isr} in-sync replicas, fewer than min.insync.replicas=${minInsync}`);
-    const result = await log.append(bytes);
-    if (leader) await leader.awaitHighWatermark(result.lastOffset + 1, options.timeoutMs ?? PRODUCE_TIMEOUT_MS_DEFAULT, minInsync);
-    return result;
+    return leader ? appendInSync(log, leader, bytes, options.timeoutMs ?? PRODUCE_TIMEOUT_MS_DEFAULT, minInsync) : log.append(bytes);
   }
 
   /**
@@ -1114,6 +1117,13 @@ export class Broker {
     this.waiters.wakeEveryone();
     await this.logs.close();
   }
+}
+
+/** acks=all on a replicated partition: the append, then the wait for every in-sync replica to have it. */
+async function appendInSync(log: PartitionLog, leader: LeaderReplica, bytes: Buffer, timeoutMs: number, minInsync: number): Promise<AppendResult> {
+  const result = await log.append(bytes);
+  await leader.awaitHighWatermark(result.lastOffset + 1, timeoutMs, minInsync);
+  return result;
 }
 
 function partitionKey(topic: string, partition: number): string {
